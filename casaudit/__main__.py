@@ -1,0 +1,3 @@
+from casaudit.cli import main
+
+main()

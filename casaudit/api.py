@@ -1,0 +1,184 @@
+"""audit(target, options, observer) -> AuditResult: the whole scan, without the CLI.
+
+Order: resolve the target (a scan that cannot resolve its host cannot run),
+plan the probes, run them in a bounded pool, evaluate every check over the
+evidence, judge the recommendations.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from casaudit import __version__
+from casaudit.catalog import Check, load_checks
+from casaudit.errors import TargetError, UsageError
+from casaudit.model import (
+    AuditResult,
+    CheckResult,
+    CheckStatus,
+    EvidenceSet,
+    Finding,
+    HttpEvidence,
+    TargetInfo,
+)
+from casaudit.plan import Scope, Target, plan_http
+from casaudit.probes.http import HttpProbe, now
+from casaudit.recommendations import judge
+from casaudit.resolve import ResolutionError, Resolver
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    pins: Mapping[str, str] = field(default_factory=dict)
+    dns_server: tuple[str, int] | None = None
+    ca_file: Path | None = None
+    timeout: float = 10.0
+    concurrency: int = 8
+
+    def public(self) -> dict[str, Any]:
+        """The options as recorded in the report: everything here, never a secret."""
+        return {
+            "resolve": [f"{name}:{addr}" for name, addr in self.pins.items()],
+            "dns_server": f"{self.dns_server[0]}:{self.dns_server[1]}" if self.dns_server else None,
+            "ca_file": str(self.ca_file) if self.ca_file else None,
+            "timeout": self.timeout,
+            "concurrency": self.concurrency,
+        }
+
+
+class Observer(Protocol):
+    """Progress callbacks; the CLI draws a progress bar from them."""
+
+    def planned(self, total: int) -> None: ...
+
+    def finished(self, evidence: Any) -> None: ...
+
+
+class _Silent:
+    def planned(self, total: int) -> None:
+        pass
+
+    def finished(self, evidence: Any) -> None:
+        pass
+
+
+def check_ca_file(path: Path) -> None:
+    """An unreadable or non-PEM CA file stops the scan before any traffic."""
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=str(path))
+    except FileNotFoundError:
+        raise UsageError(f"--ca-file {str(path)!r}: no such file") from None
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise UsageError(
+            f"--ca-file {str(path)!r} is not a readable PEM file of CA certificates ({reason})"
+        ) from None
+
+
+def audit(target: Target, options: ScanOptions, observer: Observer | None = None) -> AuditResult:
+    observer = observer or _Silent()
+    started = now()
+    if options.ca_file is not None:
+        check_ca_file(options.ca_file)
+    resolver = Resolver(options.pins, options.dns_server, timeout=options.timeout)
+    try:
+        addresses = resolver.resolve(target.host)
+    except ResolutionError as exc:
+        raise TargetError(
+            f"cannot resolve {target.host}: {exc}",
+            tip="pin it with --resolve NAME:ADDR or ask another server with --dns-server",
+        ) from None
+
+    tasks = plan_http(target)
+    observer.planned(len(tasks))
+    probe = HttpProbe(resolver, Scope.of(target), options.timeout, options.concurrency)
+    try:
+        evidence = _run_bounded(probe.run, tasks, options.concurrency, observer)
+    finally:
+        probe.close()
+
+    evidence_set = EvidenceSet(tuple(evidence))
+    check_rows, findings = evaluate(evidence_set, load_checks())
+    return AuditResult(
+        tool={"name": "casaudit", "version": __version__},
+        started_at=started,
+        finished_at=now(),
+        options=options.public(),
+        targets=(
+            TargetInfo(
+                host=target.host,
+                domain=target.domain,
+                addresses=addresses,
+                resolution=resolver.how(target.host),
+                ports=dict(target.ports),
+            ),
+        ),
+        evidence=evidence_set,
+        checks=check_rows,
+        findings=findings,
+        recommendations=judge(check_rows, findings),
+    )
+
+
+def _run_bounded(
+    run: Any, tasks: Sequence[Any], concurrency: int, observer: Observer
+) -> list[HttpEvidence]:
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="probe") as pool:
+        futures = [pool.submit(run, task) for task in tasks]
+        results = []
+        for future in futures:
+            item = future.result()
+            observer.finished(item)
+            results.append(item)
+    return results
+
+
+def evaluate(
+    evidence: EvidenceSet, checks: Iterable[Check]
+) -> tuple[tuple[CheckResult, ...], tuple[Finding, ...]]:
+    """Apply every check; a check that breaks is an `error` row, never a silent pass."""
+    rows: list[CheckResult] = []
+    failed: list[tuple[Check, CheckResult, str]] = []
+    for check in checks:
+        meta = check.meta
+        try:
+            outcomes = list(check.evaluate(evidence))
+        except Exception as exc:  # noqa: BLE001 - reported as the check's own error row
+            rows.append(CheckResult(
+                meta.id, "*", CheckStatus.ERROR,
+                f"the check failed: {type(exc).__name__}: {exc}", meta.severity,
+                meta.recommendations,
+            ))
+            continue
+        for outcome in outcomes:
+            recommendations = tuple(dict.fromkeys(meta.recommendations + outcome.recommendations))
+            row = CheckResult(
+                meta.id, outcome.endpoint, outcome.status, outcome.reason, meta.severity,
+                recommendations, outcome.evidence,
+            )
+            rows.append(row)
+            if outcome.status is CheckStatus.FAIL:
+                failed.append((check, row, outcome.observed or outcome.reason))
+    failed.sort(key=lambda item: (-item[1].severity.rank, item[1].check, item[1].endpoint))
+    findings = tuple(
+        Finding(
+            id=f"F{number:03d}",
+            check=row.check,
+            title=check.meta.title,
+            severity=row.severity,
+            endpoint=row.endpoint,
+            recommendations=row.recommendations,
+            evidence=row.evidence,
+            observed=observed,
+            description=check.meta.description,
+            remediation=check.meta.remediation,
+            references=check.meta.references,
+        )
+        for number, (check, row, observed) in enumerate(failed, start=1)
+    )
+    return tuple(rows), findings

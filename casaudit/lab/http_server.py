@@ -1,0 +1,284 @@
+"""Threaded HTTP and HTTPS listeners that answer from a posture's routes.
+
+Built on the standard library so the lab has no server dependency of its own,
+with three changes a scanner notices: every method is answered (Exchange
+speaks RPC_IN_DATA, RPC_OUT_DATA and OPTIONS, not only GET), the only ``Server``
+header is the posture's, and every read is bounded (10 s per socket operation,
+request bodies discarded up to 1 MiB) so a probe can never wedge the lab.
+
+The TLS handshake runs in the connection's own thread, not in the accept loop,
+so one slow client cannot stall the others. Teardown shuts every open
+connection down before joining its thread, so idle keep-alive connections do
+not hold ``close()`` for their full timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import socketserver
+import ssl
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
+from typing import cast
+from urllib.parse import unquote, urlsplit
+
+from casaudit.lab.posture import HttpService, Reply, Route
+
+LOOPBACK = "127.0.0.1"
+CLIENT_TIMEOUT_SECONDS = 10.0
+MAX_BODY_BYTES = 1024 * 1024
+_MAX_REQUEST_LINE = 65536
+_DIGITS = re.compile(r"^[0-9]+$")
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Site:
+    """A listener's routes plus the values its placeholders take once ports are known."""
+
+    service: HttpService
+    #: Placeholder (``"{host}"``) -> text.
+    placeholders: Mapping[str, str]
+    _by_length: tuple[Route, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Longest prefix wins, so try long paths first.
+        ordered = sorted(self.service.routes, key=lambda route: len(route.path), reverse=True)
+        object.__setattr__(self, "_by_length", tuple(ordered))
+
+    def match(self, path: str) -> Route | None:
+        """The route for a request path: whole segments, case-insensitive, as IIS does."""
+        wanted = unquote(path).lower()
+        for route in self._by_length:
+            prefix = route.path.lower()
+            if prefix == "/" or wanted == prefix or wanted.startswith(prefix + "/"):
+                return route
+        return None
+
+    def fill(self, text: str) -> str:
+        for placeholder, value in self.placeholders.items():
+            text = text.replace(placeholder, value)
+        return text
+
+
+def _method_not_allowed(methods: tuple[str, ...]) -> Reply:
+    allowed = ", ".join(methods)
+    return Reply(
+        status=405,
+        reason="Method Not Allowed",
+        headers=(("Allow", allowed), ("Content-Type", "text/html")),
+        body="<html><head><title>405 - HTTP verb used to access this page is not allowed."
+        "</title></head><body><h2>405 - HTTP verb used to access this page is not allowed."
+        "</h2></body></html>",
+    )
+
+
+def _split_target(raw: str) -> tuple[str, str]:
+    """(path, query) of an origin-form (``/a?b``) or absolute-form request target."""
+    if not raw.startswith("/"):
+        parts = urlsplit(raw)
+        raw = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    path, _, query = raw.partition("?")
+    return path, query
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Answers any method from the listener's Site; HTTP/1.1 with keep-alive."""
+
+    protocol_version = "HTTP/1.1"
+    # Garbage or HTTP/0.9 still gets a status line, as HTTP.sys gives one.
+    default_request_version = "HTTP/1.0"
+    timeout = CLIENT_TIMEOUT_SECONDS
+    error_content_type = "text/html; charset=us-ascii"
+    error_message_format = (
+        "<HTML><HEAD><TITLE>%(message)s</TITLE></HEAD><BODY><h2>%(message)s</h2><hr>"
+        "<p>HTTP Error %(code)d. %(explain)s</p></BODY></HTML>"
+    )
+
+    def handle_one_request(self) -> None:
+        # The stdlib version dispatches to do_<METHOD> and answers 501 for the
+        # rest; a Client Access server answers every verb from its routes.
+        try:
+            self.raw_requestline = self.rfile.readline(_MAX_REQUEST_LINE + 1)
+            if len(self.raw_requestline) > _MAX_REQUEST_LINE:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return
+            if self._discard_body():
+                self._answer()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # Used by send_error (malformed requests): no stdlib "Server: BaseHTTP" banner.
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
+
+    def log_message(self, format: str, *args: object) -> None:
+        _log.debug("%s %s", self.address_string(), format % args)
+
+    def _discard_body(self) -> bool:
+        """Read and drop the body so the connection can carry the next request.
+
+        False when a response (400) was already sent or the client went away.
+        """
+        if "Transfer-Encoding" in self.headers:
+            # Chunked bodies are not parsed: answer, then close rather than misread.
+            self.close_connection = True
+            return True
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
+            return True
+        if len(lengths) > 1 or not _DIGITS.match(lengths[0].strip()):
+            self.close_connection = True
+            self.send_error(HTTPStatus.BAD_REQUEST, "Bad Content-Length")
+            return False
+        remaining = int(lengths[0].strip())
+        if remaining > MAX_BODY_BYTES:
+            # RPC_IN_DATA announces up to 2 GB and waits; answer at once, then close.
+            self.close_connection = True
+            return True
+        while remaining:
+            chunk = self.rfile.read(min(remaining, 65536))
+            if not chunk:
+                self.close_connection = True
+                return False
+            remaining -= len(chunk)
+        return True
+
+    def _answer(self) -> None:
+        site = cast(_Server, self.server).site
+        path, query = _split_target(self.path)
+        route = site.match(path)
+        reply = route.reply if route is not None else site.service.default
+        if route is not None and route.methods and self.command not in route.methods:
+            reply = _method_not_allowed(route.methods)
+        headers = [(name, site.fill(value)) for name, value in site.service.headers]
+        headers += [(name, site.fill(value)) for name, value in reply.headers]
+        if reply.redirect_to_https:
+            location = site.fill("https://{host}:{https_port}") + path
+            headers.append(("Location", location + (f"?{query}" if query else "")))
+        self._send(reply.status, reply.reason, headers, site.fill(reply.body).encode("utf-8"))
+
+    def _send(self, status: int, reason: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.send_response_only(status, reason)
+        self.send_header("Date", self.date_time_string())
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        elif self.request_version == "HTTP/1.0":
+            self.send_header("Connection", "keep-alive")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """A thread per connection; TLS (if any) is negotiated in that thread."""
+
+    daemon_threads = False  # tracked, so server_close() can join them
+    block_on_close = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], tls_context: ssl.SSLContext | None) -> None:
+        super().__init__(address, _Handler)
+        self.tls_context = tls_context
+        self.site = Site(HttpService(headers=(), default=Reply(404, "Not Found")), {})
+        self._lock = threading.Lock()
+        self._live: set[socket.socket] = set()
+        self._closing = False
+
+    def finish_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        connection = request
+        try:
+            if self.tls_context is not None:
+                request.settimeout(CLIENT_TIMEOUT_SECONDS)
+                connection = self.tls_context.wrap_socket(
+                    request, server_side=True, do_handshake_on_connect=False
+                )
+            with self._lock:
+                if self._closing:
+                    return
+                self._live.add(connection)
+            try:
+                if isinstance(connection, ssl.SSLSocket):
+                    connection.do_handshake()
+                _Handler(connection, client_address, self)
+            finally:
+                with self._lock:
+                    self._live.discard(connection)
+        finally:
+            if connection is not request:
+                connection.close()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Clients hang up, fail handshakes and time out: that is a lab's daily bread.
+        _log.debug("lab connection from %s ended with an error", client_address, exc_info=True)
+
+    def server_close(self) -> None:
+        with self._lock:
+            self._closing = True
+            live = list(self._live)
+        for connection in live:
+            try:
+                # The plain-socket shutdown, even for TLS: it only wakes the reader.
+                socket.socket.shutdown(connection, socket.SHUT_RDWR)
+            except OSError:
+                pass
+        super().server_close()
+
+
+class HttpListener:
+    """One listening socket (bound at construction) and the thread serving it."""
+
+    def __init__(
+        self,
+        service: HttpService,
+        tls_context: ssl.SSLContext | None = None,
+        address: str = LOOPBACK,
+    ) -> None:
+        self._service = service
+        self._server = _Server((address, 0), tls_context)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def serve(self, placeholders: Mapping[str, str]) -> None:
+        """Start answering. The socket already listens, so no connection is lost before."""
+        self._server.site = Site(self._service, dict(placeholders))
+        scheme = "https" if self._server.tls_context is not None else "http"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"casaudit-lab-{scheme}-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop accepting, cut open connections, join every thread, close the socket."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()

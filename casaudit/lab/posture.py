@@ -1,0 +1,388 @@
+"""Postures: what an emulated Client Access server answers, as validated data.
+
+A posture is a TOML file shipped in ``casaudit/lab/postures/``. It is read once,
+checked key by key and turned into frozen dataclasses, so a typo in a posture
+fails at load time with the key's dotted path instead of surfacing later as a
+lab that silently answers 404. The servers in this package never look at raw
+TOML.
+
+Placeholders ``{host}``, ``{http_port}`` and ``{https_port}`` may appear in
+header values and bodies; they are filled in when the lab's ports are known.
+Only these three are recognised (bodies are HTML and CSS full of braces).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+PLACEHOLDERS = ("{host}", "{http_port}", "{https_port}")
+
+#: Headers the server computes itself: a posture setting them would break framing.
+_RESERVED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "date"})
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_POSTURE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One canned HTTP answer."""
+
+    status: int
+    #: Reason phrase on the status line; IIS sends the standard phrase.
+    reason: str
+    #: (name, value) pairs in order; a name may repeat (WWW-Authenticate).
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str = ""
+    #: Answer with ``Location: https://{host}:{https_port}<request path>``.
+    redirect_to_https: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    """A virtual directory: a case-insensitive path prefix and its reply."""
+
+    #: Matched on whole path segments: ``/owa`` covers ``/OWA/`` and ``/owa/x``, not ``/owax``.
+    path: str
+    reply: Reply
+    #: Methods answered with ``reply``; others get 405 with Allow. Empty: every method.
+    methods: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HttpService:
+    """One listener (plain HTTP or HTTPS) and everything it serves."""
+
+    #: Added to every response of this listener, before the reply's own headers.
+    headers: tuple[tuple[str, str], ...]
+    #: The answer for a path no route covers.
+    default: Reply
+    routes: tuple[Route, ...] = ()
+
+
+@dataclass(frozen=True)
+class SrvRecord:
+    name: str
+    target: str
+    port: int
+    priority: int = 0
+    weight: int = 0
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """The leaf certificate the HTTPS listener presents."""
+
+    #: Subject alternative names; the first is also the common name.
+    names: tuple[str, ...]
+    valid_days: int = 365
+
+
+@dataclass(frozen=True)
+class Posture:
+    """Everything the lab needs to emulate one Client Access configuration."""
+
+    name: str
+    summary: str
+    host: str
+    domain: str
+    extra_names: tuple[str, ...] = ()
+    srv: tuple[SrvRecord, ...] = ()
+    tls: TlsSettings | None = None
+    #: None: nothing listens for that scheme.
+    http: HttpService | None = None
+    https: HttpService | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every DNS name the lab answers A queries for, host first, no duplicates."""
+        names = (self.host, self.domain, f"autodiscover.{self.domain}", *self.extra_names)
+        return tuple(dict.fromkeys(names))
+
+
+def posture_names() -> list[str]:
+    """Sorted names of the postures shipped with casaudit."""
+    directory = resources.files("casaudit.lab") / "postures"
+    return sorted(
+        entry.name.removesuffix(".toml")
+        for entry in directory.iterdir()
+        if entry.name.endswith(".toml") and entry.is_file()
+    )
+
+
+def load_posture(name_or_path: str | Path) -> Posture:
+    """A shipped posture by name, or any posture file given as a Path or ``*.toml``."""
+    if isinstance(name_or_path, Path) or str(name_or_path).endswith(".toml"):
+        path = Path(name_or_path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read posture file {path}: {exc.strerror}") from None
+        return parse_posture(text, source=str(path))
+    shipped = posture_names()
+    if name_or_path not in shipped:
+        raise ValueError(f"unknown posture {name_or_path!r}; shipped postures: {', '.join(shipped)}")
+    entry = resources.files("casaudit.lab") / "postures" / f"{name_or_path}.toml"
+    return parse_posture(entry.read_text(encoding="utf-8"), source=f"{name_or_path}.toml")
+
+
+def parse_posture(text: str, source: str = "<posture>") -> Posture:
+    """Validate posture TOML; a ValueError names the source file and the offending key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{source}: not valid TOML: {exc}") from None
+    return _PostureReader(source).posture(data)
+
+
+class _PostureReader:
+    """Reads one posture document; every error message starts with source and key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, key: str, problem: str) -> ValueError:
+        return ValueError(f"{self.source}: key {key!r}: {problem}")
+
+    # -- generic typed accessors -------------------------------------------------
+
+    def table(self, data: Any, key: str, allowed: set[str]) -> Mapping[str, Any]:
+        if not isinstance(data, dict):
+            raise self.error(key, f"expected a table, got {type(data).__name__}")
+        for name in data:
+            if name not in allowed:
+                where = f"{key}.{name}" if key else name
+                raise self.error(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+        return data
+
+    def required(self, data: Mapping[str, Any], key: str, prefix: str) -> Any:
+        if key not in data:
+            raise self.error(_join(prefix, key), "is required")
+        return data[key]
+
+    def string(self, value: Any, key: str, *, empty_ok: bool = False) -> str:
+        if not isinstance(value, str):
+            raise self.error(key, f"expected a string, got {type(value).__name__}")
+        if not value and not empty_ok:
+            raise self.error(key, "must not be empty")
+        return value
+
+    def integer(self, value: Any, key: str, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"expected an integer, got {type(value).__name__}")
+        if not low <= value <= high:
+            raise self.error(key, f"must be from {low} to {high}, got {value}")
+        return value
+
+    def boolean(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {type(value).__name__}")
+        return value
+
+    def array(self, value: Any, key: str, item: Callable[[Any, str], T]) -> tuple[T, ...]:
+        if not isinstance(value, list):
+            raise self.error(key, f"expected an array, got {type(value).__name__}")
+        return tuple(item(element, f"{key}[{index}]") for index, element in enumerate(value))
+
+    def dns_name(self, value: Any, key: str, *, wildcard_ok: bool = False) -> str:
+        name = self.string(value, key).lower().rstrip(".")
+        labels = name.split(".")
+        if wildcard_ok and labels[0] == "*":
+            labels = labels[1:]
+        if len(name) > 253 or len(labels) < 2 or not all(_LABEL.match(x) for x in labels):
+            raise self.error(key, f"{value!r} is not a DNS name with at least two labels")
+        return name
+
+    # -- posture sections -------------------------------------------------------------
+
+    def posture(self, data: Mapping[str, Any]) -> Posture:
+        allowed = {
+            "name",
+            "summary",
+            "host",
+            "domain",
+            "extra_names",
+            "dns",
+            "tls",
+            "http",
+            "https",
+            "bodies",
+        }
+        data = self.table(data, "", allowed)
+        name = self.string(self.required(data, "name", ""), "name")
+        if not _POSTURE_NAME.match(name):
+            raise self.error("name", "use lower-case letters, digits, '.' and '-'")
+        host = self.dns_name(self.required(data, "host", ""), "host")
+        domain = self.dns_name(self.required(data, "domain", ""), "domain")
+        if host != domain and not host.endswith(f".{domain}"):
+            raise self.error("host", f"{host!r} is not inside domain {domain!r}")
+        bodies = self.bodies(data.get("bodies", {}))
+        http = self.service(data["http"], "http", bodies) if "http" in data else None
+        https = self.service(data["https"], "https", bodies) if "https" in data else None
+        tls = self.tls(data["tls"]) if "tls" in data else None
+        if https is not None and tls is None:
+            tls = TlsSettings(names=(host,))
+        posture = Posture(
+            name=name,
+            summary=self.string(self.required(data, "summary", ""), "summary"),
+            host=host,
+            domain=domain,
+            extra_names=self.array(data.get("extra_names", []), "extra_names", self.dns_name),
+            srv=self.dns(data.get("dns", {}), domain),
+            tls=tls,
+            http=http,
+            https=https,
+        )
+        self.check_placeholders(posture)
+        return posture
+
+    def bodies(self, value: Any) -> Mapping[str, str]:
+        if not isinstance(value, dict):
+            raise self.error("bodies", f"expected a table, got {type(value).__name__}")
+        return {name: self.string(text, f"bodies.{name}", empty_ok=True) for name, text in value.items()}
+
+    def dns(self, value: Any, domain: str) -> tuple[SrvRecord, ...]:
+        data = self.table(value, "dns", {"srv"})
+        records = self.array(data.get("srv", []), "dns.srv", self.srv_record)
+        for index, record in enumerate(records):
+            if record.name != domain and not record.name.endswith(f".{domain}"):
+                raise self.error(f"dns.srv[{index}].name", f"not inside domain {domain!r}")
+        return records
+
+    def srv_record(self, value: Any, key: str) -> SrvRecord:
+        data = self.table(value, key, {"name", "target", "port", "priority", "weight"})
+        return SrvRecord(
+            name=self.dns_name(self.required(data, "name", key), f"{key}.name"),
+            target=self.dns_name(self.required(data, "target", key), f"{key}.target"),
+            port=self.integer(self.required(data, "port", key), f"{key}.port", 0, 65535),
+            priority=self.integer(data.get("priority", 0), f"{key}.priority", 0, 65535),
+            weight=self.integer(data.get("weight", 0), f"{key}.weight", 0, 65535),
+        )
+
+    def tls(self, value: Any) -> TlsSettings:
+        data = self.table(value, "tls", {"names", "valid_days"})
+        names = self.array(
+            self.required(data, "names", "tls"),
+            "tls.names",
+            lambda item, key: self.dns_name(item, key, wildcard_ok=True),
+        )
+        if not names:
+            raise self.error("tls.names", "needs at least one name")
+        days = self.integer(data.get("valid_days", 365), "tls.valid_days", 1, 3650)
+        return TlsSettings(names=names, valid_days=days)
+
+    def service(self, value: Any, key: str, bodies: Mapping[str, str]) -> HttpService:
+        data = self.table(value, key, {"headers", "default", "routes"})
+        default = self.reply(self.required(data, "default", key), f"{key}.default", bodies, extra=set())
+        routes = self.array(
+            data.get("routes", []),
+            f"{key}.routes",
+            lambda item, where: self.route(item, where, bodies),
+        )
+        seen: dict[str, str] = {}
+        for index, route in enumerate(routes):
+            where = f"{key}.routes[{index}].path"
+            if route.path.lower() in seen:
+                raise self.error(where, f"{route.path!r} repeats {seen[route.path.lower()]}")
+            seen[route.path.lower()] = where
+        return HttpService(
+            headers=self.headers(data.get("headers", []), f"{key}.headers"),
+            default=default,
+            routes=routes,
+        )
+
+    def route(self, value: Any, key: str, bodies: Mapping[str, str]) -> Route:
+        if not isinstance(value, dict):
+            raise self.error(key, f"expected a table, got {type(value).__name__}")
+        path = self.string(self.required(value, "path", key), f"{key}.path")
+        if not path.startswith("/") or any(c in path for c in "?# \t\r\n"):
+            raise self.error(f"{key}.path", f"{path!r} must start with '/' and hold no query")
+        methods = self.array(value.get("methods", []), f"{key}.methods", self.method)
+        if "methods" in value and not methods:
+            raise self.error(f"{key}.methods", "leave it out to allow every method")
+        reply = self.reply(value, key, bodies, extra={"path", "methods"})
+        normalised = path.rstrip("/") or "/"
+        return Route(path=normalised, reply=reply, methods=methods)
+
+    def method(self, value: Any, key: str) -> str:
+        method = self.string(value, key)
+        if not _TOKEN.match(method):
+            raise self.error(key, f"{method!r} is not an HTTP method token")
+        return method.upper()
+
+    def reply(self, value: Any, key: str, bodies: Mapping[str, str], extra: set[str]) -> Reply:
+        allowed = {"status", "reason", "headers", "body", "body_ref", "redirect_to_https"}
+        data = self.table(value, key, allowed | extra)
+        status = self.integer(self.required(data, "status", key), f"{key}.status", 200, 599)
+        if "reason" in data:
+            reason = self.string(data["reason"], f"{key}.reason")
+            if any(c in reason for c in "\r\n"):
+                raise self.error(f"{key}.reason", "must not contain line breaks")
+        else:
+            try:
+                reason = HTTPStatus(status).phrase
+            except ValueError:
+                raise self.error(f"{key}.reason", f"needed: {status} has no standard phrase") from None
+        if "body" in data and "body_ref" in data:
+            raise self.error(f"{key}.body_ref", "give either body or body_ref, not both")
+        body = self.string(data.get("body", ""), f"{key}.body", empty_ok=True)
+        if "body_ref" in data:
+            ref = self.string(data["body_ref"], f"{key}.body_ref")
+            if ref not in bodies:
+                raise self.error(f"{key}.body_ref", f"no [bodies] entry named {ref!r}")
+            body = bodies[ref]
+        if status in (204, 304) and body:
+            raise self.error(f"{key}.body", f"a {status} response has no body")
+        headers = self.headers(data.get("headers", []), f"{key}.headers")
+        redirect = self.boolean(data.get("redirect_to_https", False), f"{key}.redirect_to_https")
+        if redirect and any(name.lower() == "location" for name, _ in headers):
+            raise self.error(f"{key}.redirect_to_https", "conflicts with a Location header")
+        return Reply(status=status, reason=reason, headers=headers, body=body, redirect_to_https=redirect)
+
+    def headers(self, value: Any, key: str) -> tuple[tuple[str, str], ...]:
+        return self.array(value, key, self.header)
+
+    def header(self, value: Any, key: str) -> tuple[str, str]:
+        if not isinstance(value, list) or len(value) != 2:
+            raise self.error(key, "expected a [name, value] pair")
+        name = self.string(value[0], f"{key}[0]")
+        text = self.string(value[1], f"{key}[1]", empty_ok=True)
+        if not _TOKEN.match(name):
+            raise self.error(f"{key}[0]", f"{name!r} is not a header name")
+        if name.lower() in _RESERVED_HEADERS:
+            raise self.error(f"{key}[0]", f"{name} is set by the lab server itself")
+        if any(c in text for c in "\r\n\0"):
+            raise self.error(f"{key}[1]", "header values must not contain line breaks")
+        return name, text
+
+    def check_placeholders(self, posture: Posture) -> None:
+        """A placeholder or redirect naming a listener the posture does not open is an error."""
+        for key, service in (("http", posture.http), ("https", posture.https)):
+            if service is None:
+                continue
+            replies = [(f"{key}.default", service.default)]
+            replies += [(f"{key}.routes[{i}]", r.reply) for i, r in enumerate(service.routes)]
+            texts = [(f"{key}.headers", v) for _, v in service.headers]
+            for where, reply in replies:
+                texts += [(f"{where}.headers", v) for _, v in reply.headers]
+                texts.append((f"{where}.body", reply.body))
+                if reply.redirect_to_https and posture.https is None:
+                    raise self.error(f"{where}.redirect_to_https", "the posture has no [https]")
+            for where, text in texts:
+                if "{http_port}" in text and posture.http is None:
+                    raise self.error(where, "uses {http_port} but the posture has no [http]")
+                if "{https_port}" in text and posture.https is None:
+                    raise self.error(where, "uses {https_port} but the posture has no [https]")
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key

@@ -1,0 +1,144 @@
+"""Start and stop a whole lab: certificates, HTTP/HTTPS listeners and DNS.
+
+``Lab.start`` binds every socket on 127.0.0.1 port 0 first, then fills the
+posture's ``{http_port}``/``{https_port}`` placeholders with the ports the kernel
+chose, then starts serving. Sockets listen from the moment they are bound, so
+the lab is ready when ``start`` returns. Whatever fails half-way, everything
+already started is torn down again: a failed test never leaves a port behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from casaudit.lab.certs import issue_certificates
+from casaudit.lab.dns_server import DnsServer
+from casaudit.lab.http_server import LOOPBACK, HttpListener
+from casaudit.lab.posture import Posture, TlsSettings, load_posture
+
+
+@dataclass(frozen=True)
+class LabInstance:
+    """Where a running lab listens and what a scanner needs to audit it."""
+
+    posture: Posture
+    #: The loopback address every listener is bound to.
+    address: str
+    #: service -> port, only for the listeners the posture opens ("http", "https").
+    ports: dict[str, int]
+    #: PEM of the lab's own CA: the only certificate that makes its HTTPS verify.
+    ca_file: Path
+    dns_port: int
+    workdir: Path
+
+    @property
+    def host(self) -> str:
+        return self.posture.host
+
+    @property
+    def domain(self) -> str:
+        return self.posture.domain
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name the lab's DNS answers with its address: host, domain, autodiscover, extras."""
+        return self.posture.names
+
+    @property
+    def dns_server(self) -> str:
+        """``ADDR:PORT``, the form ``casaudit scan --dns-server`` takes."""
+        return f"{self.address}:{self.dns_port}"
+
+    def url(self, scheme: str, path: str = "/", name: str | None = None) -> str:
+        """A URL naming the lab host (or ``name``) on the lab's port for ``scheme``."""
+        return f"{scheme}://{name or self.host}:{self.ports[scheme]}{path}"
+
+    def scan_args(self) -> list[str]:
+        """The arguments after ``casaudit scan`` that audit this lab and nothing else."""
+        args = [self.host]
+        for name in self.names:
+            args += ["--resolve", f"{name}:{self.address}"]
+        for service, port in self.ports.items():
+            args += ["--port", f"{service}={port}"]
+        args += ["--ca-file", str(self.ca_file)]
+        return args
+
+
+class Lab:
+    """A running lab; use it as a context manager so it is always torn down.
+
+    ``with Lab.start("exchange2007-legacy") as lab:`` gives a :class:`LabInstance`.
+    """
+
+    def __init__(self, posture: Posture, workdir: Path | None = None) -> None:
+        self._stack = ExitStack()
+        try:
+            self.instance = self._open(posture, workdir)
+        except BaseException:
+            self._stack.close()
+            raise
+
+    @classmethod
+    def start(cls, posture: str | Path | Posture, workdir: Path | None = None) -> Lab:
+        """Start serving ``posture``: a shipped name, a posture file, or a Posture."""
+        if not isinstance(posture, Posture):
+            posture = load_posture(posture)
+        return cls(posture, workdir)
+
+    def _open(self, posture: Posture, workdir: Path | None) -> LabInstance:
+        if workdir is None:
+            workdir = Path(tempfile.mkdtemp(prefix="casaudit-lab-"))
+            self._stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        else:
+            workdir.mkdir(parents=True, exist_ok=True)
+        tls = posture.tls or TlsSettings(names=(posture.host,))
+        certificates = issue_certificates(tls, workdir)
+
+        listeners: dict[str, HttpListener] = {}
+        for scheme, service in (("http", posture.http), ("https", posture.https)):
+            if service is None:
+                continue
+            context = certificates.server_context if scheme == "https" else None
+            listener = HttpListener(service, context, LOOPBACK)
+            self._stack.callback(listener.close)
+            listeners[scheme] = listener
+        dns = DnsServer(posture, LOOPBACK)
+        self._stack.callback(dns.close)
+
+        ports = {scheme: listener.port for scheme, listener in listeners.items()}
+        placeholders = {
+            "{host}": posture.host,
+            "{http_port}": str(ports.get("http", "")),
+            "{https_port}": str(ports.get("https", "")),
+        }
+        for listener in listeners.values():
+            listener.serve(placeholders)
+        dns.serve()
+        return LabInstance(
+            posture=posture,
+            address=LOOPBACK,
+            ports=ports,
+            ca_file=certificates.ca_file,
+            dns_port=dns.port,
+            workdir=workdir,
+        )
+
+    def close(self) -> None:
+        """Stop every thread and close every socket; safe to call twice."""
+        self._stack.close()
+
+    def __enter__(self) -> LabInstance:
+        return self.instance
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

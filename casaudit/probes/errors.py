@@ -1,0 +1,53 @@
+"""One place that turns socket, ssl, DNS and httpx failures into `ProbeError`.
+
+An auditor's tool must not read a swallowed exception as a pass, and must keep
+"refused" (the port is closed: evidence) apart from "timeout" (unknown).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+
+import httpcore
+import httpx
+
+from casaudit.model import ProbeError
+from casaudit.resolve import ResolutionError
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def probe_error(exc: BaseException) -> ProbeError:
+    """Classify an exception raised while talking to a server."""
+    chain = list(_chain(exc))
+    for item in chain:
+        if isinstance(item, ResolutionError):
+            return ProbeError("dns", f"name not resolved: {item}")
+        if isinstance(item, ConnectionRefusedError):
+            return ProbeError("refused", "connection refused: nothing listens on this port")
+        if isinstance(item, ssl.SSLError):
+            reason = item.reason or item.strerror or str(item)
+            return ProbeError("tls", f"TLS handshake failed: {reason}")
+        if isinstance(item, ConnectionResetError):
+            return ProbeError("reset", "the server reset the connection")
+    for item in chain:
+        if isinstance(item, (httpx.ConnectTimeout, httpcore.ConnectTimeout)):
+            return ProbeError("timeout", "no answer to the connection attempt in time (filtered?)")
+        if isinstance(item, (httpx.TimeoutException, httpcore.TimeoutException, TimeoutError)):
+            return ProbeError("timeout", "the server stopped answering in time")
+        if isinstance(item, (httpx.RemoteProtocolError, httpcore.RemoteProtocolError)):
+            return ProbeError("protocol", f"the server broke the HTTP protocol: {item}")
+        if isinstance(item, OSError) and item.strerror:
+            return ProbeError("unreachable", item.strerror)
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, (httpx.ConnectError, httpcore.ConnectError)):
+        return ProbeError("unreachable", f"could not connect: {text}")
+    return ProbeError("error", f"{type(exc).__name__}: {text}")

@@ -1,0 +1,241 @@
+"""HTTP and HTTPS requests to Client Access URLs, recorded as bounded evidence.
+
+The probe connects through the scan's resolver (so --resolve and --dns-server
+apply) while the URL keeps the host name, which httpx then uses for SNI and the
+Host header. Certificates are not verified here: this probe observes what a
+URL answers; the TLS probe judges the certificate. No credential is ever sent.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import httpcore
+import httpx
+
+from casaudit import __version__
+from casaudit.model import HttpEvidence, HttpExchange, ProbeError
+from casaudit.parse.http_auth import schemes
+from casaudit.plan import HttpProbeTask, Scope, endpoint_url
+from casaudit.probes.errors import probe_error
+from casaudit.resolve import Resolver
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_EXCERPT_CHARS = 4096
+MAX_HEADERS = 200
+MAX_HEADER_CHARS = 2048
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+USER_AGENT = f"casaudit/{__version__} (Exchange Client Access audit)"
+REQUEST_HEADERS = (("User-Agent", USER_AGENT), ("Accept", "*/*"), ("Accept-Encoding", "identity"))
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class PinnedNetworkBackend(httpcore.NetworkBackend):
+    """Resolves through the scan's resolver, trying each address in turn."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        self._resolver = resolver
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = self._resolver.resolve(host)
+        failure: Exception | None = None
+        for address in addresses[:4]:
+            try:
+                return self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def _unverified_context() -> ssl.SSLContext:
+    # Observing, not trusting: the TLS probe judges certificates. Old servers
+    # must still be reachable, so allow what the local OpenSSL can do.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    try:
+        context.set_ciphers("ALL:@SECLEVEL=0")
+    except ssl.SSLError:
+        pass
+    return context
+
+
+class HttpProbe:
+    """One shared client per scan; `run(task)` is thread-safe."""
+
+    def __init__(self, resolver: Resolver, scope: Scope, timeout: float, max_connections: int = 8):
+        context = _unverified_context()
+        transport = httpx.HTTPTransport(verify=context)
+        # httpx has no hook for name resolution; its pool takes a network backend.
+        transport._pool = httpcore.ConnectionPool(
+            ssl_context=context,
+            max_connections=max_connections,
+            network_backend=PinnedNetworkBackend(resolver),
+        )
+        self._client = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            trust_env=False,
+            # identity: an excerpt of a compressed body says nothing, and inflating
+            # what a hostile server compressed is a memory bomb.
+            headers=dict(REQUEST_HEADERS),
+        )
+        self._scope = scope
+        self._deadline_seconds = timeout * 2
+
+    def close(self) -> None:
+        self._client.close()
+
+    def run(self, task: HttpProbeTask) -> HttpEvidence:
+        started = now()
+        chain: list[HttpExchange] = []
+        stopped: str | None = None
+        method, url = task.method, task.url
+        visited = {url}
+        for hop in range(MAX_REDIRECTS + 1):
+            exchange = self._exchange(method, url)
+            chain.append(exchange)
+            if exchange.error or exchange.status not in REDIRECT_STATUSES:
+                break
+            locations = exchange.header_values("location")
+            if not locations:
+                break
+            next_url, stopped = self._next_hop(url, locations[0])
+            if stopped or next_url is None:
+                break
+            if next_url in visited:
+                stopped = f"redirect loop back to {next_url}"
+                break
+            if hop == MAX_REDIRECTS:
+                stopped = f"more than {MAX_REDIRECTS} redirects"
+                break
+            visited.add(next_url)
+            if exchange.status == 303 or (exchange.status in (301, 302) and method == "POST"):
+                method = "GET"
+            url = next_url
+        return HttpEvidence(
+            id=task.evidence_id,
+            endpoint=task.url,
+            role=task.role,
+            scheme=task.scheme,
+            host=task.host,
+            port=task.port,
+            path=task.path,
+            started_at=started,
+            finished_at=now(),
+            exchanges=tuple(chain),
+            redirect_stopped=stopped,
+        )
+
+    def _next_hop(self, current: str, location: str) -> tuple[str | None, str | None]:
+        """The absolute URL to follow, or why not to follow it."""
+        try:
+            target = httpx.URL(current).join(location.strip())
+        except (httpx.InvalidURL, ValueError):
+            return None, "the Location header is not a valid URL"
+        if target.scheme not in ("http", "https"):
+            return None, f"redirect to a {target.scheme!r} URL is not followed"
+        if not self._scope.allows(target.host):
+            return None, f"redirect to {target.host!r} is outside the target's names: not followed"
+        port = target.port or (443 if target.scheme == "https" else 80)
+        path = target.raw_path.decode("ascii", "replace") or "/"
+        return endpoint_url(target.scheme, target.host, port, path), None
+
+    def _exchange(self, method: str, url: str) -> HttpExchange:
+        started = now()
+        request_headers = REQUEST_HEADERS
+        try:
+            with self._client.stream(method, url) as response:
+                body, truncated = self._read_bounded(response)
+                stream = response.extensions.get("network_stream")
+                headers = _bounded_headers(response.headers.raw)
+                return HttpExchange(
+                    method=method,
+                    url=url,
+                    request_headers=_bounded_headers(response.request.headers.raw),
+                    started_at=started,
+                    status=response.status_code,
+                    reason=response.reason_phrase,
+                    http_version=response.http_version,
+                    headers=headers,
+                    body_excerpt=body[:MAX_EXCERPT_CHARS * 4].decode("utf-8", "replace")[
+                        :MAX_EXCERPT_CHARS
+                    ],
+                    body_bytes=len(body),
+                    body_truncated=truncated,
+                    auth_schemes=schemes(v for k, v in headers if k.lower() == "www-authenticate"),
+                    tls_version=_tls_version(stream),
+                    peer=_peer(stream),
+                )
+        except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
+            return HttpExchange(
+                method=method,
+                url=url,
+                request_headers=request_headers,
+                started_at=started,
+                error=probe_error(exc),
+            )
+
+    def _read_bounded(self, response: httpx.Response) -> tuple[bytes, bool]:
+        deadline = time.monotonic() + self._deadline_seconds
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_raw(chunk_size=16384):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= MAX_BODY_BYTES or time.monotonic() > deadline:
+                return b"".join(chunks)[:MAX_BODY_BYTES], True
+        return b"".join(chunks), False
+
+
+def _bounded_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (
+            name.decode("latin-1")[:256],
+            value.decode("latin-1")[:MAX_HEADER_CHARS],
+        )
+        for name, value in raw[:MAX_HEADERS]
+    )
+
+
+def _tls_version(stream: object) -> str | None:
+    if stream is None:
+        return None
+    ssl_object = stream.get_extra_info("ssl_object")  # type: ignore[attr-defined]
+    return ssl_object.version() if ssl_object is not None else None
+
+
+def _peer(stream: object) -> str | None:
+    if stream is None:
+        return None
+    address = stream.get_extra_info("server_addr")  # type: ignore[attr-defined]
+    if not address:
+        return None
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+__all__ = ["HttpProbe", "ProbeError", "now"]

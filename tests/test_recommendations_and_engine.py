@@ -1,0 +1,67 @@
+from casaudit.api import evaluate
+from casaudit.catalog import Check, load_checks
+from casaudit.model import CheckMeta, CheckResult, CheckStatus, Outcome, Severity, Verdict
+from casaudit.recommendations import RECOMMENDATION_IDS, judge
+from tests.factories import evidence_set, exchange, http_evidence
+
+
+def test_recommendation_ids_are_the_public_contract():
+    assert RECOMMENDATION_IDS == tuple(f"CAS-{n:02d}" for n in range(1, 18))
+
+
+def test_check_ids_are_stable_and_cite_known_recommendations():
+    catalog = {c.meta.id: c.meta for c in load_checks()}
+    assert "http.basic_cleartext" in catalog
+    meta = catalog["http.basic_cleartext"]
+    assert meta.severity is Severity.CRITICAL and "CAS-14" in meta.recommendations
+    for meta in catalog.values():
+        assert set(meta.recommendations) <= set(RECOMMENDATION_IDS)
+        assert meta.title and meta.description and meta.remediation
+
+
+def _row(status, recs=("CAS-04",), severity=Severity.HIGH):
+    return CheckResult("x.check", "http://h:80/owa", status, "r", severity, recs)
+
+
+def test_verdicts_follow_the_rows_that_cite_each_recommendation():
+    verdicts = {v.id: v for v in judge(
+        [_row(CheckStatus.FAIL, severity=Severity.MEDIUM), _row(CheckStatus.PASS),
+         _row(CheckStatus.FAIL, ("CAS-14",)), _row(CheckStatus.PASS, ("CAS-14",)),
+         _row(CheckStatus.PASS, ("CAS-12",)),
+         _row(CheckStatus.FAIL, ("CAS-08",)), _row(CheckStatus.NOT_ASSESSED, ("CAS-09",)),
+         _row(CheckStatus.FAIL, ("CAS-15",), Severity.INFO)],
+        [],
+    )}
+    assert verdicts["CAS-04"].verdict is Verdict.PARTIAL
+    assert verdicts["CAS-14"].verdict is Verdict.NOT_MET  # a high failure is not "partial"
+    assert verdicts["CAS-12"].verdict is Verdict.MET
+    assert verdicts["CAS-08"].verdict is Verdict.NOT_MET
+    assert verdicts["CAS-09"].verdict is Verdict.NOT_ASSESSED
+    assert verdicts["CAS-15"].verdict is Verdict.NOT_ASSESSED  # informational only
+    assert verdicts["CAS-03"].verdict is Verdict.NOT_ASSESSED
+    assert "test account" in verdicts["CAS-03"].reason
+    assert len(verdicts) == 17
+
+
+def test_a_check_that_breaks_is_an_error_row_not_a_pass():
+    def broken(_evidence):
+        raise KeyError("boom")
+
+    meta = CheckMeta("t.broken", "Broken", Severity.LOW, ("CAS-13",), "d", "r")
+    rows, findings = evaluate(evidence_set(), [Check(meta, broken)])
+    assert [r.status for r in rows] == [CheckStatus.ERROR]
+    assert "KeyError" in rows[0].reason and findings == ()
+
+
+def test_findings_merge_check_and_endpoint_recommendations_and_sort_by_severity():
+    low = CheckMeta("t.low", "Low", Severity.LOW, ("CAS-15",), "d", "r")
+    crit = CheckMeta("t.crit", "Crit", Severity.CRITICAL, ("CAS-14",), "d", "r")
+
+    def failing(_evidence):
+        return [Outcome("http://h:80/owa", CheckStatus.FAIL, "bad", ("E001",), ("CAS-04",), "seen")]
+
+    item = http_evidence(exchange("http://h:80/owa", 200))
+    rows, findings = evaluate(evidence_set(item), [Check(low, failing), Check(crit, failing)])
+    assert [f.check for f in findings] == ["t.crit", "t.low"]
+    assert findings[0].recommendations == ("CAS-14", "CAS-04")
+    assert findings[0].observed == "seen" and findings[0].id == "F001"
