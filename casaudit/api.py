@@ -23,11 +23,12 @@ from casaudit.model import (
     CheckStatus,
     EvidenceSet,
     Finding,
-    HttpEvidence,
     TargetInfo,
 )
-from casaudit.plan import Scope, Target, plan_http
-from casaudit.probes.http import HttpProbe, now
+from casaudit.plan import Scope, Target
+from casaudit.probes import PROBE_FACTORIES, ProbeContext
+from casaudit.probes.base import Probe
+from casaudit.probes.http import now
 from casaudit.recommendations import judge
 from casaudit.resolve import ResolutionError, Resolver
 
@@ -94,13 +95,24 @@ def audit(target: Target, options: ScanOptions, observer: Observer | None = None
             tip="pin it with --resolve NAME:ADDR or ask another server with --dns-server",
         ) from None
 
-    tasks = plan_http(target)
-    observer.planned(len(tasks))
-    probe = HttpProbe(resolver, Scope.of(target), options.timeout, options.concurrency)
+    context = ProbeContext(
+        target=target,
+        scope=Scope.of(target),
+        resolver=resolver,
+        timeout=options.timeout,
+        concurrency=options.concurrency,
+        ca_file=options.ca_file,
+    )
+    probes: list[Probe] = []
     try:
-        evidence = _run_bounded(probe.run, tasks, options.concurrency, observer)
+        for factory in PROBE_FACTORIES:
+            probes.append(factory(context))
+        jobs = [(probe, task) for probe in probes for task in probe.tasks()]
+        observer.planned(len(jobs))
+        evidence = _run_bounded(jobs, options.concurrency, observer)
     finally:
-        probe.close()
+        for probe in probes:
+            probe.close()
 
     evidence_set = EvidenceSet(tuple(evidence))
     check_rows, findings = evaluate(evidence_set, load_checks())
@@ -126,15 +138,16 @@ def audit(target: Target, options: ScanOptions, observer: Observer | None = None
 
 
 def _run_bounded(
-    run: Any, tasks: Sequence[Any], concurrency: int, observer: Observer
-) -> list[HttpEvidence]:
+    jobs: Sequence[tuple[Probe, Any]], concurrency: int, observer: Observer
+) -> list[Any]:
+    """Run every job in one bounded pool; evidence comes back in plan order."""
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="probe") as pool:
-        futures = [pool.submit(run, task) for task in tasks]
-        results = []
+        futures = [pool.submit(probe.run, task) for probe, task in jobs]
+        results: list[Any] = []
         for future in futures:
-            item = future.result()
-            observer.finished(item)
-            results.append(item)
+            items = future.result()
+            observer.finished(items)
+            results.extend(items)
     return results
 
 

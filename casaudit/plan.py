@@ -117,15 +117,19 @@ class HttpProbeTask:
         return endpoint_url(self.scheme, self.host, self.port, self.path)
 
 
-def plan_http(target: Target, first_id: int = 1) -> list[HttpProbeTask]:
-    """Every Client Access URL on plain HTTP and on HTTPS for the target host."""
+def plan_http(target: Target) -> list[HttpProbeTask]:
+    """Every Client Access URL on plain HTTP and on HTTPS for the target host.
+
+    Evidence ids carry the probe family ("http-001"), so adding another family
+    never renumbers this one's.
+    """
     tasks = []
-    number = first_id
+    number = 1
     for scheme in ("http", "https"):
         for url in CLIENT_ACCESS_URLS:
             tasks.append(
                 HttpProbeTask(
-                    evidence_id=f"E{number:03d}",
+                    evidence_id=f"http-{number:03d}",
                     scheme=scheme,
                     host=target.host,
                     port=target.ports[scheme],

@@ -1,1 +1,14 @@
-"""Probes: network I/O only. Each returns typed evidence and never judges it."""
+"""Probes: network I/O only. Each returns typed evidence and never judges it.
+
+`PROBE_FACTORIES` lists every probe family a scan runs, in evidence order; a new
+family is a module here and one line in that tuple.
+"""
+
+from __future__ import annotations
+
+from casaudit.probes.base import ProbeContext, ProbeFactory
+from casaudit.probes.http import HttpProbe
+
+PROBE_FACTORIES: tuple[ProbeFactory, ...] = (HttpProbe,)
+
+__all__ = ["PROBE_FACTORIES", "ProbeContext", "ProbeFactory"]

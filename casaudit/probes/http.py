@@ -19,7 +19,8 @@ import httpx
 from casaudit import __version__
 from casaudit.model import HttpEvidence, HttpExchange, ProbeError
 from casaudit.parse.http_auth import schemes
-from casaudit.plan import HttpProbeTask, Scope, endpoint_url
+from casaudit.plan import HttpProbeTask, endpoint_url, plan_http
+from casaudit.probes.base import ProbeContext
 from casaudit.probes.errors import probe_error
 from casaudit.resolve import Resolver
 
@@ -68,6 +69,27 @@ class PinnedNetworkBackend(httpcore.NetworkBackend):
         time.sleep(seconds)
 
 
+def _client(resolver: Resolver, timeout: float, max_connections: int) -> httpx.Client:
+    """An httpx client that resolves through the scan's resolver and never follows alone."""
+    context = _unverified_context()
+    transport = httpx.HTTPTransport(verify=context)
+    # httpx has no hook for name resolution; its pool takes a network backend.
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=context,
+        max_connections=max_connections,
+        network_backend=PinnedNetworkBackend(resolver),
+    )
+    return httpx.Client(
+        transport=transport,
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        trust_env=False,
+        # identity: an excerpt of a compressed body says nothing, and inflating
+        # what a hostile server compressed is a memory bomb.
+        headers=dict(REQUEST_HEADERS),
+    )
+
+
 def _unverified_context() -> ssl.SSLContext:
     # Observing, not trusting: the TLS probe judges certificates. Old servers
     # must still be reachable, so allow what the local OpenSSL can do.
@@ -83,33 +105,24 @@ def _unverified_context() -> ssl.SSLContext:
 
 
 class HttpProbe:
-    """One shared client per scan; `run(task)` is thread-safe."""
+    """Every Client Access URL over HTTP and HTTPS; one shared client, `run` is thread-safe."""
 
-    def __init__(self, resolver: Resolver, scope: Scope, timeout: float, max_connections: int = 8):
-        context = _unverified_context()
-        transport = httpx.HTTPTransport(verify=context)
-        # httpx has no hook for name resolution; its pool takes a network backend.
-        transport._pool = httpcore.ConnectionPool(
-            ssl_context=context,
-            max_connections=max_connections,
-            network_backend=PinnedNetworkBackend(resolver),
-        )
-        self._client = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            trust_env=False,
-            # identity: an excerpt of a compressed body says nothing, and inflating
-            # what a hostile server compressed is a memory bomb.
-            headers=dict(REQUEST_HEADERS),
-        )
-        self._scope = scope
-        self._deadline_seconds = timeout * 2
+    def __init__(self, context: ProbeContext) -> None:
+        self._context = context
+        self._client = _client(context.resolver, context.timeout, context.concurrency)
+        self._scope = context.scope
+        self._deadline_seconds = context.timeout * 2
+
+    def tasks(self) -> list[HttpProbeTask]:
+        return plan_http(self._context.target)
 
     def close(self) -> None:
         self._client.close()
 
-    def run(self, task: HttpProbeTask) -> HttpEvidence:
+    def run(self, task: HttpProbeTask) -> list[HttpEvidence]:
+        return [self.fetch(task)]
+
+    def fetch(self, task: HttpProbeTask) -> HttpEvidence:
         started = now()
         chain: list[HttpExchange] = []
         stopped: str | None = None

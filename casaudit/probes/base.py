@@ -1,0 +1,44 @@
+"""What every probe family shares: its context and its interface.
+
+A probe family (HTTP, TLS, mail, Autodiscover...) is built once per scan from a
+`ProbeContext`, lists its tasks (invented by casaudit.plan), and runs each task
+in the scan's bounded pool, returning evidence. It never judges what it saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from casaudit.plan import Scope, Target
+from casaudit.resolve import Resolver
+
+
+@dataclass(frozen=True)
+class ProbeContext:
+    target: Target
+    scope: Scope
+    resolver: Resolver
+    #: Seconds allowed for each network step.
+    timeout: float
+    #: Connections the scan may hold open to the host at once.
+    concurrency: int
+    #: Extra CA certificates the user trusts (PEM), if any.
+    ca_file: Path | None = None
+
+
+class Probe(Protocol):
+    def tasks(self) -> Sequence[Any]:
+        """The units of work, in a stable order (evidence ids derive from it)."""
+        ...
+
+    def run(self, task: Any) -> Sequence[Any]:
+        """Do one task's network I/O; failures become evidence, never exceptions."""
+        ...
+
+    def close(self) -> None: ...
+
+
+ProbeFactory = Callable[[ProbeContext], Probe]
