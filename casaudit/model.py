@@ -71,6 +71,26 @@ class ProbeError:
 
 
 @dataclass(frozen=True)
+class LogonForm:
+    """A logon form found in a response: a <form> holding a password input.
+
+    Attributes:
+        action: the form's action attribute as written (untrusted, bounded);
+            empty when the form has none (it then posts to the page itself).
+        action_url: the absolute URL the browser posts the password to
+            (action resolved against the page URL and any <base href>),
+            None when it cannot be resolved.
+        method: the form's method, upper-cased (GET when absent).
+        posts_cleartext: True when action_url is an http:// URL.
+    """
+
+    action: str
+    action_url: str | None
+    method: str
+    posts_cleartext: bool
+
+
+@dataclass(frozen=True)
 class HttpExchange:
     """One HTTP request and what came back, bounded.
 
@@ -90,6 +110,8 @@ class HttpExchange:
         tls_version: the negotiated TLS version on https, else None.
         peer: the "address:port" actually connected to.
         error: set when the exchange failed before or while reading the response.
+        logon_form: the first logon form (a form with a password input) in the
+            bounded body, None when there is none (forms-based authentication).
     """
 
     method: str
@@ -107,6 +129,7 @@ class HttpExchange:
     tls_version: str | None = None
     peer: str | None = None
     error: ProbeError | None = None
+    logon_form: LogonForm | None = None
 
     def header_values(self, name: str) -> list[str]:
         wanted = name.lower()

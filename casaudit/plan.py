@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from casaudit.errors import UsageError
-from casaudit.exchange import CLIENT_ACCESS_URLS
+from casaudit.exchange import BASELINE_ROLE, CLIENT_ACCESS_URLS, service_request
 
 DEFAULT_PORTS: Mapping[str, int] = {
     "http": 80,
@@ -111,22 +112,36 @@ class HttpProbeTask:
     path: str
     role: str
     method: str
+    #: Headers of the request the service expects (e.g. MS-RPCH's), over the probe's defaults.
+    headers: tuple[tuple[str, str], ...] = ()
+    #: The request body (Autodiscover's POX request); never a credential.
+    body: bytes = b""
 
     @property
     def url(self) -> str:
         return endpoint_url(self.scheme, self.host, self.port, self.path)
 
 
-def plan_http(target: Target) -> list[HttpProbeTask]:
+def baseline_path(token: str | None = None) -> str:
+    """A path no server has: `/casaudit-<random hex>/`, new for every scan."""
+    return f"/casaudit-{token or secrets.token_hex(8)}/"
+
+
+def plan_http(target: Target, baseline_token: str | None = None) -> list[HttpProbeTask]:
     """Every Client Access URL on plain HTTP and on HTTPS for the target host.
 
+    Each URL is asked with the request its service expects; after the URLs of
+    a scheme comes one random path that cannot exist (the baseline), so checks
+    can tell an Exchange endpoint from a catch-all answering 200 everywhere.
     Evidence ids carry the probe family ("http-001"), so adding another family
-    never renumbers this one's.
+    never renumbers this one's; the baseline's path is random, its id is not.
     """
     tasks = []
     number = 1
+    baseline = baseline_path(baseline_token)
     for scheme in ("http", "https"):
         for url in CLIENT_ACCESS_URLS:
+            headers, body = service_request(url, target.domain)
             tasks.append(
                 HttpProbeTask(
                     evidence_id=f"http-{number:03d}",
@@ -136,7 +151,21 @@ def plan_http(target: Target) -> list[HttpProbeTask]:
                     path=url.path,
                     role=url.role,
                     method=url.method,
+                    headers=headers,
+                    body=body,
                 )
             )
             number += 1
+        tasks.append(
+            HttpProbeTask(
+                evidence_id=f"http-{number:03d}",
+                scheme=scheme,
+                host=target.host,
+                port=target.ports[scheme],
+                path=baseline,
+                role=BASELINE_ROLE,
+                method="GET",
+            )
+        )
+        number += 1
     return tasks

@@ -34,13 +34,14 @@ CHECK = CheckMeta(
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
     outcomes = []
     for item in evidence.of(HttpEvidence):
-        if item.scheme != "http":
-            continue
         url = ROLE_BY_NAME.get(item.role)
+        if item.scheme != "http" or url is None:
+            # HTTPS is another check's business; so is the baseline (not a Client Access URL).
+            continue
         # A failure here breaks the URL's own SSL recommendation too; a pass does
         # not prove it (a logon form may still be served in clear), so passes
         # cite only this check's own recommendation.
-        own = (url.transport_recommendation,) if url else ()
+        own = url.transport_recommendations
         if item.error is not None:
             if item.error.kind == "refused":
                 outcomes.append(Outcome(

@@ -17,7 +17,8 @@ import httpcore
 import httpx
 
 from casaudit import __version__
-from casaudit.model import HttpEvidence, HttpExchange, ProbeError
+from casaudit.model import HttpEvidence, HttpExchange, LogonForm, ProbeError
+from casaudit.parse.html_form import find_logon_form
 from casaudit.parse.http_auth import schemes
 from casaudit.plan import HttpProbeTask, endpoint_url, plan_http
 from casaudit.probes.base import ProbeContext
@@ -127,9 +128,10 @@ class HttpProbe:
         chain: list[HttpExchange] = []
         stopped: str | None = None
         method, url = task.method, task.url
+        headers, body = task.headers, task.body
         visited = {url}
         for hop in range(MAX_REDIRECTS + 1):
-            exchange = self._exchange(method, url)
+            exchange = self._exchange(method, url, headers, body)
             chain.append(exchange)
             if exchange.error or exchange.status not in REDIRECT_STATUSES:
                 break
@@ -147,7 +149,12 @@ class HttpProbe:
                 break
             visited.add(next_url)
             if exchange.status == 303 or (exchange.status in (301, 302) and method == "POST"):
-                method = "GET"
+                # As browsers do: the body and its headers are not sent again.
+                method, body = "GET", b""
+                headers = tuple(
+                    (name, value) for name, value in headers
+                    if name.lower() not in ("content-type", "content-length")
+                )
             url = next_url
         return HttpEvidence(
             id=task.evidence_id,
@@ -177,11 +184,19 @@ class HttpProbe:
         path = target.raw_path.decode("ascii", "replace") or "/"
         return endpoint_url(target.scheme, target.host, port, path), None
 
-    def _exchange(self, method: str, url: str) -> HttpExchange:
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        extra_headers: tuple[tuple[str, str], ...] = (),
+        content: bytes = b"",
+    ) -> HttpExchange:
         started = now()
-        request_headers = REQUEST_HEADERS
+        request_headers = _merged(REQUEST_HEADERS, extra_headers)
         try:
-            with self._client.stream(method, url) as response:
+            with self._client.stream(
+                method, url, headers=dict(extra_headers), content=content or None
+            ) as response:
                 body, truncated = self._read_bounded(response)
                 stream = response.extensions.get("network_stream")
                 headers = _bounded_headers(response.headers.raw)
@@ -202,6 +217,7 @@ class HttpProbe:
                     auth_schemes=schemes(v for k, v in headers if k.lower() == "www-authenticate"),
                     tls_version=_tls_version(stream),
                     peer=_peer(stream),
+                    logon_form=_logon_form(body, url, headers),
                 )
         except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
             return HttpExchange(
@@ -222,6 +238,24 @@ class HttpProbe:
             if size >= MAX_BODY_BYTES or time.monotonic() > deadline:
                 return b"".join(chunks)[:MAX_BODY_BYTES], True
         return b"".join(chunks), False
+
+
+def _merged(
+    base: tuple[tuple[str, str], ...], extra: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """The probe's default headers with a service's own headers replacing same-named ones."""
+    replaced = {name.lower() for name, _ in extra}
+    return tuple((n, v) for n, v in base if n.lower() not in replaced) + extra
+
+
+def _logon_form(body: bytes, url: str, headers: tuple[tuple[str, str], ...]) -> LogonForm | None:
+    """A logon form in an HTML answer (the whole bounded body, not just the excerpt)."""
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "").lower()
+    if content_type and "html" not in content_type:
+        return None
+    if b"<" not in body:
+        return None
+    return find_logon_form(body.decode("utf-8", "replace"), url)
 
 
 def _bounded_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
