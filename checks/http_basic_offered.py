@@ -1,0 +1,76 @@
+"""http.basic_offered: a Client Access URL offers Basic authentication over HTTPS."""
+
+from __future__ import annotations
+
+from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.web_checks import describe, endpoints, unanswered
+
+CHECK = CheckMeta(
+    id="http.basic_offered",
+    title="Basic authentication offered over HTTPS",
+    severity=Severity.MEDIUM,
+    recommendations=("CAS-14",),
+    description=(
+        "A Client Access URL answers an unauthenticated request over HTTPS with a 401 challenge "
+        "that offers Basic authentication. TLS protects the password on the wire, but every "
+        "request carries it, the endpoint accepts password guessing and spraying without a "
+        "second factor, and the guide prefers Integrated Windows (or certificate) authentication."
+    ),
+    remediation=(
+        "Disable Basic on the virtual directory where clients support Integrated Windows "
+        "authentication or Modern Authentication (Set-ActiveSyncVirtualDirectory "
+        "-BasicAuthEnabled $false, Set-OutlookAnywhere -IISAuthenticationMethods Negotiate,NTLM, "
+        "...), or pre-authenticate at a reverse proxy."
+    ),
+    severity_rationale=(
+        "Medium: no credential is exposed in transit, but Basic makes the endpoint a target "
+        "for password spraying and credential replay; it is a preference the guide states, "
+        "not an exposure like Basic over HTTP (critical, http.basic_cleartext)."
+    ),
+    references=(
+        "Microsoft, Planning for Client Access Servers (Exchange 2007): Security Planning",
+        "RFC 7617, The 'Basic' HTTP Authentication Scheme, section 4",
+    ),
+)
+
+
+def _recommendations(role: str, owa_family: bool) -> tuple[str, ...]:
+    if role == "activesync":
+        return ("CAS-02",)
+    return ("CAS-05",) if owa_family else ()
+
+
+def evaluate(evidence: EvidenceSet) -> list[Outcome]:
+    outcomes = []
+    for endpoint in endpoints(evidence):
+        item = endpoint.item
+        if item.scheme != "https":
+            continue  # Basic on plain HTTP is http.basic_cleartext's finding.
+        if (outcome := unanswered(endpoint, "the port refused the connection")) is not None:
+            outcomes.append(outcome)
+            continue
+        basic = [
+            x for x in item.exchanges
+            if x.url.startswith("https://") and x.status == 401 and "Basic" in x.auth_schemes
+        ]
+        if not basic:
+            last = item.exchanges[-1]
+            offered = f" (offers {', '.join(last.auth_schemes)})" if last.auth_schemes else ""
+            outcomes.append(Outcome(
+                item.endpoint, CheckStatus.PASS,
+                f"{describe(last)} without a Basic challenge{offered}", (item.id,),
+            ))
+            continue
+        if not endpoint.signals.found:
+            outcomes.append(Outcome(
+                item.endpoint, CheckStatus.PASS,
+                f"not an Exchange endpoint: {endpoint.signals.reason}", (item.id,),
+            ))
+            continue
+        first = basic[0]
+        outcomes.append(Outcome(
+            item.endpoint, CheckStatus.FAIL, "a 401 over HTTPS offers Basic", (item.id,),
+            _recommendations(endpoint.url.role, endpoint.url.owa_family),
+            observed=f"{describe(first)} offering {', '.join(first.auth_schemes)}",
+        ))
+    return outcomes

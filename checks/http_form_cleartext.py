@@ -1,0 +1,84 @@
+"""http.form_cleartext: a logon form served on plain HTTP, or one that posts to an http:// URL."""
+
+from __future__ import annotations
+
+from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.web_checks import endpoints, unanswered
+
+CHECK = CheckMeta(
+    id="http.form_cleartext",
+    title="Logon form served or posted over cleartext HTTP",
+    severity=Severity.CRITICAL,
+    recommendations=("CAS-05",),
+    description=(
+        "A Client Access URL serves a forms-based logon page (a form with a password field) "
+        "on plain HTTP, or serves one whose form posts to an http:// URL. The user name and "
+        "password typed into it cross the network in the clear, and a page served over HTTP "
+        "can be altered on the way to post them anywhere."
+    ),
+    remediation=(
+        "Require SSL on the Outlook Web Access virtual directories and redirect plain HTTP to "
+        "HTTPS (or close port 80). Behind an SSL-offloading load balancer or reverse proxy, "
+        "make sure the logon page's form action and redirects are rewritten to https:// URLs."
+    ),
+    severity_rationale=(
+        "Critical: like Basic over HTTP, anyone on the path reads the domain password the "
+        "user types; a logon form is an invitation to send it."
+    ),
+    references=(
+        "Microsoft, Planning for Client Access Servers (Exchange 2007): Planning Considerations "
+        "for Outlook Web Access",
+        "OWASP ASVS 4.0, V9.1.1 (TLS for all client connectivity)",
+    ),
+)
+
+
+def evaluate(evidence: EvidenceSet) -> list[Outcome]:
+    outcomes = []
+    for endpoint in endpoints(evidence):
+        item = endpoint.item
+        own = endpoint.url.transport_recommendations
+        if (outcome := unanswered(endpoint, "the port refused the connection")) is not None:
+            outcomes.append(outcome)
+            continue
+        forms = [(x, x.logon_form) for x in endpoint.own_chain if x.logon_form is not None]
+        if not forms:
+            target = endpoint.leaves_for_https
+            reason = (
+                f"plain HTTP only redirects to {target}, where forms are judged"
+                if target else "no logon form served"
+            )
+            outcomes.append(Outcome(item.endpoint, CheckStatus.PASS, reason, (item.id,)))
+            continue
+        if not endpoint.signals.found:
+            # A catch-all's own portal page is not this Client Access URL.
+            outcomes.append(Outcome(
+                item.endpoint, CheckStatus.PASS,
+                f"a logon form is served, but not by this service: {endpoint.signals.reason}",
+                (item.id,),
+            ))
+            continue
+        bad = [
+            (x, form) for x, form in forms
+            if x.url.startswith("http://") or form.posts_cleartext
+        ]
+        if bad:
+            page, form = bad[0]
+            where = "served over plain HTTP" if page.url.startswith("http://") else "served"
+            outcomes.append(Outcome(
+                item.endpoint, CheckStatus.FAIL,
+                "a logon form is served over plain HTTP or posts to an http:// URL",
+                (item.id,), own,
+                observed=(
+                    f"{page.method} {page.url} answered {page.status} with a logon form {where}, "
+                    f"posting ({form.method}) to {form.action_url or repr(form.action)}"
+                ),
+            ))
+            continue
+        page, form = forms[0]
+        outcomes.append(Outcome(
+            item.endpoint, CheckStatus.PASS,
+            f"the logon form at {page.url} is served over HTTPS and posts to {form.action_url}",
+            (item.id,),
+        ))
+    return outcomes
