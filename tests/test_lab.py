@@ -92,7 +92,13 @@ def test_public_names_are_a_contract() -> None:
 
 
 def test_shipped_postures_are_listed_sorted() -> None:
-    assert posture_names() == [HARDENED, LEGACY]
+    names = posture_names()
+    assert names == sorted(names)
+    assert {HARDENED, LEGACY} <= set(names)
+    assert {
+        "exchange2010-sp3", "exchange2013-offload", "exchange2016-direct",
+        "exchange2019-proxied", "generic-nginx", "catchall-proxy",
+    } <= set(names)
 
 
 @pytest.mark.parametrize(

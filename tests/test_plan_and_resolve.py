@@ -1,3 +1,4 @@
+import re
 import pytest
 
 from casaudit.errors import UsageError
@@ -57,7 +58,30 @@ def test_plan_covers_every_url_on_both_schemes_with_overridden_ports():
     assert {t.scheme for t in tasks} == {"http", "https"}
     assert "http://mail.example.test:8080/owa" in {t.url for t in tasks}
     assert "https://mail.example.test:8443/EWS/Exchange.asmx" in {t.url for t in tasks}
-    assert len({t.evidence_id for t in tasks}) == len(tasks) == 10
+    # 12 Client Access URLs and one random baseline path per scheme.
+    assert len({t.evidence_id for t in tasks}) == len(tasks) == 26
+
+
+def test_plan_asks_each_service_with_its_own_request_and_a_random_baseline():
+    target = Target("mail.example.test", "example.test")
+    tasks = {t.path: t for t in plan_http(target) if t.scheme == "https"}
+    assert tasks["/Microsoft-Server-ActiveSync"].method == "OPTIONS"
+    rpc = tasks["/rpc/rpcproxy.dll"]
+    assert rpc.method == "RPC_IN_DATA" and rpc.body == b""
+    assert ("User-Agent", "MSRPC") in rpc.headers and ("Accept", "application/rpc") in rpc.headers
+    assert ("Content-Length", "0") in rpc.headers
+    autodiscover = tasks["/autodiscover/autodiscover.xml"]
+    assert autodiscover.method == "POST"
+    assert b"<EMailAddress>casaudit-probe@example.test</EMailAddress>" in autodiscover.body
+    assert b"outlook/requestschema/2006" in autodiscover.body
+    baselines = [t for t in plan_http(target) if t.role == "baseline"]
+    assert [t.scheme for t in baselines] == ["http", "https"]
+    assert baselines[0].path == baselines[1].path
+    assert re.fullmatch(r"/casaudit-[0-9a-f]{16}/", baselines[0].path)
+    # Random per scan, but the evidence ids stay put.
+    again = [t for t in plan_http(target) if t.role == "baseline"]
+    assert again[0].path != baselines[0].path
+    assert [t.evidence_id for t in again] == [t.evidence_id for t in baselines]
 
 
 def test_scope_is_the_target_names():

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 
+from casaudit.exchange import CLIENT_ACCESS_URLS
 from casaudit.lab import Lab, parse_posture
 from tests.conftest import run_cli
 
-EXCHANGE_PATHS = (
-    "/owa", "/Microsoft-Server-ActiveSync", "/rpc/rpcproxy.dll", "/EWS/Exchange.asmx",
-    "/autodiscover/autodiscover.xml",
-)
+EXCHANGE_PATHS = tuple(url.path for url in CLIENT_ACCESS_URLS)
 
 
 def _findings(document, check):
@@ -27,6 +25,7 @@ def test_legacy_posture_fails_on_basic_over_plain_http(legacy_lab, validate_scan
     assert flagged == {
         f"{http}/Microsoft-Server-ActiveSync", f"{http}/rpc/rpcproxy.dll",
         f"{http}/EWS/Exchange.asmx", f"{http}/autodiscover/autodiscover.xml",
+        f"{http}/public", f"{http}/exchange", f"{http}/exchweb",
     }
     finding = next(f for f in document["findings"] if f["endpoint"].endswith("ActiveSync"))
     assert finding["severity"] == "critical"
@@ -69,7 +68,8 @@ def test_port_overrides_name_the_endpoints_and_a_closed_port_is_evidence(hardene
     assert {e["exchanges"][0]["error"]["kind"] for e in plain} == {"refused"}
     assert all(e["endpoint"].startswith(f"http://{hardened_lab.host}:{closed}/") for e in plain)
     secure = [e for e in document["evidence"] if e["scheme"] == "https"]
-    assert {e["exchanges"][0]["status"] for e in secure} == {401, 302}
+    # 401 challenges, the OWA redirect, 403 on /ecp and /powershell, 404 elsewhere.
+    assert {e["exchanges"][0]["status"] for e in secure} == {401, 302, 403, 404}
 
 
 def test_dns_server_option_resolves_through_the_given_server(legacy_lab):
@@ -121,7 +121,8 @@ def test_report_rerenders_from_json_alone(legacy_lab, tmp_path):
     assert again.code == 0, again.stderr
     html = html_out.read_text()
     assert "http.basic_cleartext" in html and legacy_lab.host in html
-    assert html.count('class="finding critical"') == 4
+    # Seven Basic challenges and one logon form on plain HTTP.
+    assert html.count('class="finding critical"') == 8
 
 
 HOSTILE = r'''
