@@ -306,7 +306,9 @@ def _paths(chain: Iterable[HttpExchange]) -> tuple[str, ...]:
             continue
         stripped = path.rstrip("/")
         if len(stripped) > 1:
-            found.update({stripped, quote(stripped, safe=""), quote(stripped, safe="/")})
+            # With and without the trailing slash: the baseline path has one, /owa not.
+            for variant in (stripped + "/", stripped):
+                found.update({variant, quote(variant, safe=""), quote(variant, safe="/")})
     return tuple(sorted(found, key=len, reverse=True))
 
 
