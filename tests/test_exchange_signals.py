@@ -19,7 +19,8 @@ def test_an_answer_identical_to_the_random_path_is_absent_whatever_its_status():
 
 def test_a_catch_all_echoing_the_path_is_still_recognised():
     base_url = "https://mail.example.test:443/casaudit-0123456789abcdef/"
-    catch_all = baseline(exchange(base_url, 200, body="<p>No route for /casaudit-0123456789abcdef at 12:01</p>"))
+    echo = "<p>No route for /casaudit-0123456789abcdef at 12:01</p>"
+    catch_all = baseline(exchange(base_url, 200, body=echo))
     item = http_evidence(exchange(OWA, 200, body="<p>No route for /owa at 12:02</p>"), scheme="https")
     assert exchange_signals(item, catch_all).presence is Presence.ABSENT
 

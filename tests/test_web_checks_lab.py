@@ -1,0 +1,127 @@
+"""Every web check fires on the lab postures that have its flaw and on no other shipped posture."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from casaudit.api import ScanOptions, audit
+from casaudit.lab import Lab, posture_names
+from casaudit.model import AuditResult, CheckStatus
+from casaudit.plan import DEFAULT_PORTS, Target
+from tests.conftest import run_cli
+
+WEB_CHECKS = (
+    "http.basic_cleartext", "http.form_cleartext", "http.cleartext_served",
+    "http.basic_offered", "exchange.legacy_vdir", "exchange.admin_exposed",
+)
+
+#: posture -> the web checks that must fail on it; every other web check must not.
+EXPECTED = {
+    "exchange2007-legacy": {"http.basic_cleartext", "http.form_cleartext",
+                            "http.cleartext_served", "http.basic_offered",
+                            "exchange.legacy_vdir"},
+    "exchange2010-sp3": {"http.basic_offered", "exchange.legacy_vdir", "exchange.admin_exposed"},
+    "exchange2013-offload": {"http.form_cleartext", "http.basic_offered", "exchange.legacy_vdir"},
+    "exchange2016-direct": {"http.basic_cleartext", "http.cleartext_served",
+                            "http.basic_offered", "exchange.admin_exposed"},
+    "exchange2019-proxied": {"http.basic_offered", "exchange.admin_exposed"},
+    "exchange-se-hardened": set(),
+    "generic-nginx": set(),
+    "catchall-proxy": set(),
+}
+
+
+def _scan(name: str) -> tuple[AuditResult, str, str]:
+    with Lab.start(name) as lab:
+        ports = {**DEFAULT_PORTS, **lab.ports}
+        result = audit(
+            Target(lab.host, lab.domain, ports),
+            ScanOptions(pins={n: lab.address for n in lab.names}, timeout=5),
+        )
+        return result, lab.url("http", ""), lab.url("https", "")
+
+
+@pytest.fixture(scope="module")
+def scans() -> Iterator[dict[str, tuple[AuditResult, str, str]]]:
+    yield {name: _scan(name) for name in posture_names()}
+
+
+def _failed(result: AuditResult) -> dict[str, set[str]]:
+    failed: dict[str, set[str]] = {}
+    for row in result.checks:
+        if row.check in WEB_CHECKS and row.status is CheckStatus.FAIL:
+            failed.setdefault(row.check, set()).add(row.endpoint)
+    return failed
+
+
+def test_every_shipped_posture_has_an_expectation():
+    assert set(posture_names()) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_web_checks_fire_exactly_where_the_posture_has_the_flaw(scans, name):
+    result, _, _ = scans[name]
+    assert set(_failed(result)) == EXPECTED[name]
+    # No check broke and every Client Access URL got an answer from the lab.
+    assert not [r for r in result.checks if r.status is CheckStatus.ERROR]
+    assert not [r for r in result.checks if r.check in WEB_CHECKS
+                and r.status is CheckStatus.NOT_ASSESSED and "no answer" in r.reason]
+
+
+def test_the_findings_name_the_right_endpoints(scans):
+    legacy, http07, https07 = scans["exchange2007-legacy"]
+    assert _failed(legacy)["http.form_cleartext"] == {f"{http07}/owa"}
+    assert _failed(legacy)["exchange.legacy_vdir"] == {
+        f"{scheme}/{path}" for scheme in (http07, https07) for path in ("exchange", "exchweb")
+    }
+    offload, _, https13 = scans["exchange2013-offload"]
+    assert _failed(offload)["http.form_cleartext"] == {f"{https13}/owa"}
+    assert _failed(offload)["exchange.legacy_vdir"] == {f"{https13}/public"}
+    direct, http16, https16 = scans["exchange2016-direct"]
+    assert _failed(direct)["http.cleartext_served"] == {
+        f"{http16}/rpc/rpcproxy.dll", f"{http16}/powershell"}
+    assert _failed(direct)["http.basic_offered"] == {
+        f"{https16}/Microsoft-Server-ActiveSync", f"{https16}/rpc/rpcproxy.dll",
+        f"{https16}/autodiscover/autodiscover.xml"}
+    proxied, _, https19 = scans["exchange2019-proxied"]
+    assert _failed(proxied)["exchange.admin_exposed"] == {f"{https19}/ecp"}
+    easy = next(f for f in proxied.findings if f.check == "http.basic_offered"
+                and f.endpoint.endswith("ActiveSync"))
+    assert easy.recommendations == ("CAS-14", "CAS-02") and easy.severity == "medium"
+
+
+def test_scan_json_lists_discovered_urls_with_auth_schemes_and_forms(validate_scan):
+    with Lab.start("exchange2016-direct") as lab:
+        run = run_cli("scan", *lab.scan_args(), "--json", "-")
+        https = lab.url("https", "")
+    assert run.code == 1, run.stderr
+    document = validate_scan(run.json())
+    by_endpoint = {e["endpoint"]: e for e in document["evidence"]}
+    schemes = {path: by_endpoint[f"{https}{path}"]["exchanges"][-1]["auth_schemes"]
+               for path in ("/Microsoft-Server-ActiveSync", "/rpc/rpcproxy.dll",
+                            "/EWS/Exchange.asmx", "/autodiscover/autodiscover.xml",
+                            "/mapi/emsmdb", "/powershell")}
+    assert schemes == {
+        "/Microsoft-Server-ActiveSync": ["Basic"],
+        "/rpc/rpcproxy.dll": ["Negotiate", "NTLM", "Basic"],
+        "/EWS/Exchange.asmx": ["Negotiate", "NTLM"],
+        "/autodiscover/autodiscover.xml": ["Negotiate", "NTLM", "Basic"],
+        "/mapi/emsmdb": ["Negotiate", "NTLM"],
+        "/powershell": ["Negotiate"],
+    }
+    owa = by_endpoint[f"{https}/owa"]["exchanges"]
+    assert [x["status"] for x in owa] == [302, 200]
+    assert owa[-1]["logon_form"] == {
+        "action": "/owa/auth.owa", "action_url": f"{https}/owa/auth.owa",
+        "method": "POST", "posts_cleartext": False,
+    }
+    rpc = by_endpoint[f"{https}/rpc/rpcproxy.dll"]["exchanges"][0]
+    assert rpc["method"] == "RPC_IN_DATA" and ["User-Agent", "MSRPC"] in rpc["request_headers"]
+    autodiscover = by_endpoint[f"{https}/autodiscover/autodiscover.xml"]["exchanges"][0]
+    assert autodiscover["method"] == "POST"
+    baselines = [e for e in document["evidence"] if e["role"] == "baseline"]
+    assert len(baselines) == 2 and all(e["path"].startswith("/casaudit-") for e in baselines)
+    flagged = {(f["check"], f["endpoint"]) for f in document["findings"]}
+    assert ("exchange.admin_exposed", f"{https}/ecp") in flagged
