@@ -25,8 +25,10 @@ host = "mail.fabrikam.test"
 domain = "fabrikam.test"
 [imap]
 greeting = "* OK The Microsoft Exchange IMAP4 service is ready."
-capabilities = ["IMAP4", "IMAP4rev1", "LOGINDISABLED", "STARTTLS", "UIDPLUS", "MOVE", "ID", "CHILDREN", "IDLE", "NAMESPACE", "LITERAL+"]
-capabilities_tls = ["IMAP4", "IMAP4rev1", "AUTH=PLAIN", "AUTH=NTLM", "AUTH=GSSAPI", "UIDPLUS", "MOVE", "ID", "CHILDREN", "IDLE", "NAMESPACE", "LITERAL+"]
+capabilities = ["IMAP4", "IMAP4rev1", "LOGINDISABLED", "STARTTLS", "UIDPLUS", "MOVE", "ID",
+                "CHILDREN", "IDLE", "NAMESPACE", "LITERAL+"]
+capabilities_tls = ["IMAP4", "IMAP4rev1", "AUTH=PLAIN", "AUTH=NTLM", "AUTH=GSSAPI", "UIDPLUS", "MOVE",
+                    "ID", "CHILDREN", "IDLE", "NAMESPACE", "LITERAL+"]
 ntlm_challenge = "TlRMTVNTUAACAAAADAAMADgAAAAFgomiESIzRFVmd4gAAAAAAAAAAAAAAAAAAAAA"
 [pop3]
 greeting = "+OK The Microsoft Exchange POP3 service is ready."
