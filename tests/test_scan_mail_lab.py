@@ -275,3 +275,31 @@ def test_dribbling_capa_stops_at_the_line_cap_or_deadline():
             elapsed = time.monotonic() - started
     assert mail["pop3"].error is not None and mail["pop3"].error.kind in ("too_large", "timeout")
     assert elapsed < 6
+
+
+# -- posture format ----------------------------------------------------------------------
+
+BASE = 'name = "p"\nsummary = "s"\nhost = "mail.p.test"\ndomain = "p.test"\n'
+
+
+def test_mail_posture_sections_are_validated_key_by_key():
+    import pytest
+
+    cases = {
+        '[imap]\ncapabilities = []\n': "imap.greeting",
+        '[imaps]\ngreeting = "* OK"\ncapabilities = []\ncapabilities_tls = []\n': "imaps.capabilities_tls",
+        '[imap]\ngreeting = "* OK"\ncapabilities = ["IMAP4rev1"]\ncapabilities_tls = []\n':
+            "does not offer STARTTLS",
+        '[pop3]\ngreeting = "+OK"\ncapabilities = ["USER"]\nntlm_challenge = "TlRMTVNTUAAC"\n':
+            "NTLM is not offered",
+        '[pop3]\ngreeting = "+OK\\r\\nPASS x"\ncapabilities = []\n': "one line",
+        '[imap]\ngreeting = "* OK"\ncapabilities = []\nuser_before_tls = "+OK"\n': "imap.user_before_tls",
+        '[pop3]\ngreeting = "+OK"\ncapabilities = ["SASL NTLM"]\nntlm_challenge = "@@@"\n': "not base64",
+    }
+    for section, message in cases.items():
+        with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+            parse_posture(BASE + section)
+    posture = parse_posture(BASE + '[imap]\ngreeting = "* OK"\n'
+                            'capabilities = ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"]\n')
+    assert posture.imap is not None and posture.imap.capabilities_tls == ("IMAP4rev1",)
+    assert set(posture.mail) == {"imap"}

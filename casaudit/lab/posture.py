@@ -344,7 +344,7 @@ class _PostureReader:
     def base64(self, value: Any, key: str) -> str:
         text = self.string(value, key)
         try:
-            binascii.a2b_base64(text.encode("ascii"))
+            binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
         except (binascii.Error, UnicodeEncodeError):
             raise self.error(key, "is not base64") from None
         return text
