@@ -303,3 +303,37 @@ def test_mail_posture_sections_are_validated_key_by_key():
                             'capabilities = ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"]\n')
     assert posture.imap is not None and posture.imap.capabilities_tls == ("IMAP4rev1",)
     assert set(posture.mail) == {"imap"}
+
+
+def _fake_starttls(client: socket.socket, stop: threading.Event) -> None:
+    # Says yes to STARTTLS, then answers the TLS ClientHello with plain text.
+    client.settimeout(3)
+    client.sendall(b"* OK ready\r\n")
+    reader = client.makefile("rb")
+    for _ in range(3):
+        tag, _, command = reader.readline().decode().strip().partition(" ")
+        if command == "CAPABILITY":
+            client.sendall(b"* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\n"
+                           + tag.encode() + b" OK done\r\n")
+        elif command == "STARTTLS":
+            client.sendall(tag.encode() + b" OK Begin TLS negotiation now.\r\n")
+            client.recv(4096)
+            client.sendall(b"this is not TLS\r\n" * 10)
+            return
+
+
+def test_starttls_that_breaks_the_handshake_fails_starttls_missing():
+    with Lab.start(parse_posture(IMAPS_ONLY)) as spare:
+        closed = spare.closed_port
+        with _raw_server(_fake_starttls) as fake:
+            started = time.monotonic()
+            target = Target("mail.hostile.test", "hostile.test",
+                            {**{s: closed for s in ("http", "https", "pop3", "pop3s", "imaps")},
+                             "imap": fake})
+            result = audit(target, ScanOptions(pins={"mail.hostile.test": "127.0.0.1"}, timeout=1.0))
+            elapsed = time.monotonic() - started
+    imap = _by_service(result)["imap"]
+    assert imap.starttls.offered and imap.starttls.attempted and not imap.starttls.ok
+    assert imap.starttls.error.kind == "tls" and imap.starttls.reply == "OK Begin TLS negotiation now."
+    assert _status(result, "mail.starttls_missing")["imap"] == "fail"
+    assert elapsed < 4

@@ -204,7 +204,7 @@ class MailProbe:
                 self._imap(task, sock, transcript)
             else:
                 self._pop3(task, sock, transcript)
-                if not task.implicit_tls and transcript.greeting is not None:
+                if not task.implicit_tls and (transcript.greeting or "").startswith("+OK"):
                     evidence["login_in_clear"] = self._pop3_user_test(task, transcript)
         finally:
             _close_quietly(sock)
@@ -480,6 +480,8 @@ class _Imap(imaplib2.IMAP4):  # type: ignore[misc]
         self._tls_context = tls_context
         self._in_tls = tls_from_start
         self._upgrade_reply: str | None = None
+        #: A failed STARTTLS leaves the stream in an unknown state: no LOGOUT then.
+        self._broken = False
         self._last_line = b""
         super().__init__(host=host, port=0, timeout=timeout, debug=0, identifier="casaudit-imap")
 
@@ -556,6 +558,7 @@ class _Imap(imaplib2.IMAP4):  # type: ignore[misc]
         try:
             self.starttls()
         except Exception as exc:  # noqa: BLE001 - a failed upgrade is evidence
+            self._broken = True
             return StartTls(True, True, False, self._upgrade_reply or self._reply(), self.failure(exc))
         return StartTls(True, True, True, self._upgrade_reply or "")
 
@@ -585,7 +588,7 @@ class _Imap(imaplib2.IMAP4):  # type: ignore[misc]
     def finish(self) -> None:
         """LOGOUT when the session still stands, then stop imaplib2's threads."""
         try:
-            if not self.Terminate:
+            if not self.Terminate and not self._broken:
                 self.logout()
             else:
                 self._close_threads()
