@@ -171,8 +171,8 @@ def evaluate(
         for outcome in outcomes:
             recommendations = tuple(dict.fromkeys(meta.recommendations + outcome.recommendations))
             row = CheckResult(
-                meta.id, outcome.endpoint, outcome.status, outcome.reason, meta.severity,
-                recommendations, outcome.evidence,
+                meta.id, outcome.endpoint, outcome.status, outcome.reason,
+                outcome.severity or meta.severity, recommendations, outcome.evidence,
             )
             rows.append(row)
             if outcome.status is CheckStatus.FAIL:

@@ -12,7 +12,7 @@ from typing import TextIO
 from casaudit.api import ScanOptions, audit
 from casaudit.errors import UsageError
 from casaudit.lab import Lab, LabInstance, posture_names
-from casaudit.plan import DEFAULT_PORTS, Target
+from casaudit.plan import Target
 from casaudit.report import document as doc_io
 from casaudit.report import html
 from casaudit.report.terminal import safe
@@ -20,7 +20,9 @@ from casaudit.report.terminal import safe
 
 def lab_target(lab: LabInstance) -> tuple[Target, ScanOptions]:
     """The target and options that audit a running lab, as `lab.scan_args()` would."""
-    target = Target(host=lab.host, domain=lab.domain, ports={**DEFAULT_PORTS, **lab.ports})
+    # Services the posture does not run point at the lab's known-closed port,
+    # never at the defaults (something else may listen on 127.0.0.1:110).
+    target = Target(host=lab.host, domain=lab.domain, ports=lab.target_ports())
     options = ScanOptions(
         pins={name: lab.address for name in lab.names},
         ca_file=lab.ca_file,

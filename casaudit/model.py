@@ -228,6 +228,9 @@ class Outcome:
     evidence: tuple[str, ...] = ()
     recommendations: tuple[str, ...] = ()
     observed: str = ""
+    #: Overrides the check's severity for this endpoint (e.g. info rather than low
+    #: for a service reachable only over implicit TLS); the catalog explains when.
+    severity: Severity | None = None
 
 
 @dataclass(frozen=True)

@@ -169,3 +169,44 @@ def plan_http(target: Target, baseline_token: str | None = None) -> list[HttpPro
         )
         number += 1
     return tasks
+
+
+# --------------------------------------------------------------------------- mail (POP3, IMAP4)
+
+#: (service, protocol, implicit TLS), in evidence order: mail-001 is POP3 on 110.
+MAIL_SERVICES: tuple[tuple[str, str, bool], ...] = (
+    ("pop3", "pop3", False),
+    ("pop3s", "pop3", True),
+    ("imap", "imap", False),
+    ("imaps", "imap", True),
+)
+
+
+@dataclass(frozen=True)
+class MailProbeTask:
+    evidence_id: str
+    #: The --port service name: pop3, pop3s, imap, imaps (also the endpoint's scheme).
+    service: str
+    protocol: str
+    implicit_tls: bool
+    host: str
+    port: int
+
+    @property
+    def endpoint(self) -> str:
+        return endpoint_url(self.service, self.host, self.port)
+
+
+def plan_mail(target: Target) -> list[MailProbeTask]:
+    """POP3 (110), POP3S (995), IMAP4 (143) and IMAPS (993), or their --port overrides."""
+    return [
+        MailProbeTask(
+            evidence_id=f"mail-{number:03d}",
+            service=service,
+            protocol=protocol,
+            implicit_tls=implicit,
+            host=target.host,
+            port=target.ports.get(service, DEFAULT_PORTS[service]),
+        )
+        for number, (service, protocol, implicit) in enumerate(MAIL_SERVICES, start=1)
+    ]

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from casaudit.evidence_mail import (
+    CleartextLoginTest,
+    MailCapabilities,
+    MailEvidence,
+    StartTls,
+)
 from casaudit.exchange import BASELINE_ROLE
 from casaudit.model import EvidenceSet, HttpEvidence, HttpExchange, LogonForm, ProbeError
+from casaudit.parse.mail import identify_banner, imap_sasl, pop3_has, pop3_sasl
 from casaudit.plan import endpoint_url
 
 T0 = "2026-01-01T00:00:00.000Z"
@@ -73,3 +80,53 @@ def http_evidence(
 
 def evidence_set(*items: object) -> EvidenceSet:
     return EvidenceSet(tuple(items))
+
+
+# --------------------------------------------------------------------------- mail
+
+
+def mail_caps(*items: str, over_tls: bool = False, protocol: str = "imap") -> MailCapabilities:
+    """A capability listing as the probe records it (IMAP tokens or POP3 CAPA lines)."""
+    if protocol == "imap":
+        return MailCapabilities(
+            over_tls=over_tls, items=items, sasl=imap_sasl(items),
+            starttls="STARTTLS" in items, logindisabled="LOGINDISABLED" in items,
+        )
+    return MailCapabilities(
+        over_tls=over_tls, items=items, sasl=pop3_sasl(items), starttls=pop3_has(items, "STLS"),
+        user=pop3_has(items, "USER"),
+    )
+
+
+def mail_evidence(
+    service: str = "imap",
+    *,
+    reachability: str = "open",
+    greeting: str | None = None,
+    clear: MailCapabilities | None = None,
+    starttls: StartTls | None = None,
+    over_tls: MailCapabilities | None = None,
+    login: CleartextLoginTest | None = None,
+    error: ProbeError | None = None,
+    host: str = "mail.example.test",
+    port: int | None = None,
+    evidence_id: str = "mail-001",
+) -> MailEvidence:
+    protocol = "imap" if service.startswith("imap") else "pop3"
+    implicit = service.endswith("s")
+    port = port or {"pop3": 110, "pop3s": 995, "imap": 143, "imaps": 993}[service]
+    if greeting is None and reachability == "open":
+        greeting = "* OK IMAP4 ready" if protocol == "imap" else "+OK POP3 ready"
+    if reachability == "refused" and error is None:
+        error = ProbeError("refused", "connection refused: nothing listens on this port")
+    if reachability == "filtered" and error is None:
+        error = ProbeError("timeout", "no answer to the connection attempt in 5 s (filtered?)")
+    if starttls is None and not implicit and clear is not None:
+        starttls = StartTls(offered=clear.starttls, attempted=clear.starttls, ok=clear.starttls)
+    return MailEvidence(
+        id=evidence_id, endpoint=endpoint_url(service, host, port), service=service,
+        protocol=protocol, host=host, port=port, implicit_tls=implicit, started_at=T0,
+        finished_at=T0, reachability=reachability, greeting=greeting,
+        banner=identify_banner(greeting), capabilities_clear=clear, starttls=starttls,
+        capabilities_tls=over_tls, login_in_clear=login, error=error,
+    )

@@ -187,7 +187,8 @@ def test_missing_required_key_and_bad_toml_are_value_errors() -> None:
 def test_lab_binds_loopback_and_teardown_frees_every_port(name: str, tmp_path: Path) -> None:
     with Lab.start(name, workdir=tmp_path) as lab:
         assert lab.address == "127.0.0.1"
-        assert set(lab.ports) == {"http", "https"}
+        mail = {"pop3", "pop3s", "imap", "imaps"} if name == LEGACY else set()
+        assert set(lab.ports) == {"http", "https"} | mail
         for port in lab.ports.values():
             with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
                 assert sock.getpeername() == ("127.0.0.1", port)
@@ -230,7 +231,10 @@ def test_a_posture_without_http_opens_no_http_port() -> None:
     only_https = dataclasses.replace(load_posture(HARDENED), http=None)
     with Lab.start(only_https) as lab:
         assert set(lab.ports) == {"https"}
-        assert "http=" not in " ".join(lab.scan_args())
+        # The scan is pointed at the lab's known-closed port, never at 127.0.0.1:80.
+        assert f"http={lab.closed_port}" in lab.scan_args()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", lab.closed_port), timeout=2).close()
 
 
 def test_scan_args_pin_every_name_ports_and_ca(legacy: LabInstance) -> None:
@@ -244,7 +248,8 @@ def test_scan_args_pin_every_name_ports_and_ca(legacy: LabInstance) -> None:
         "autodiscover.contoso-legacy.test",
     }
     ports = [args[i + 1] for i, arg in enumerate(args) if arg == "--port"]
-    assert ports == [f"http={legacy.ports['http']}", f"https={legacy.ports['https']}"]
+    assert ports == [f"{service}={port}" for service, port in legacy.target_ports().items()]
+    assert ports[:2] == [f"http={legacy.ports['http']}", f"https={legacy.ports['https']}"]
     assert args[-2:] == ["--ca-file", str(legacy.ca_file)]
 
 

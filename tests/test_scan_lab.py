@@ -11,6 +11,12 @@ from tests.conftest import run_cli
 EXCHANGE_PATHS = tuple(url.path for url in CLIENT_ACCESS_URLS)
 
 
+def _mail_ports_closed(lab):
+    """--port for every mail service, at the lab's known-closed port: never 127.0.0.1:110."""
+    return [arg for service in ("pop3", "pop3s", "imap", "imaps")
+            for arg in ("--port", f"{service}={lab.closed_port}")]
+
+
 def _findings(document, check):
     return {f["endpoint"] for f in document["findings"] if f["check"] == check}
 
@@ -44,7 +50,7 @@ def test_hardened_posture_passes_and_follows_redirects_to_https(hardened_lab, va
     assert document["findings"] == []
     rows = [r for r in document["checks"] if r["check"] == "http.basic_cleartext"]
     assert len(rows) == len(EXCHANGE_PATHS) and {r["status"] for r in rows} == {"pass"}
-    owa = next(e for e in document["evidence"] if e["endpoint"].startswith("http://")
+    owa = next(e for e in document["evidence"] if e["kind"] == "http" and e["endpoint"].startswith("http://")
                and e["path"] == "/owa")
     statuses = [x["status"] for x in owa["exchanges"]]
     assert statuses[0] == 301 and statuses[-1] == 200
@@ -59,15 +65,15 @@ def test_port_overrides_name_the_endpoints_and_a_closed_port_is_evidence(hardene
     run = run_cli(
         "scan", hardened_lab.host, "--resolve", f"{hardened_lab.host}:127.0.0.1",
         "--port", f"http={closed}", "--port", f"https={hardened_lab.ports['https']}",
-        "--json", "-",
+        *_mail_ports_closed(hardened_lab), "--json", "-",
     )
     assert run.code == 0, run.stderr
     document = run.json()
     assert document["targets"][0]["ports"]["http"] == closed
-    plain = [e for e in document["evidence"] if e["scheme"] == "http"]
+    plain = [e for e in document["evidence"] if e["kind"] == "http" and e["scheme"] == "http"]
     assert {e["exchanges"][0]["error"]["kind"] for e in plain} == {"refused"}
     assert all(e["endpoint"].startswith(f"http://{hardened_lab.host}:{closed}/") for e in plain)
-    secure = [e for e in document["evidence"] if e["scheme"] == "https"]
+    secure = [e for e in document["evidence"] if e["kind"] == "http" and e["scheme"] == "https"]
     # 401 challenges, the OWA redirect, 403 on /ecp and /powershell, 404 elsewhere.
     assert {e["exchanges"][0]["status"] for e in secure} == {401, 302, 403, 404}
 
@@ -75,7 +81,8 @@ def test_port_overrides_name_the_endpoints_and_a_closed_port_is_evidence(hardene
 def test_dns_server_option_resolves_through_the_given_server(legacy_lab):
     args = [legacy_lab.host, "--dns-server", legacy_lab.dns_server,
             "--port", f"http={legacy_lab.ports['http']}",
-            "--port", f"https={legacy_lab.ports['https']}", "--json", "-"]
+            "--port", f"https={legacy_lab.ports['https']}", *_mail_ports_closed(legacy_lab),
+            "--json", "-"]
     run = run_cli("scan", *args)
     assert run.code == 1, run.stderr
     target = run.json()["targets"][0]
@@ -157,7 +164,8 @@ def test_server_strings_render_as_text_and_offsite_redirects_are_not_followed(tm
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(&#39;realm&#39;)&lt;/script&gt;" in html
     document = json.loads(scan_json.read_text())
-    owa = next(e for e in document["evidence"] if e["scheme"] == "http" and e["path"] == "/owa")
+    owa = next(e for e in document["evidence"]
+               if e["kind"] == "http" and e["scheme"] == "http" and e["path"] == "/owa")
     assert len(owa["exchanges"]) == 1
     assert "evil.test" in owa["redirect_stopped"] and "not followed" in owa["redirect_stopped"]
 

@@ -13,6 +13,7 @@ Only these three are recognised (bodies are HTML and CSS full of braces).
 
 from __future__ import annotations
 
+import binascii
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -88,6 +89,46 @@ class TlsSettings:
 
 
 @dataclass(frozen=True)
+class MailService:
+    """A POP3 or IMAP4 listener: what it says, and what it accepts before and after TLS.
+
+    STARTTLS (IMAP) or STLS (POP3) works exactly when ``capabilities`` lists it, so
+    the posture cannot advertise one thing and do another by accident.
+    """
+
+    #: ``imap`` or ``pop3``.
+    protocol: str
+    #: TLS from the first byte (993, 995) with the lab's certificate.
+    implicit_tls: bool
+    #: The whole first line, e.g. ``* OK The Microsoft Exchange IMAP4 service is ready.``
+    greeting: str
+    #: Before TLS on a cleartext port, the only list on an implicit-TLS port: IMAP
+    #: CAPABILITY tokens (``AUTH=NTLM``, ``LOGINDISABLED``...) or POP3 CAPA lines.
+    capabilities: tuple[str, ...]
+    #: After STARTTLS/STLS (cleartext ports only).
+    capabilities_tls: tuple[str, ...] = ()
+    #: POP3: the reply to ``USER <name>`` before TLS (``+OK`` when plaintext login is allowed).
+    user_before_tls: str = "+OK"
+    #: Base64 NTLM CHALLENGE_MESSAGE answered to a Type-1, when NTLM is offered.
+    ntlm_challenge: str | None = None
+    #: Said on LOGOUT/QUIT.
+    goodbye: str = ""
+
+    def offers_starttls(self) -> bool:
+        word = "STARTTLS" if self.protocol == "imap" else "STLS"
+        return not self.implicit_tls and any(c.upper() == word for c in self.capabilities)
+
+
+#: The mail sections a posture may have: section -> (protocol, implicit TLS).
+MAIL_SECTIONS: Mapping[str, tuple[str, bool]] = {
+    "pop3": ("pop3", False),
+    "pop3s": ("pop3", True),
+    "imap": ("imap", False),
+    "imaps": ("imap", True),
+}
+
+
+@dataclass(frozen=True)
 class Posture:
     """Everything the lab needs to emulate one Client Access configuration."""
 
@@ -101,6 +142,16 @@ class Posture:
     #: None: nothing listens for that scheme.
     http: HttpService | None = None
     https: HttpService | None = None
+    #: None: nothing listens on that mail port (the lab points scans at a closed port).
+    pop3: MailService | None = None
+    pop3s: MailService | None = None
+    imap: MailService | None = None
+    imaps: MailService | None = None
+
+    @property
+    def mail(self) -> dict[str, MailService]:
+        """The mail listeners the posture opens, by service name (``imap``, ``pop3s``...)."""
+        return {name: getattr(self, name) for name in MAIL_SECTIONS if getattr(self, name)}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -216,6 +267,7 @@ class _PostureReader:
             "http",
             "https",
             "bodies",
+            *MAIL_SECTIONS,
         }
         data = self.table(data, "", allowed)
         name = self.string(self.required(data, "name", ""), "name")
@@ -241,9 +293,61 @@ class _PostureReader:
             tls=tls,
             http=http,
             https=https,
+            **{name: self.mail(data[name], name) for name in MAIL_SECTIONS if name in data},
         )
         self.check_placeholders(posture)
         return posture
+
+    def mail(self, value: Any, key: str) -> MailService:
+        protocol, implicit = MAIL_SECTIONS[key]
+        allowed = {"greeting", "capabilities", "ntlm_challenge", "goodbye"}
+        if not implicit:
+            allowed |= {"capabilities_tls"} | ({"user_before_tls"} if protocol == "pop3" else set())
+        data = self.table(value, key, allowed)
+        greeting = self.line(self.required(data, "greeting", key), f"{key}.greeting")
+        capabilities = self.array(self.required(data, "capabilities", key), f"{key}.capabilities",
+                                  self.line)
+        service = MailService(
+            protocol=protocol,
+            implicit_tls=implicit,
+            greeting=greeting,
+            capabilities=capabilities,
+            capabilities_tls=self.array(
+                data.get("capabilities_tls", _after_tls(protocol, capabilities)),
+                f"{key}.capabilities_tls", self.line,
+            ),
+            user_before_tls=self.line(data.get("user_before_tls", "+OK"), f"{key}.user_before_tls"),
+            ntlm_challenge=(self.base64(data["ntlm_challenge"], f"{key}.ntlm_challenge")
+                            if "ntlm_challenge" in data else None),
+            goodbye=self.line(data.get("goodbye", ""), f"{key}.goodbye", empty_ok=True),
+        )
+        if "capabilities_tls" in data and not service.offers_starttls():
+            word = "STARTTLS" if protocol == "imap" else "STLS"
+            raise self.error(f"{key}.capabilities_tls", f"{key}.capabilities does not offer {word}")
+        if service.ntlm_challenge is not None:
+            lists = service.capabilities + service.capabilities_tls
+            offered = (any(c.upper() == "AUTH=NTLM" for c in lists) if protocol == "imap"
+                       else any(c.upper().startswith("SASL ") and "NTLM" in c.upper().split()
+                                for c in lists))
+            if not offered:
+                raise self.error(f"{key}.ntlm_challenge", "NTLM is not offered in any capability list")
+        return service
+
+    def line(self, value: Any, key: str, *, empty_ok: bool = False) -> str:
+        text = self.string(value, key, empty_ok=empty_ok)
+        if any(c in text for c in "\r\n\0"):
+            raise self.error(key, "must be one line (no CR, LF or NUL)")
+        if len(text) > 2000:
+            raise self.error(key, "longer than 2000 characters")
+        return text
+
+    def base64(self, value: Any, key: str) -> str:
+        text = self.string(value, key)
+        try:
+            binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+        except (binascii.Error, UnicodeEncodeError):
+            raise self.error(key, "is not base64") from None
+        return text
 
     def bodies(self, value: Any) -> Mapping[str, str]:
         if not isinstance(value, dict):
@@ -382,6 +486,12 @@ class _PostureReader:
                     raise self.error(where, "uses {http_port} but the posture has no [http]")
                 if "{https_port}" in text and posture.https is None:
                     raise self.error(where, "uses {https_port} but the posture has no [https]")
+
+
+def _after_tls(protocol: str, capabilities: tuple[str, ...]) -> list[str]:
+    """The default list after STARTTLS/STLS: the same, without the upgrade and LOGINDISABLED."""
+    dropped = {"STARTTLS", "LOGINDISABLED"} if protocol == "imap" else {"STLS"}
+    return [c for c in capabilities if c.upper() not in dropped]
 
 
 def _join(prefix: str, key: str) -> str:

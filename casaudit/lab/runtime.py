@@ -1,15 +1,22 @@
-"""Start and stop a whole lab: certificates, HTTP/HTTPS listeners and DNS.
+"""Start and stop a whole lab: certificates, HTTP/HTTPS and mail listeners, DNS.
 
 ``Lab.start`` binds every socket on 127.0.0.1 port 0 first, then fills the
 posture's ``{http_port}``/``{https_port}`` placeholders with the ports the kernel
 chose, then starts serving. Sockets listen from the moment they are bound, so
 the lab is ready when ``start`` returns. Whatever fails half-way, everything
 already started is torn down again: a failed test never leaves a port behind.
+
+A lab also holds one port that is *known closed*: a socket bound on 127.0.0.1
+but never listening, so connecting to it is refused for as long as the lab runs.
+A scan of the lab points every service the posture does not run at that port
+(`LabInstance.target_ports`), so it never probes whatever else listens on
+127.0.0.1:110 or :443 of the machine running it.
 """
 
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -19,7 +26,9 @@ from types import TracebackType
 from casaudit.lab.certs import issue_certificates
 from casaudit.lab.dns_server import DnsServer
 from casaudit.lab.http_server import LOOPBACK, HttpListener
+from casaudit.lab.mail_server import MailListener, MailRecorder
 from casaudit.lab.posture import Posture, TlsSettings, load_posture
+from casaudit.plan import DEFAULT_PORTS
 
 
 @dataclass(frozen=True)
@@ -29,12 +38,17 @@ class LabInstance:
     posture: Posture
     #: The loopback address every listener is bound to.
     address: str
-    #: service -> port, only for the listeners the posture opens ("http", "https").
+    #: service -> port, only for the listeners the posture opens ("http", "https",
+    #: "pop3", "pop3s", "imap", "imaps").
     ports: dict[str, int]
     #: PEM of the lab's own CA: the only certificate that makes its HTTPS verify.
     ca_file: Path
     dns_port: int
     workdir: Path
+    #: A port on `address` that refuses every connection while the lab runs.
+    closed_port: int
+    #: Every line the mail listeners received (service, TLS up, text).
+    mail_log: MailRecorder
 
     @property
     def host(self) -> str:
@@ -58,12 +72,21 @@ class LabInstance:
         """A URL naming the lab host (or ``name``) on the lab's port for ``scheme``."""
         return f"{scheme}://{name or self.host}:{self.ports[scheme]}{path}"
 
+    def target_ports(self) -> dict[str, int]:
+        """Every scan service: the lab's port, or the known-closed port when the lab lacks it."""
+        return {service: self.ports.get(service, self.closed_port) for service in DEFAULT_PORTS}
+
     def scan_args(self) -> list[str]:
-        """The arguments after ``casaudit scan`` that audit this lab and nothing else."""
+        """The arguments after ``casaudit scan`` that audit this lab and nothing else.
+
+        Services the posture does not run point at `closed_port`: a scan of a lab
+        without POP3 finds port 110 refused instead of probing the real
+        127.0.0.1:110 of the machine.
+        """
         args = [self.host]
         for name in self.names:
             args += ["--resolve", f"{name}:{self.address}"]
-        for service, port in self.ports.items():
+        for service, port in self.target_ports().items():
             args += ["--port", f"{service}={port}"]
         args += ["--ca-file", str(self.ca_file)]
         return args
@@ -107,10 +130,22 @@ class Lab:
             listener = HttpListener(service, context, LOOPBACK)
             self._stack.callback(listener.close)
             listeners[scheme] = listener
+        recorder = MailRecorder()
+        mail: dict[str, MailListener] = {}
+        for name, mail_service in posture.mail.items():
+            mail_listener = MailListener(
+                name, mail_service, certificates.server_context, recorder, LOOPBACK
+            )
+            self._stack.callback(mail_listener.close)
+            mail[name] = mail_listener
+        closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._stack.callback(closed.close)
+        closed.bind((LOOPBACK, 0))  # bound, never listening: connections are refused
         dns = DnsServer(posture, LOOPBACK)
         self._stack.callback(dns.close)
 
         ports = {scheme: listener.port for scheme, listener in listeners.items()}
+        ports.update({name: mail_listener.port for name, mail_listener in mail.items()})
         placeholders = {
             "{host}": posture.host,
             "{http_port}": str(ports.get("http", "")),
@@ -118,6 +153,8 @@ class Lab:
         }
         for listener in listeners.values():
             listener.serve(placeholders)
+        for mail_listener in mail.values():
+            mail_listener.serve()
         dns.serve()
         return LabInstance(
             posture=posture,
@@ -126,6 +163,8 @@ class Lab:
             ca_file=certificates.ca_file,
             dns_port=dns.port,
             workdir=workdir,
+            closed_port=int(closed.getsockname()[1]),
+            mail_log=recorder,
         )
 
     def close(self) -> None:

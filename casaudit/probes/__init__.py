@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from casaudit.probes.base import ProbeContext, ProbeFactory
 from casaudit.probes.http import HttpProbe
+from casaudit.probes.mail import MailProbe
 
-PROBE_FACTORIES: tuple[ProbeFactory, ...] = (HttpProbe,)
+PROBE_FACTORIES: tuple[ProbeFactory, ...] = (HttpProbe, MailProbe)
 
 __all__ = ["PROBE_FACTORIES", "ProbeContext", "ProbeFactory"]

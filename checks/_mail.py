@@ -1,0 +1,74 @@
+"""What the mail.* checks share: reading MailEvidence the same way everywhere.
+
+A module name starting with "_" is not a check (the catalog skips it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from casaudit.evidence_mail import MailEvidence
+from casaudit.model import CheckStatus, EvidenceSet, Outcome, Severity
+
+NAMES = {"pop3": "POP3", "imap": "IMAP4"}
+
+
+def mail_evidence(evidence: EvidenceSet, *, protocol: str | None = None,
+                  cleartext_only: bool = False) -> Iterator[MailEvidence]:
+    for item in evidence.of(MailEvidence):
+        if protocol is not None and item.protocol != protocol:
+            continue
+        if cleartext_only and item.implicit_tls:
+            continue
+        yield item
+
+
+def speaks_protocol(item: MailEvidence) -> bool:
+    """The greeting is the protocol's own: `+OK` for POP3, `* OK`/`* PREAUTH`/`* BYE` for IMAP."""
+    greeting = (item.greeting or "").upper()
+    if item.protocol == "pop3":
+        return greeting.startswith("+OK")
+    return greeting.startswith(("* OK", "* PREAUTH", "* BYE"))
+
+
+def closed_or_unknown(item: MailEvidence, passing: str) -> Outcome | None:
+    """The outcome for a port that did not open: refused is a pass, anything else unknown.
+
+    None when the port is open and the check must look further.
+    """
+    if item.is_open:
+        return None
+    if item.reachability == "refused":
+        return Outcome(item.endpoint, CheckStatus.PASS, f"the port refused the connection: {passing}",
+                       (item.id,))
+    detail = item.error.detail if item.error else item.reachability
+    return Outcome(item.endpoint, CheckStatus.NOT_ASSESSED, f"no answer on the port ({detail})",
+                   (item.id,))
+
+
+def no_greeting(item: MailEvidence) -> Outcome:
+    what = NAMES[item.protocol]
+    why = f" ({item.error.detail})" if item.error else ""
+    return Outcome(item.endpoint, CheckStatus.NOT_ASSESSED,
+                   f"the port is open but gave no {what} greeting{why}", (item.id,))
+
+
+def exposure(evidence: EvidenceSet, protocol: str) -> list[Outcome]:
+    """mail.pop3_exposed / mail.imap4_exposed: low on the cleartext port, info on implicit TLS."""
+    what = NAMES[protocol]
+    outcomes = []
+    for item in mail_evidence(evidence, protocol=protocol):
+        if (outcome := closed_or_unknown(item, f"{what} is not reachable here")) is not None:
+            outcomes.append(outcome)
+            continue
+        if not speaks_protocol(item):
+            outcomes.append(no_greeting(item))
+            continue
+        transport = "over implicit TLS" if item.implicit_tls else "in clear (TLS only if upgraded)"
+        outcomes.append(Outcome(
+            item.endpoint, CheckStatus.FAIL, f"{what} answers on port {item.port} {transport}",
+            (item.id,),
+            severity=Severity.INFO if item.implicit_tls else None,
+            observed=f"{what} answers on port {item.port} {transport}: {item.greeting}",
+        ))
+    return outcomes

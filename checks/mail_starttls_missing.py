@@ -1,0 +1,75 @@
+"""mail.starttls_missing: a cleartext POP3/IMAP4 port without a working STARTTLS/STLS."""
+
+from __future__ import annotations
+
+from casaudit.evidence_mail import MailEvidence
+from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from checks._mail import NAMES, closed_or_unknown, mail_evidence, no_greeting, speaks_protocol
+
+CHECK = CheckMeta(
+    id="mail.starttls_missing",
+    title="POP3/IMAP4 cleartext port offers no working STARTTLS",
+    severity=Severity.MEDIUM,
+    recommendations=("CAS-10", "CAS-13"),
+    description=(
+        "The cleartext POP3 (110) or IMAP4 (143) port does not offer STLS/STARTTLS, or offers "
+        "it and the upgrade fails. Every session on that port then runs unencrypted from "
+        "start to end: mail contents, and any login the server accepts (see "
+        "mail.cleartext_login), cross the network in the clear."
+    ),
+    remediation=(
+        "Bind a certificate to the POP3/IMAP4 services (Enable-ExchangeCertificate -Services "
+        "POP,IMAP) so STARTTLS/STLS is offered and works, or close the cleartext port and "
+        "publish only 995/993."
+    ),
+    severity_rationale=(
+        "Medium: mail contents are readable on the path; credentials are rated separately by "
+        "mail.cleartext_login (high)."
+    ),
+    references=(
+        "RFC 2595, Using TLS with IMAP, POP3 and ACAP",
+        "RFC 8314, Cleartext Considered Obsolete",
+        "Microsoft, Planning for Client Access Servers (Exchange 2007): Security Planning",
+    ),
+)
+
+
+def evaluate(evidence: EvidenceSet) -> list[Outcome]:
+    outcomes = []
+    for item in mail_evidence(evidence, cleartext_only=True):
+        if (outcome := closed_or_unknown(item, "nothing listens in clear")) is not None:
+            outcomes.append(outcome)
+        elif not speaks_protocol(item):
+            outcomes.append(no_greeting(item))
+        else:
+            outcomes.append(_judge(item))
+    return outcomes
+
+
+def _judge(item: MailEvidence) -> Outcome:
+    word = "STARTTLS" if item.protocol == "imap" else "STLS"
+    what = NAMES[item.protocol]
+    listing = item.capabilities_clear
+    if listing is None or listing.error is not None or item.starttls is None:
+        why = listing.error.detail if listing and listing.error else "no capability list"
+        return Outcome(item.endpoint, CheckStatus.NOT_ASSESSED,
+                       f"no capability list before TLS ({why})", (item.id,))
+    upgrade = item.starttls
+    if not upgrade.offered:
+        return Outcome(
+            item.endpoint, CheckStatus.FAIL, f"{word} is not offered", (item.id,),
+            observed=f"{what} on port {item.port} does not list {word}: sessions stay in clear",
+        )
+    if upgrade.ok:
+        version = f" ({item.tls.version})" if item.tls and item.tls.version else ""
+        return Outcome(item.endpoint, CheckStatus.PASS, f"{word} offered and works{version}",
+                       (item.id,))
+    if upgrade.error is not None and upgrade.error.kind == "timeout":
+        return Outcome(item.endpoint, CheckStatus.NOT_ASSESSED,
+                       f"{word} offered, no answer in time ({upgrade.error.detail})", (item.id,))
+    why = upgrade.error.detail if upgrade.error else upgrade.reply
+    return Outcome(
+        item.endpoint, CheckStatus.FAIL, f"{word} offered but the upgrade fails: {why}", (item.id,),
+        observed=f"{what} on port {item.port} lists {word} but the upgrade fails ({why}; "
+                 f"server said {upgrade.reply!r})",
+    )
