@@ -1,7 +1,7 @@
 """The summary printed after a scan: verdict, counts by severity, grades, top findings.
 
 Drawn with rich. Colour only on a terminal, and never when NO_COLOR is set
-(rich reads it) or TERM is dumb; off a terminal (CI logs, pipes) the table is
+or TERM is dumb; off a terminal (CI logs, pipes) the table is
 plain text at a fixed width, so lines are never cut at 80 columns.
 
 Anything that may come from a server passes through `safe()` and reaches rich
@@ -11,6 +11,7 @@ as a Text object, never as markup, so neither an escape sequence nor a
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, TextIO
 
@@ -38,8 +39,11 @@ def safe(text: object, limit: int = 300) -> str:
 def console_for(out: TextIO, plain_width: int = PLAIN_WIDTH) -> Console:
     """A console on `out`: the terminal's width there, else wide enough for whole rows."""
     terminal = out.isatty() if hasattr(out, "isatty") else False
+    # NO_COLOR (no-color.org): no ANSI styling at all, bold included.
+    styled = terminal and not os.environ.get("NO_COLOR")
     return Console(file=out, width=None if terminal else plain_width, highlight=False,
-                   emoji=False, markup=False, soft_wrap=False)
+                   emoji=False, markup=False, soft_wrap=False,
+                   color_system="auto" if styled else None, force_terminal=terminal)
 
 
 def summary(document: dict[str, Any], out: TextIO) -> None:
