@@ -165,7 +165,8 @@ def test_report_without_an_output_and_pdf_without_chromium_are_one_line_errors(l
     no_chromium = {"CASAUDIT_CHROMIUM": str(tmp_path / "no-such-chromium")}
     cases = [
         (("report", str(scan_json)), None, "nothing to write"),
-        (("report", str(scan_json), "--pdf", str(tmp_path / "r.pdf")), no_chromium, "needs headless Chromium"),
+        (("report", str(scan_json), "--pdf", str(tmp_path / "r.pdf")), no_chromium,
+         "needs headless Chromium"),
         # checked before any traffic: the scan does not run
         (("scan", *legacy_lab.scan_args(), "--pdf", str(tmp_path / "s.pdf")), no_chromium,
          "needs headless Chromium"),
