@@ -60,6 +60,7 @@ def environment() -> jinja2.Environment:
 
 
 def render(document: dict[str, Any]) -> str:
+    document = view.printable(document)
     targets = document.get("targets") or []
     host = ", ".join(str(t.get("host", "")) for t in targets) or "unknown target"
     requests_sent = sum(

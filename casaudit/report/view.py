@@ -11,6 +11,7 @@ area without touching this module; an unknown prefix lands in "other".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -170,6 +171,29 @@ def checks_by_area(document: Mapping[str, Any]) -> list[tuple[str, list[Mapping[
 
     keys = [key for key, _ in AREAS + (OTHER_AREA,) if key in groups]
     return [(labels[key], sorted(groups[key], key=order)) for key in keys]
+
+
+# --------------------------------------------------------------------------- server text
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible_text(text: str) -> str:
+    """Control characters as \\xNN so a reader sees them (an ESC in a reason phrase
+    is a finding in itself); line ends and tabs stay."""
+    text = text.replace("\r\n", "\n")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+def printable(value: Any) -> Any:
+    """The document with every string passed through `visible_text`, for display only."""
+    if isinstance(value, str):
+        return visible_text(value)
+    if isinstance(value, Mapping):
+        return {key: printable(inner) for key, inner in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable(inner) for inner in value]
+    return value
 
 
 # --------------------------------------------------------------------------- evidence
