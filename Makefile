@@ -5,10 +5,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv lint clean
+.PHONY: demo test venv lint clean chromium
 
-demo: $(STAMP)
+demo: $(STAMP) chromium
 	$(BIN)/casaudit demo
+
+# The PDF export prints through headless Chromium (Debian package `chromium`).
+# Installed here when missing and apt-get can run; otherwise the demo skips PDFs
+# and says so. The browser tests install it on demand themselves.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	    || command -v google-chrome >/dev/null 2>&1 || [ -n "$$CASAUDIT_CHROMIUM" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else echo "note: PDF export needs Chromium (e.g. sudo apt-get install chromium); the demo skips PDFs"; fi
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -7,6 +7,7 @@ scan that could not run. Every error the user can cause is one line on stderr.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -94,7 +95,15 @@ def scan(
     json_out: Annotated[str | None, typer.Option(
         "--json", metavar="PATH|-", help="Write the casaudit.scan/1 JSON document; - for stdout.")] = None,
     html_out: Annotated[Path | None, typer.Option(
-        "--html", metavar="PATH", help="Write the HTML report.")] = None,
+        "--html", metavar="PATH", help="Write the HTML report (one self-contained file).")] = None,
+    pdf_out: Annotated[Path | None, typer.Option(
+        "--pdf", metavar="PATH", help="Write the report as PDF (needs Chromium).")] = None,
+    sarif_out: Annotated[Path | None, typer.Option(
+        "--sarif", metavar="PATH", help="Write the findings as SARIF 2.1.0 (code scanning).")] = None,
+    junit_out: Annotated[Path | None, typer.Option(
+        "--junit", metavar="PATH", help="Write JUnit XML: one test case per check and endpoint.")] = None,
+    csv_out: Annotated[Path | None, typer.Option(
+        "--csv", metavar="PATH", help="Write the findings as CSV for spreadsheets.")] = None,
     fail_on: Annotated[FailOn, typer.Option(
         help="Exit 1 when a finding is at or above this severity.")] = FailOn.high,
     timeout: Annotated[float, typer.Option(
@@ -133,35 +142,79 @@ def scan(
         timeout=timeout,
         concurrency=concurrency,
     )
+    outputs = Outputs(json=json_out, html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out,
+                      csv=csv_out)
+    outputs.preflight()
     with _progress() as observer:
         result = audit(target, options, observer)
     document = result.to_dict()
-    _write_outputs(document, json_out, html_out)
+    _write_outputs(document, outputs)
     failing = [f for f in result.findings if f.severity.rank >= Severity(fail_on.value).rank]
     raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK)
 
 
-def _write_outputs(document: dict[str, Any], json_out: str | None, html_out: Path | None) -> None:
+@dataclass(frozen=True)
+class Outputs:
+    """The files a scan or a re-render writes; `json` may be "-" for stdout."""
+
+    json: str | None = None
+    html: Path | None = None
+    pdf: Path | None = None
+    sarif: Path | None = None
+    junit: Path | None = None
+    csv: Path | None = None
+
+    def any(self) -> bool:
+        return any((self.json, self.html, self.pdf, self.sarif, self.junit, self.csv))
+
+    def preflight(self) -> None:
+        """Refuse before any traffic what would only fail at the end."""
+        if self.pdf is not None:
+            from casaudit.report.pdf import require_chromium
+
+            require_chromium()
+
+
+def _write_outputs(document: dict[str, Any], outputs: Outputs, *, summary: bool = True) -> None:
     from casaudit.report import document as doc_io
-    from casaudit.report import html, terminal
+    from casaudit.report import findings_csv, html, junit, sarif, terminal
 
-    if json_out == "-":
+    to_stdout = outputs.json == "-"
+    if to_stdout:
         sys.stdout.write(doc_io.dumps(document))
-    else:
+    elif summary:
         terminal.summary(document, sys.stdout)
-    if json_out and json_out != "-":
-        _write(Path(json_out), doc_io.dumps(document), "--json")
-    if html_out:
-        _write(html_out, html.render(document), "--html")
-    stream = sys.stderr if json_out == "-" else sys.stdout
-    for label, path in (("JSON", json_out), ("HTML", html_out)):
-        if path and str(path) != "-":
-            stream.write(f"{label} report: {path}\n")
+    written: list[tuple[str, object]] = []
+    if outputs.json and not to_stdout:
+        _write(Path(outputs.json), doc_io.dumps(document), "--json")
+        written.append(("JSON", outputs.json))
+    if outputs.html or outputs.pdf:
+        page = html.render(document)
+        if outputs.html:
+            _write(outputs.html, page, "--html")
+            written.append(("HTML", outputs.html))
+        if outputs.pdf:
+            from casaudit.report.pdf import write_pdf
+
+            write_pdf(page, outputs.pdf)
+            written.append(("PDF", outputs.pdf))
+    if outputs.sarif:
+        _write(outputs.sarif, sarif.render(document), "--sarif")
+        written.append(("SARIF", outputs.sarif))
+    if outputs.junit:
+        _write(outputs.junit, junit.render(document), "--junit")
+        written.append(("JUnit", outputs.junit))
+    if outputs.csv:
+        _write(outputs.csv, findings_csv.render(document), "--csv", encoding=findings_csv.ENCODING)
+        written.append(("CSV", outputs.csv))
+    stream = sys.stderr if to_stdout else sys.stdout
+    for label, path in written:
+        stream.write(f"{label} report: {path}\n")
 
 
-def _write(path: Path, text: str, option: str) -> None:
+def _write(path: Path, text: str, option: str, encoding: str = "utf-8") -> None:
     try:
-        path.write_text(text, encoding="utf-8")
+        path.write_text(text, encoding=encoding)
     except OSError as exc:
         raise UsageError(f"{option} {str(path)!r}: cannot write ({exc.strerror or exc})") from None
 
@@ -206,18 +259,35 @@ def list_checks() -> None:
         print("  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)))
 
 
-@app.command()
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  casaudit report scan.json --html report.html --pdf report.pdf\n\n"
+        "  casaudit report scan.json --sarif casaudit.sarif --junit casaudit.xml --csv findings.csv"
+    )
+)
 def report(
     scan_json: Annotated[Path, typer.Argument(metavar="SCAN.json", help="A casaudit.scan/1 document.")],
-    html_out: Annotated[Path, typer.Option("--html", metavar="PATH", help="Write the HTML report.")],
+    html_out: Annotated[Path | None, typer.Option(
+        "--html", metavar="PATH", help="Write the HTML report (one self-contained file).")] = None,
+    pdf_out: Annotated[Path | None, typer.Option(
+        "--pdf", metavar="PATH", help="Write the report as PDF (needs Chromium).")] = None,
+    sarif_out: Annotated[Path | None, typer.Option(
+        "--sarif", metavar="PATH", help="Write the findings as SARIF 2.1.0.")] = None,
+    junit_out: Annotated[Path | None, typer.Option(
+        "--junit", metavar="PATH", help="Write JUnit XML: one test case per check and endpoint.")] = None,
+    csv_out: Annotated[Path | None, typer.Option(
+        "--csv", metavar="PATH", help="Write the findings as CSV for spreadsheets.")] = None,
 ) -> None:
-    """Render a report again from a saved scan, with no network."""
+    """Render reports again from a saved scan, with no network."""
     from casaudit.report import document as doc_io
-    from casaudit.report import html
 
+    outputs = Outputs(html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out, csv=csv_out)
+    if not outputs.any():
+        raise UsageError("nothing to write: give at least one of --html, --pdf, --sarif, --junit, --csv")
     document = doc_io.load(scan_json)
-    _write(html_out, html.render(document), "--html")
-    print(f"HTML report: {html_out}")
+    outputs.preflight()
+    _write_outputs(document, outputs, summary=False)
 
 
 @lab_app.command("serve")

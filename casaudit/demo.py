@@ -14,7 +14,7 @@ from casaudit.errors import UsageError
 from casaudit.lab import Lab, LabInstance, posture_names
 from casaudit.plan import Target
 from casaudit.report import document as doc_io
-from casaudit.report import html
+from casaudit.report import findings_csv, html, junit, pdf, sarif
 from casaudit.report.terminal import safe
 
 
@@ -32,19 +32,32 @@ def lab_target(lab: LabInstance) -> tuple[Target, ScanOptions]:
 
 
 def run_demo(out: Path, stream: TextIO) -> list[Path]:
+    """Scan each posture; write JSON, HTML, SARIF, JUnit, CSV, and PDF when Chromium is here."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out {str(out)!r}: cannot create ({exc.strerror or exc})") from None
+    chromium = pdf.find_chromium()
     written: list[Path] = []
     for name in posture_names():
         with Lab.start(name) as lab:
             target, options = lab_target(lab)
             document = audit(target, options).to_dict()
-        json_path, html_path = out / f"{name}.json", out / f"{name}.html"
-        json_path.write_text(doc_io.dumps(document), encoding="utf-8")
-        html_path.write_text(html.render(document), encoding="utf-8")
-        written += [json_path, html_path]
+        page = html.render(document)
+        files = {
+            "JSON": (out / f"{name}.json", doc_io.dumps(document), "utf-8"),
+            "HTML": (out / f"{name}.html", page, "utf-8"),
+            "SARIF": (out / f"{name}.sarif", sarif.render(document), "utf-8"),
+            "JUnit": (out / f"{name}.junit.xml", junit.render(document), "utf-8"),
+            "CSV": (out / f"{name}.findings.csv", findings_csv.render(document), findings_csv.ENCODING),
+        }
+        for path, text, encoding in files.values():
+            path.write_text(text, encoding=encoding)
+        paths = {label: path for label, (path, _, _) in files.items()}
+        if chromium:
+            paths["PDF"] = out / f"{name}.pdf"
+            pdf.write_pdf(page, paths["PDF"], chromium)
+        written += paths.values()
         counts = document["summary"]["findings_by_severity"]
         stream.write(
             f"{name}: {len(document['findings'])} findings "
@@ -55,5 +68,8 @@ def run_demo(out: Path, stream: TextIO) -> list[Path]:
                 f"  {finding['severity'].upper():8} {safe(finding['check']):24} "
                 f"{safe(finding['endpoint'])}\n"
             )
-        stream.write(f"  HTML report: {html_path}\n  JSON report: {json_path}\n")
+        for label, path in paths.items():
+            stream.write(f"  {label + ' report:':14}{path}\n")
+        if not chromium:
+            stream.write("  PDF skipped: Chromium not found (apt-get install chromium)\n")
     return written

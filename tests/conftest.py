@@ -1,8 +1,15 @@
-"""Shared fixtures: running lab postures and a way to run the real CLI."""
+"""Shared fixtures: running lab postures and a way to run the real CLI.
+
+Every `casaudit.scan/1` document the suite makes is validated against the JSON
+Schema in docs/schema: documents built in this process (`AuditResult.to_dict`
+is wrapped at session start) and documents the CLI writes through `run_cli`
+(`--json`, and `demo --out`). An invalid one fails the test that made it.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,12 +17,45 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from casaudit.lab import Lab, LabInstance
+from casaudit.model import AuditResult
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = ROOT / "docs" / "schema" / "casaudit.scan-1.json"
+_SCAN_VALIDATOR = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+VALIDATED = {"documents": 0}
+
+
+def validate_scan_document(document: dict[str, Any], origin: str = "") -> dict[str, Any]:
+    """Raise AssertionError naming every schema violation; count the document."""
+    errors = sorted(_SCAN_VALIDATOR.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:300]}" for e in errors[:10]]
+        raise AssertionError(f"scan document {origin} breaks {SCHEMA_PATH.name}:\n  " + "\n  ".join(lines))
+    VALIDATED["documents"] += 1
+    return document
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Wrap, not replace: the real document is built, then checked against the schema.
+    original = AuditResult.to_dict
+    if getattr(original, "_schema_checked", False):
+        return
+
+    def to_dict_checked(self: AuditResult) -> dict[str, Any]:
+        return validate_scan_document(original(self), "built in-process")
+
+    to_dict_checked._schema_checked = True  # type: ignore[attr-defined]
+    AuditResult.to_dict = to_dict_checked  # type: ignore[method-assign]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(
+        f"casaudit.scan/1 documents validated against {SCHEMA_PATH.name}: {VALIDATED['documents']}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -40,13 +80,41 @@ class CliRun:
         return json.loads(self.stdout)
 
 
-def run_cli(*args: str, timeout: float = 120) -> CliRun:
-    """The installed CLI in a child process: real argv parsing, real exit codes."""
+def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> CliRun:
+    """The installed CLI in a child process: real argv parsing, real exit codes.
+
+    Any scan document it writes (`--json PATH|-`, `demo --out DIR`) is
+    validated against the schema before the test sees it.
+    """
     done = subprocess.run(
         [sys.executable, "-m", "casaudit", *args],
         capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        env=None if env is None else {**os.environ, **env},
     )
-    return CliRun(done.returncode, done.stdout, done.stderr)
+    run = CliRun(done.returncode, done.stdout, done.stderr)
+    _validate_documents_written(args, run)
+    return run
+
+
+def _option(args: tuple[str, ...], name: str) -> str | None:
+    for index, arg in enumerate(args[:-1]):
+        if arg == name:
+            return args[index + 1]
+    return None
+
+
+def _validate_documents_written(args: tuple[str, ...], run: CliRun) -> None:
+    if not args or run.code not in (0, 1):
+        return
+    if args[0] == "scan" and (target := _option(args, "--json")):
+        if target == "-":
+            validate_scan_document(run.json(), "from `casaudit scan --json -`")
+        elif Path(target).is_file():
+            validate_scan_document(json.loads(Path(target).read_text()), target)
+    if args[0] == "demo":
+        out = Path(_option(args, "--out") or "casaudit-demo")
+        for path in sorted(out.glob("*.json")):
+            validate_scan_document(json.loads(path.read_text()), str(path))
 
 
 @pytest.fixture(scope="session")
@@ -55,11 +123,5 @@ def scan_schema() -> dict[str, Any]:
 
 
 @pytest.fixture
-def validate_scan(scan_schema: dict[str, Any]):
-    import jsonschema
-
-    def validate(document: dict[str, Any]) -> dict[str, Any]:
-        jsonschema.validate(document, scan_schema)
-        return document
-
-    return validate
+def validate_scan():
+    return validate_scan_document

@@ -203,8 +203,12 @@ class HttpProbe:
             with self._client.stream(
                 method, url, headers=dict(extra_headers), content=content or None
             ) as response:
-                body, truncated = self._read_bounded(response)
+                # Read the socket's facts before the body: once the body is read,
+                # httpx may close the connection (Connection: close) or hand it to
+                # another thread, and asking a closed socket fails with EBADF.
                 stream = response.extensions.get("network_stream")
+                tls_version, peer = _tls_version(stream), _peer(stream)
+                body, truncated = self._read_bounded(response)
                 headers = _bounded_headers(response.headers.raw)
                 return HttpExchange(
                     method=method,
@@ -221,8 +225,8 @@ class HttpProbe:
                     body_bytes=len(body),
                     body_truncated=truncated,
                     auth_schemes=schemes(v for k, v in headers if k.lower() == "www-authenticate"),
-                    tls_version=_tls_version(stream),
-                    peer=_peer(stream),
+                    tls_version=tls_version,
+                    peer=peer,
                     logon_form=_logon_form(body, url, headers),
                 )
         except Exception as exc:  # noqa: BLE001 - every failure becomes evidence

@@ -2,20 +2,28 @@
 
 Server-supplied text (headers, reason phrases, body excerpts, banners) reaches
 the template as data and is escaped there; nothing here builds HTML by hand.
+What the report shows beyond the document (grades, the overall verdict, the
+inventory) comes from `casaudit.report.view`, which only summarises.
 """
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from casaudit.recommendations import RECOMMENDATIONS
+from casaudit.report import view
 
 TEMPLATE = "report.html.j2"
-SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+SEVERITY_ORDER = view.SEVERITY_ORDER
+#: Response headers shown per exchange, and body characters shown (the JSON has the rest).
+HEADER_LIMIT = 30
+BODY_LIMIT = 2000
+
+_CSS_UNSAFE = re.compile(r"[^A-Za-z0-9 .:_\-]")
 
 
 def templates_dir() -> Path:
@@ -33,28 +41,48 @@ def templates_dir() -> Path:
     raise FileNotFoundError("report_templates/ not found: casaudit is not installed correctly")
 
 
+def css_string(value: object) -> str:
+    """Text safe inside a CSS string in <style> (page headers): a whitelist, not an escaper."""
+    return _CSS_UNSAFE.sub("?", str(value))[:120]
+
+
 def environment() -> jinja2.Environment:
     # autoescape=True, not select_autoescape(): the latter skips "*.html.j2".
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["css_string"] = css_string
+    return env
 
 
 def render(document: dict[str, Any]) -> str:
-    findings = sorted(
-        document.get("findings", []),
-        key=lambda f: (SEVERITY_ORDER.index(f["severity"]), f["check"], f["endpoint"]),
+    document = view.printable(document)
+    targets = document.get("targets") or []
+    host = ", ".join(str(t.get("host", "")) for t in targets) or "unknown target"
+    requests_sent = sum(
+        len(item.get("exchanges") or ()) if item.get("kind") == "http" else 1
+        for item in document.get("evidence", [])
     )
-    evidence_by_id = {item["id"]: item for item in document.get("evidence", [])}
-    sections = {r.id: r.section for r in RECOMMENDATIONS}
     return environment().get_template(TEMPLATE).render(
         doc=document,
-        findings=findings,
-        evidence_by_id=evidence_by_id,
+        host=host,
+        verdict=view.overall(document),
+        areas=view.area_grades(document),
+        counts={s: document["summary"]["findings_by_severity"].get(s, 0) for s in SEVERITY_ORDER},
+        finding_groups=view.findings_by_severity(document.get("findings", [])),
+        check_groups=view.checks_by_area(document),
+        inventory=view.inventory(document),
+        evidence_by_id={item["id"]: item for item in document.get("evidence", [])},
+        evidence_rows=view.evidence_rows,
+        request_line=view.request_line,
+        requests_sent=requests_sent,
         severity_order=SEVERITY_ORDER,
-        sections=sections,
+        sections={r["id"]: r.get("section", "") for r in document.get("recommendations", [])},
+        titles={r["id"]: r.get("title", "") for r in document.get("recommendations", [])},
+        header_limit=HEADER_LIMIT,
+        body_limit=BODY_LIMIT,
     )

@@ -1,15 +1,33 @@
-"""The short text summary printed after a scan.
+"""The summary printed after a scan: verdict, counts by severity, grades, top findings.
 
-Anything that may come from a server passes through `safe()`, so an escape
-sequence in a banner or header can never drive the user's terminal.
+Drawn with rich. Colour only on a terminal, and never when NO_COLOR is set
+or TERM is dumb; off a terminal (CI logs, pipes) the table is
+plain text at a fixed width, so lines are never cut at 80 columns.
+
+Anything that may come from a server passes through `safe()` and reaches rich
+as a Text object, never as markup, so neither an escape sequence nor a
+"[bold]" in a banner can drive the user's terminal.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, TextIO
 
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from casaudit.report import view
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+TOP_FINDINGS = 10
+PLAIN_WIDTH = 120
+SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",
+                  "low": "cyan", "info": "dim"}
+VERDICT_STYLE = {"fail": "bold red", "attention": "bold yellow", "pass": "bold green", "unknown": "bold"}
 
 
 def safe(text: object, limit: int = 300) -> str:
@@ -18,23 +36,59 @@ def safe(text: object, limit: int = 300) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+def console_for(out: TextIO, plain_width: int = PLAIN_WIDTH) -> Console:
+    """A console on `out`: the terminal's width there, else wide enough for whole rows."""
+    terminal = out.isatty() if hasattr(out, "isatty") else False
+    # NO_COLOR (no-color.org): no ANSI styling at all, bold included.
+    styled = terminal and not os.environ.get("NO_COLOR")
+    return Console(file=out, width=None if terminal else plain_width, highlight=False,
+                   emoji=False, markup=False, soft_wrap=False,
+                   color_system="auto" if styled else None, force_terminal=terminal)
+
+
 def summary(document: dict[str, Any], out: TextIO) -> None:
+    findings = document["findings"]
+    longest = max((len(safe(f["check"], 60)) + len(safe(f["endpoint"], 200)) for f in findings), default=0)
+    console = console_for(out, max(PLAIN_WIDTH, longest + 20))
+    for target in document["targets"]:
+        console.print(Text(
+            f"casaudit {safe(document['tool']['version'])}: {safe(target['host'])} "
+            f"(domain {safe(target['domain'])}, {safe(', '.join(target['addresses']))})"
+        ))
+    verdict = view.overall(document)
+    line = Text()
+    line.append(verdict.headline, style=VERDICT_STYLE.get(verdict.level, ""))
+    line.append(f": {verdict.detail}")
+    console.print(line)
+
     counts = document["summary"]["findings_by_severity"]
     statuses = document["summary"]["checks_by_status"]
-    for target in document["targets"]:
-        out.write(
-            f"casaudit {safe(document['tool']['version'])}: {safe(target['host'])} "
-            f"(domain {safe(target['domain'])}, {safe(', '.join(target['addresses']))})\n"
-        )
-    out.write(
-        "findings: "
-        + ", ".join(f"{n} {severity}" for severity, n in counts.items())
-        + "  |  checks: "
-        + ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in statuses.items())
-        + "\n"
-    )
-    for finding in document["findings"]:
-        out.write(
-            f"  {finding['severity'].upper():8} {safe(finding['check']):24} "
-            f"{safe(finding['endpoint'])}\n"
-        )
+    table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False)
+    for severity in view.SEVERITY_ORDER:
+        table.add_column(severity, justify="right", header_style=SEVERITY_STYLE[severity])
+    table.add_column("checks", justify="left")
+    table.add_row(*(str(counts.get(s, 0)) for s in view.SEVERITY_ORDER),
+                  ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in statuses.items()))
+    console.print(table)
+
+    grades = Table(box=box.SIMPLE, show_edge=False, pad_edge=False, show_header=False)
+    grades.add_column("grade", justify="center")
+    grades.add_column("area")
+    grades.add_column("summary")
+    for area in view.area_grades(document):
+        grades.add_row(area.grade, area.label, area.summary)
+    console.print(grades)
+
+    if not findings:
+        return
+    top = Table(title=f"top findings ({min(len(findings), TOP_FINDINGS)} of {len(findings)})",
+                title_justify="left", box=box.SIMPLE, show_edge=False, pad_edge=False)
+    top.add_column("severity", no_wrap=True)
+    top.add_column("check", no_wrap=True)
+    top.add_column("endpoint", no_wrap=True)
+    for finding in findings[:TOP_FINDINGS]:
+        top.add_row(Text(finding["severity"].upper(), style=SEVERITY_STYLE.get(finding["severity"], "")),
+                    Text(safe(finding["check"], 60)), Text(safe(finding["endpoint"], 200)))
+    console.print(top)
+    if len(findings) > TOP_FINDINGS:
+        console.print(Text(f"… and {len(findings) - TOP_FINDINGS} more in the full report"))

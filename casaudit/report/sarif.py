@@ -1,0 +1,135 @@
+"""SARIF 2.1.0 from a scan document, for code-scanning dashboards.
+
+One run; `tool.driver.rules` is the check catalog (every check the scan ran,
+with its help text), `results` are the findings. A finding's location is its
+endpoint URL in `artifactLocation.uri`: there is no source file to point at.
+Levels: critical and high are `error`, medium `warning`, low and info `note`;
+`security-severity` carries the finer grade for dashboards that read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+#: GitHub code scanning reads this property (0.1 to 10) to rank security results.
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.5"}
+
+
+def _catalog() -> dict[str, Any]:
+    """The catalog of this casaudit version, for help text of checks that did not fail."""
+    try:
+        from casaudit.catalog import load_checks
+
+        return {check.meta.id: check.meta for check in load_checks()}
+    except Exception:  # noqa: BLE001 - help text is optional; the document alone still renders
+        return {}
+
+
+def render(document: Mapping[str, Any]) -> str:
+    return json.dumps(build(document), indent=2, ensure_ascii=False) + "\n"
+
+
+def build(document: Mapping[str, Any]) -> dict[str, Any]:
+    catalog = _catalog()
+    findings = list(document.get("findings", []))
+    first_finding: dict[str, Mapping[str, Any]] = {}
+    for finding in findings:
+        first_finding.setdefault(finding["check"], finding)
+    rule_ids: list[str] = []
+    severities: dict[str, str] = {}
+    recommendations: dict[str, list[str]] = {}
+    for row in list(document.get("checks", [])) + findings:
+        check = str(row.get("check"))
+        if check not in severities:
+            rule_ids.append(check)
+            severities[check] = str(row.get("severity", "info"))
+            recommendations[check] = []
+        for cas in row.get("recommendations", []):
+            if cas not in recommendations[check]:
+                recommendations[check].append(cas)
+    rules = [_rule(check, severities[check], recommendations[check], catalog.get(check),
+                   first_finding.get(check)) for check in rule_ids]
+    index = {check: number for number, check in enumerate(rule_ids)}
+    targets = document.get("targets", [])
+    run: dict[str, Any] = {
+        "tool": {"driver": {
+            "name": "casaudit",
+            "version": str(document.get("tool", {}).get("version", "")),
+            "rules": rules,
+        }},
+        "invocations": [{
+            "executionSuccessful": True,
+            "startTimeUtc": document.get("started_at"),
+            "endTimeUtc": document.get("finished_at"),
+        }],
+        "results": [_result(f, index[f["check"]]) for f in findings],
+        "properties": {
+            "targets": [t.get("host") for t in targets],
+            "findingsBySeverity": document.get("summary", {}).get("findings_by_severity", {}),
+        },
+    }
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+
+
+def _rule(check: str, severity: str, cas: list[str], meta: Any,
+          finding: Mapping[str, Any] | None) -> dict[str, Any]:
+    title = meta.title if meta else (finding or {}).get("title", check)
+    description = meta.description if meta else (finding or {}).get("description", "")
+    remediation = meta.remediation if meta else (finding or {}).get("remediation", "")
+    references = list(meta.references) if meta else list((finding or {}).get("references", []))
+    rationale = meta.severity_rationale if meta else ""
+    help_text = remediation or title
+    if cas:
+        help_text += f"\n\nRecommendations: {', '.join(cas)}."
+    if rationale:
+        help_text += f"\n\nSeverity {severity}: {rationale}"
+    rule: dict[str, Any] = {
+        "id": check,
+        "name": "".join(part.capitalize() for part in check.replace(".", "_").split("_")),
+        "shortDescription": {"text": title},
+        "fullDescription": {"text": description or title},
+        "help": {"text": help_text},
+        "defaultConfiguration": {"level": LEVELS.get(severity, "note")},
+        "properties": {
+            "tags": ["security", "exchange", *cas],
+            "severity": severity,
+            "security-severity": SECURITY_SEVERITY.get(severity, "0.5"),
+        },
+    }
+    uri = next((r for r in references if r.startswith(("https://", "http://"))), None)
+    if uri:
+        rule["helpUri"] = uri
+    return rule
+
+
+def _result(finding: Mapping[str, Any], rule_index: int) -> dict[str, Any]:
+    severity = str(finding.get("severity", "info"))
+    endpoint = str(finding.get("endpoint", ""))
+    fingerprint = hashlib.sha256(f"{finding['check']}|{endpoint}".encode()).hexdigest()[:32]
+    return {
+        "ruleId": finding["check"],
+        "ruleIndex": rule_index,
+        "kind": "fail",
+        "level": LEVELS.get(severity, "note"),
+        "message": {"text": str(finding.get("observed") or finding.get("title", ""))},
+        "locations": [{
+            "physicalLocation": {"artifactLocation": {"uri": endpoint}},
+            "message": {"text": endpoint},
+        }],
+        "partialFingerprints": {"casauditCheckEndpoint/v1": fingerprint},
+        "properties": {
+            "findingId": finding.get("id"),
+            "severity": severity,
+            "security-severity": SECURITY_SEVERITY.get(severity, "0.5"),
+            "recommendations": list(finding.get("recommendations", [])),
+            "evidence": list(finding.get("evidence", [])),
+            "remediation": finding.get("remediation", ""),
+        },
+    }

@@ -1,0 +1,316 @@
+"""Presentation derived from a `casaudit.scan/1` document, shared by every renderer.
+
+Pure functions over the document: an overall verdict, a grade per area, the
+findings grouped by severity, an endpoint inventory and a bounded key/value
+view of any evidence item. Nothing here judges the target: a grade only
+summarises the check rows and findings the engine already produced.
+
+Areas are keyed by check-id prefix, so checks added later land in the right
+area without touching this module; an unknown prefix lands in "other".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+STATUS_ORDER = ("fail", "error", "not_assessed", "pass")
+
+#: (prefix, area key), first match wins: the version checks live under `exchange.`.
+AREA_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("exchange.version", "version"),
+    ("exchange.known_vulnerable", "version"),
+    ("version.", "version"),
+    ("http.", "web"),
+    ("exchange.", "web"),
+    ("owa.", "web"),
+    ("tls.", "tls"),
+    ("mail.", "mail"),
+    ("autodiscover.", "autodiscover"),
+)
+AREAS: tuple[tuple[str, str], ...] = (
+    ("web", "Web (OWA, ActiveSync, EWS, Outlook Anywhere)"),
+    ("tls", "TLS and certificates"),
+    ("mail", "POP3 and IMAP4"),
+    ("autodiscover", "Autodiscover"),
+    ("version", "Exchange version"),
+)
+OTHER_AREA = ("other", "Other checks")
+
+#: Grade letter by the worst severity that failed in an area.
+_GRADE_BY_WORST = {"critical": "F", "high": "D", "medium": "C", "low": "B", "info": "A"}
+
+#: Bounds for the generic evidence view: server text must not flood the report.
+MAX_EVIDENCE_ROWS = 80
+MAX_VALUE_CHARS = 600
+MAX_DEPTH = 4
+
+
+def area_of(check_id: str) -> str:
+    for prefix, area in AREA_PREFIXES:
+        if check_id.startswith(prefix):
+            return area
+    return OTHER_AREA[0]
+
+
+@dataclass(frozen=True)
+class AreaGrade:
+    key: str
+    label: str
+    grade: str  # A, B, C, D, F, or "–" when nothing in the area was assessed
+    summary: str
+    counts: Mapping[str, int]  # check rows by status
+    findings: int
+
+
+@dataclass(frozen=True)
+class Overall:
+    level: str  # fail | attention | pass | unknown
+    headline: str
+    detail: str
+
+
+def severity_rank(severity: str) -> int:
+    """0 for critical; unknown severities sort last."""
+    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
+
+
+def area_grades(document: Mapping[str, Any]) -> list[AreaGrade]:
+    """A grade per area: every fixed area, plus "other" when some check lands there."""
+    rows_by_area: dict[str, list[Mapping[str, Any]]] = {}
+    for row in document.get("checks", []):
+        rows_by_area.setdefault(area_of(str(row.get("check", ""))), []).append(row)
+    findings_by_area: dict[str, list[Mapping[str, Any]]] = {}
+    for finding in document.get("findings", []):
+        findings_by_area.setdefault(area_of(str(finding.get("check", ""))), []).append(finding)
+    areas = list(AREAS) + ([OTHER_AREA] if OTHER_AREA[0] in rows_by_area else [])
+    return [
+        _grade(key, label, rows_by_area.get(key, []), findings_by_area.get(key, []))
+        for key, label in areas
+    ]
+
+
+def _grade(key: str, label: str, rows: Sequence[Mapping[str, Any]],
+           findings: Sequence[Mapping[str, Any]]) -> AreaGrade:
+    counts = {status: 0 for status in STATUS_ORDER}
+    for row in rows:
+        status = str(row.get("status"))
+        counts[status] = counts.get(status, 0) + 1
+    assessed = counts["pass"] + counts["fail"]
+    failed = [str(r.get("severity")) for r in rows if r.get("status") == "fail"]
+    unjudged = counts["not_assessed"] + counts["error"]
+    tail = f"; {unjudged} not assessed" if unjudged else ""
+    if not rows:
+        return AreaGrade(key, label, "–", "no check in this version of casaudit", counts, 0)
+    if not assessed:
+        return AreaGrade(key, label, "–", f"not assessed ({unjudged} check rows without an answer)",
+                         counts, len(findings))
+    if failed:
+        worst = min(failed, key=severity_rank)
+        grade = _GRADE_BY_WORST.get(worst, "F")
+        summary = f"{len(failed)} of {assessed} assessed failed, worst {worst}{tail}"
+    else:
+        grade, summary = "A", f"all {assessed} assessed passed{tail}"
+    return AreaGrade(key, label, grade, summary, counts, len(findings))
+
+
+def overall(document: Mapping[str, Any]) -> Overall:
+    """The one line a manager reads first."""
+    summary = document.get("summary", {})
+    counts: Mapping[str, int] = summary.get("findings_by_severity", {})
+    statuses: Mapping[str, int] = summary.get("checks_by_status", {})
+    total = sum(counts.values())
+    serious = counts.get("critical", 0) + counts.get("high", 0)
+    assessed = statuses.get("pass", 0) + statuses.get("fail", 0)
+    unjudged = statuses.get("not_assessed", 0) + statuses.get("error", 0)
+    tail = f" {unjudged} check rows could not be assessed." if unjudged else ""
+    if serious:
+        return Overall("fail", "Action needed",
+                       f"{serious} critical or high finding{_s(serious)} "
+                       f"among {total} in total.{tail}")
+    if total - counts.get("info", 0):
+        minor = total - counts.get("info", 0)
+        return Overall("attention", "Needs attention",
+                       f"{minor} medium or low finding{_s(minor)}, none critical or high.{tail}")
+    if assessed:
+        info = counts.get("info", 0)
+        extra = f" ({info} informational finding{_s(info)})" if info else ""
+        return Overall("pass", "No problems found",
+                       f"All {assessed} assessed check rows passed{extra}.{tail}")
+    return Overall("unknown", "Not assessed", "No check could be assessed: nothing answered." + tail)
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def findings_by_severity(findings: Iterable[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """(severity, findings) worst first, omitting empty groups; stable within a group."""
+    ordered = sorted(findings, key=lambda f: (severity_rank(str(f.get("severity"))),
+                                              str(f.get("check")), str(f.get("endpoint"))))
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for finding in ordered:
+        groups.setdefault(str(finding.get("severity")), []).append(finding)
+    return list(groups.items())
+
+
+def checks_by_area(document: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """Check rows grouped by area label, failures first inside each area."""
+    labels = dict(AREAS + (OTHER_AREA,))
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for row in document.get("checks", []):
+        groups.setdefault(area_of(str(row.get("check", ""))), []).append(row)
+
+    def order(row: Mapping[str, Any]) -> tuple[int, int, str, str]:
+        status = str(row.get("status"))
+        return (STATUS_ORDER.index(status) if status in STATUS_ORDER else len(STATUS_ORDER),
+                severity_rank(str(row.get("severity"))), str(row.get("check")), str(row.get("endpoint")))
+
+    keys = [key for key, _ in AREAS + (OTHER_AREA,) if key in groups]
+    return [(labels[key], sorted(groups[key], key=order)) for key in keys]
+
+
+# --------------------------------------------------------------------------- server text
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible_text(text: str) -> str:
+    """Control characters as \\xNN so a reader sees them (an ESC in a reason phrase
+    is a finding in itself); line ends and tabs stay."""
+    text = text.replace("\r\n", "\n")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+def printable(value: Any) -> Any:
+    """The document with every string passed through `visible_text`, for display only."""
+    if isinstance(value, str):
+        return visible_text(value)
+    if isinstance(value, Mapping):
+        return {key: printable(inner) for key, inner in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable(inner) for inner in value]
+    return value
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+@dataclass(frozen=True)
+class InventoryRow:
+    evidence: str
+    kind: str
+    endpoint: str
+    request: str
+    answer: str
+    auth: str
+    tls: str
+
+
+def inventory(document: Mapping[str, Any]) -> list[InventoryRow]:
+    """Every endpoint probed and what answered, one row per evidence item."""
+    rows = []
+    for item in document.get("evidence", []):
+        kind = str(item.get("kind", ""))
+        if kind == "http" and item.get("exchanges"):
+            rows.append(_http_inventory(item))
+        else:
+            rows.append(InventoryRow(
+                evidence=str(item.get("id", "")), kind=kind, endpoint=str(item.get("endpoint", "")),
+                request=kind, answer=_error_text(item.get("error")) or "answered",
+                auth=_join(item.get("auth_schemes") or item.get("mechanisms") or ()),
+                tls=_join(item.get("tls_version") or item.get("protocols") or ()),
+            ))
+    return rows
+
+
+def _http_inventory(item: Mapping[str, Any]) -> InventoryRow:
+    exchanges = item["exchanges"]
+    first, last = exchanges[0], exchanges[-1]
+    if first.get("error"):
+        answer = _error_text(first["error"])
+    else:
+        answer = " → ".join(str(x.get("status")) if x.get("status") is not None
+                            else _error_text(x.get("error")) for x in exchanges)
+        if len(exchanges) > 1:
+            answer += f" (ends at {last.get('url')})"
+    if item.get("redirect_stopped"):
+        answer += "; redirect not followed"
+    return InventoryRow(
+        evidence=str(item.get("id", "")), kind="http", endpoint=str(item.get("endpoint", "")),
+        request=str(first.get("method", "")), answer=answer,
+        auth=_join(last.get("auth_schemes") or ()),
+        tls=str(last.get("tls_version") or ""),
+    )
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, Mapping) and error.get("kind"):
+        return f"{error.get('kind')}: {error.get('detail', '')}"
+    return ""
+
+
+def _join(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def request_line(exchange: Mapping[str, Any]) -> str:
+    """The request as it went on the wire: `GET /owa HTTP/1.1` and its Host."""
+    from urllib.parse import urlsplit
+
+    url = str(exchange.get("url", ""))
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return f"{exchange.get('method', '')} {target} HTTP/1.1"
+
+
+def evidence_rows(item: Mapping[str, Any], skip: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """Any evidence item as bounded (key, value) rows: dotted keys, scalar values as text.
+
+    Used for evidence kinds this renderer has no dedicated layout for, so a new
+    probe family's evidence shows up in the report without a template change.
+    The values are untrusted: the template escapes them; here they are only cut.
+    """
+    rows: list[tuple[str, str]] = []
+    skipped = set(skip)
+
+    def add(key: str, value: Any, depth: int) -> None:
+        if len(rows) >= MAX_EVIDENCE_ROWS:
+            return
+        if isinstance(value, Mapping) and depth < MAX_DEPTH and value:
+            for sub, inner in value.items():
+                add(f"{key}.{sub}" if key else str(sub), inner, depth + 1)
+        elif (isinstance(value, (list, tuple)) and depth < MAX_DEPTH and value
+              and any(isinstance(v, (Mapping, list, tuple)) for v in value)):
+            for index, inner in enumerate(value):
+                add(f"{key}[{index}]", inner, depth + 1)
+        else:
+            rows.append((key, _cut(_scalar(value))))
+
+    for key, value in item.items():
+        if key not in skipped:
+            add(str(key), value, 1)
+    if len(rows) >= MAX_EVIDENCE_ROWS:
+        rows.append(("…", f"cut at {MAX_EVIDENCE_ROWS} rows; the JSON document has everything"))
+    return rows
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_scalar(v) for v in value) if value else "—"
+    if isinstance(value, Mapping):
+        return "{…}" if value else "—"
+    return str(value)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"

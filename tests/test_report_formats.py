@@ -1,0 +1,310 @@
+"""The pipeline formats (SARIF, JUnit, CSV), the terminal summary and the derived view.
+
+Documents come from real scans of the lab; hostile variants are the same
+documents with server strings replaced, as a hostile server would send them.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from casaudit.api import audit
+from casaudit.demo import lab_target
+from casaudit.report import findings_csv, html, junit, sarif, terminal, view
+from tests.conftest import ROOT, run_cli
+
+SARIF_SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def legacy_document(legacy_lab) -> dict[str, Any]:
+    return audit(*lab_target(legacy_lab)).to_dict()
+
+
+@pytest.fixture(scope="module")
+def hardened_document(hardened_lab) -> dict[str, Any]:
+    return audit(*lab_target(hardened_lab)).to_dict()
+
+
+def validate_sarif(log: dict[str, Any]) -> None:
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(log)
+
+
+# --------------------------------------------------------------------------- SARIF
+
+
+def test_sarif_validates_and_maps_findings_to_results(legacy_document):
+    log = json.loads(sarif.render(legacy_document))
+    validate_sarif(log)
+    assert log["version"] == "2.1.0"
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert {r["id"] for r in rules} == {row["check"] for row in legacy_document["checks"]}
+    rule = next(r for r in rules if r["id"] == "http.basic_cleartext")
+    assert rule["help"]["text"].startswith("Require SSL")
+    assert rule["defaultConfiguration"]["level"] == "error"
+    assert "CAS-14" in rule["properties"]["tags"]
+    results = run["results"]
+    assert len(results) == len(legacy_document["findings"]) >= 4
+    levels = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+    for result, finding in zip(results, legacy_document["findings"], strict=True):
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == finding["check"]
+        assert result["level"] == levels[finding["severity"]]
+        assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == finding["endpoint"]
+        assert result["message"]["text"] == finding["observed"]
+    assert len({r["partialFingerprints"]["casauditCheckEndpoint/v1"] for r in results}) == len(results)
+
+
+def test_sarif_of_a_clean_scan_has_rules_and_no_results(hardened_document):
+    log = json.loads(sarif.render(hardened_document))
+    validate_sarif(log)
+    assert log["runs"][0]["results"] == []
+    assert log["runs"][0]["tool"]["driver"]["rules"]
+
+
+def test_sarif_levels_follow_severity(legacy_document):
+    document = copy.deepcopy(legacy_document)
+    document["findings"] = document["findings"][:4]
+    for finding, severity in zip(document["findings"], ("high", "medium", "low", "info"), strict=True):
+        finding["severity"] = severity
+    log = json.loads(sarif.render(document))
+    validate_sarif(log)
+    assert [r["level"] for r in log["runs"][0]["results"]] == ["error", "warning", "note", "note"]
+
+
+def test_schema_check_catches_a_broken_sarif_log(legacy_document):
+    log = sarif.build(legacy_document)
+    log["runs"][0]["results"][0]["level"] = "fatal"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_sarif(log)
+
+
+# --------------------------------------------------------------------------- JUnit
+
+
+def _with_statuses(document: dict[str, Any]) -> dict[str, Any]:
+    """The legacy scan with one row not assessed and one errored, as other checks produce."""
+    document = copy.deepcopy(document)
+    passed = next(r for r in document["checks"] if r["status"] == "pass")
+    document["checks"] += [
+        {**passed, "check": "tls.protocols", "status": "not_assessed",
+         "reason": "no answer in 5 s", "endpoint": "https://mail.example.test:443"},
+        {**passed, "check": "tls.protocols", "status": "error",
+         "reason": "the check failed: KeyError: \x01\x1b[31m<b>", "endpoint": "https://mail.example.test:8443"},
+    ]
+    return document
+
+
+def test_junit_has_a_testcase_per_check_row_with_failures_skips_and_errors(legacy_document):
+    document = _with_statuses(legacy_document)
+    root = ET.fromstring(junit.render(document))
+    cases = root.findall("./testsuite/testcase")
+    assert len(cases) == len(document["checks"])
+    assert root.get("tests") == str(len(cases))
+    counts = {status: sum(1 for r in document["checks"] if r["status"] == status)
+              for status in ("fail", "not_assessed", "error")}
+    assert root.get("failures") == str(counts["fail"])
+    assert root.get("skipped") == str(counts["not_assessed"]) and root.get("errors") == str(counts["error"])
+    by_name = {(c.get("classname"), c.get("name")): c for c in cases}
+    for row in document["checks"]:
+        case = by_name[(row["check"], row["endpoint"])]
+        kinds = [child.tag for child in case if child.tag != "system-out"]
+        expected = {"pass": [], "fail": ["failure"], "not_assessed": ["skipped"], "error": ["error"]}
+        assert kinds == expected[row["status"]], row
+    failure = by_name[("http.basic_cleartext", legacy_document["findings"][0]["endpoint"])].find("failure")
+    assert failure is not None and failure.get("type") == "critical"
+    assert legacy_document["findings"][0]["observed"] in (failure.text or "")
+    error = by_name[("tls.protocols", "https://mail.example.test:8443")].find("error")
+    assert error is not None and "\\x01\\x1b[31m<b>" in error.get("message", "")
+    assert {s.get("name") for s in root.findall("testsuite")} == {r["check"] for r in document["checks"]}
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def test_csv_has_a_row_per_finding_and_defuses_formulas(legacy_document):
+    document = copy.deepcopy(legacy_document)
+    document["findings"] = document["findings"][:4]
+    hostile = ["=HYPERLINK(\"http://evil.test\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"]
+    for finding, text in zip(document["findings"], hostile, strict=True):
+        finding["observed"] = text
+    text = findings_csv.render(document)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["id"] for r in rows] == [f["id"] for f in document["findings"]]
+    assert [r["observed"] for r in rows] == ["'" + h for h in hostile]
+    assert rows[0]["recommendations"] == "; ".join(document["findings"][0]["recommendations"])
+    assert rows[0]["severity"] == "critical" and rows[0]["endpoint"].startswith("http://")
+
+
+def test_scan_writes_every_format_and_report_rerenders_them(legacy_lab, tmp_path):
+    out = {name: tmp_path / name for name in ("s.json", "r.html", "r.sarif", "r.xml", "f.csv")}
+    run = run_cli("scan", *legacy_lab.scan_args(), "--json", str(out["s.json"]), "--html", str(out["r.html"]),
+                  "--sarif", str(out["r.sarif"]), "--junit", str(out["r.xml"]), "--csv", str(out["f.csv"]))
+    assert run.code == 1, run.stderr
+    for label in ("JSON", "HTML", "SARIF", "JUnit", "CSV"):
+        assert f"{label} report: " in run.stdout
+    validate_sarif(json.loads(out["r.sarif"].read_text()))
+    failed_rows = [r for r in json.loads(out["s.json"].read_text())["checks"] if r["status"] == "fail"]
+    assert ET.parse(out["r.xml"]).getroot().get("failures") == str(len(failed_rows))
+    assert out["f.csv"].read_bytes().startswith(b"\xef\xbb\xbfid,severity,check")
+
+    again = tmp_path / "again"
+    again.mkdir()
+    rerun = run_cli("report", str(out["s.json"]), "--sarif", str(again / "r.sarif"),
+                    "--junit", str(again / "r.xml"), "--csv", str(again / "f.csv"))
+    assert rerun.code == 0, rerun.stderr
+    for name in ("r.sarif", "r.xml", "f.csv"):
+        assert (again / name).read_bytes() == out[name].read_bytes()
+
+
+def test_report_without_an_output_and_pdf_without_chromium_are_one_line_errors(legacy_lab, tmp_path):
+    scan_json = tmp_path / "s.json"
+    assert run_cli("scan", *legacy_lab.scan_args(), "--json", str(scan_json)).code == 1
+    no_chromium = {"CASAUDIT_CHROMIUM": str(tmp_path / "no-such-chromium")}
+    cases = [
+        (("report", str(scan_json)), None, "nothing to write"),
+        (("report", str(scan_json), "--pdf", str(tmp_path / "r.pdf")), no_chromium,
+         "needs headless Chromium"),
+        # checked before any traffic: the scan does not run
+        (("scan", *legacy_lab.scan_args(), "--pdf", str(tmp_path / "s.pdf")), no_chromium,
+         "needs headless Chromium"),
+    ]
+    for args, env, message in cases:
+        run = run_cli(*args, env=env)
+        assert run.code == 2, (args, run.stderr)
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("casaudit: error:") and message in lines[0]
+        assert run.stdout == ""
+    assert not (tmp_path / "s.pdf").exists() and not (tmp_path / "r.pdf").exists()
+
+
+# --------------------------------------------------------------------------- terminal
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_terminal_summary_colours_only_a_terminal_without_no_color(legacy_document, monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    plain, tty = io.StringIO(), _Tty()
+    terminal.summary(legacy_document, plain)
+    terminal.summary(legacy_document, tty)
+    assert "\x1b[" not in plain.getvalue() and "\x1b[" in tty.getvalue()
+    monkeypatch.setenv("NO_COLOR", "1")
+    no_color = _Tty()
+    terminal.summary(legacy_document, no_color)
+    assert "\x1b[" not in no_color.getvalue()
+    text = plain.getvalue()
+    total = len(legacy_document["findings"])
+    assert "Action needed" in text and f"top findings ({min(10, total)} of {total})" in text
+    for finding in legacy_document["findings"][:10]:  # whole lines, never cut at 80 columns
+        assert any(finding["endpoint"] in line and finding["severity"].upper() in line
+                   for line in text.splitlines())
+
+
+def test_terminal_summary_shows_server_strings_inert(legacy_document, monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    document = copy.deepcopy(legacy_document)
+    document["findings"][0]["endpoint"] = "http://x.test:80/[bold red]boom[/]\x1b]0;pwned\x07"
+    document["findings"][0]["check"] = "http.[blink]x"
+    out = _Tty()
+    terminal.summary(document, out)
+    text = out.getvalue()
+    assert "[bold red]boom[/]" in text and "\\x1b]0;pwned\\x07" in text and "[blink]" in text
+    assert "\x1b]0" not in text and "\x07" not in text
+
+
+# --------------------------------------------------------------------------- view
+
+
+def test_areas_are_keyed_by_check_id_prefix():
+    assert view.area_of("http.basic_cleartext") == "web"
+    assert view.area_of("exchange.legacy_urls") == "web"
+    assert view.area_of("exchange.version_supported") == "version"
+    assert view.area_of("exchange.known_vulnerable") == "version"
+    assert view.area_of("tls.protocols") == "tls"
+    assert view.area_of("mail.cleartext_login") == "mail"
+    assert view.area_of("autodiscover.ssl") == "autodiscover"
+    assert view.area_of("dns.spf") == "other"
+
+
+def _row(check: str, status: str, severity: str = "high") -> dict[str, Any]:
+    return {"check": check, "endpoint": "https://m.test:443", "status": status, "reason": "r",
+            "severity": severity, "recommendations": ["CAS-13"], "evidence": []}
+
+
+def test_grades_summarise_each_area():
+    document = {"checks": [
+        _row("tls.protocols", "pass"), _row("tls.certificate", "fail", "medium"),
+        _row("mail.cleartext_login", "not_assessed"),
+        _row("http.basic_cleartext", "pass"), _row("http.x", "fail", "critical"),
+        _row("autodiscover.ssl", "pass"),
+        _row("dns.spf", "fail", "low"),
+    ], "findings": []}
+    grades = {g.key: g for g in view.area_grades(document)}
+    assert [grades[k].grade for k in ("web", "tls", "mail", "autodiscover", "version", "other")] == \
+        ["F", "C", "–", "A", "–", "B"]
+    assert grades["version"].summary == "no check in this version of casaudit"
+    assert "not assessed" in grades["mail"].summary
+
+
+def test_overall_verdict_levels():
+    def doc(counts: dict[str, int], passed: int) -> dict[str, Any]:
+        severities = {s: counts.get(s, 0) for s in view.SEVERITY_ORDER}
+        return {"summary": {"findings_by_severity": severities,
+                            "checks_by_status": {"pass": passed, "fail": sum(counts.values()),
+                                                 "not_assessed": 0, "error": 0}}}
+
+    assert view.overall(doc({"high": 1, "low": 2}, 3)).level == "fail"
+    assert view.overall(doc({"medium": 1}, 3)).level == "attention"
+    assert view.overall(doc({"info": 2}, 3)).level == "pass"
+    assert view.overall(doc({}, 0)).level == "unknown"
+
+
+def test_unknown_evidence_kinds_render_as_a_bounded_escaped_table(legacy_document):
+    document = copy.deepcopy(legacy_document)
+    document["evidence"].append({
+        "id": "tls-001", "kind": "tls", "endpoint": "https://mail.example.test:443",
+        "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:00:01Z",
+        "protocols": ["TLSv1.2", "TLSv1.3"],
+        "certificate": {"subject": "<script>alert('cn')</script>", "not_after": "2027-01-01"},
+        "banner": "x" * 5000,
+        "many": [{"n": i} for i in range(500)],
+    })
+    document["findings"][0]["evidence"] = ["tls-001"]
+    rows = dict(view.evidence_rows(document["evidence"][-1]))
+    assert rows["protocols"] == "TLSv1.2, TLSv1.3"
+    assert rows["certificate.subject"] == "<script>alert('cn')</script>"
+    assert len(rows["banner"]) == view.MAX_VALUE_CHARS
+    assert len(view.evidence_rows(document["evidence"][-1])) == view.MAX_EVIDENCE_ROWS + 1
+    page = html.render(document)
+    assert "&lt;script&gt;alert(&#39;cn&#39;)&lt;/script&gt;" in page and "<script>" not in page
+    assert "certificate.subject" in page
+    inventory = {row.evidence: row for row in view.inventory(document)}
+    assert inventory["tls-001"].tls == "TLSv1.2, TLSv1.3"
+
+
+def test_html_report_fetches_nothing_and_carries_a_csp(legacy_document):
+    page = html.render(legacy_document)
+    assert "default-src 'none'" in page
+    for fetch in ("<script", "<link", "<img", "@import", "url(", "<iframe"):
+        assert fetch not in page
+    assert page.count('<tr id="CAS-') == 17
+    assert 'id="overall-verdict"' in page and "Action needed" in page
+
+
+def test_the_vendored_sarif_schema_is_the_2_1_0_schema():
+    assert SARIF_SCHEMA["properties"]["version"]["enum"] == ["2.1.0"]
+    assert Path(ROOT / "tests" / "data" / "README.md").read_text().count("sarif-schema-2.1.0.json") == 1
