@@ -16,11 +16,12 @@ def exchange(
     headers: tuple[tuple[str, str], ...] = (),
     auth: tuple[str, ...] = (),
     error: ProbeError | None = None,
+    body: str = "",
 ) -> HttpExchange:
     return HttpExchange(
         method=method, url=url, request_headers=(), started_at=T0,
         status=None if error else status, reason="", headers=headers,
-        auth_schemes=auth, error=error,
+        auth_schemes=auth, error=error, body_excerpt=body, body_bytes=len(body),
     )
 
 
@@ -32,6 +33,7 @@ def http_evidence(
     host: str = "mail.example.test",
     port: int | None = None,
     evidence_id: str = "E001",
+    started_at: str = T0,
 ) -> HttpEvidence:
     port = port or (80 if scheme == "http" else 443)
     url = endpoint_url(scheme, host, port, path)
@@ -39,7 +41,7 @@ def http_evidence(
         chain = (exchange(url),)
     return HttpEvidence(
         id=evidence_id, endpoint=url, role=role, scheme=scheme, host=host, port=port,
-        path=path, started_at=T0, finished_at=T0, exchanges=tuple(chain),
+        path=path, started_at=started_at, finished_at=started_at, exchanges=tuple(chain),
     )
 
 
