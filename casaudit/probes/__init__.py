@@ -7,8 +7,14 @@ family is a module here and one line in that tuple.
 from __future__ import annotations
 
 from casaudit.probes.base import ProbeContext, ProbeFactory
+from casaudit.probes.hostless import HostlessProbe
 from casaudit.probes.http import HttpProbe
+from casaudit.probes.ntlm import NtlmProbe
 
-PROBE_FACTORIES: tuple[ProbeFactory, ...] = (HttpProbe,)
+PROBE_FACTORIES: tuple[ProbeFactory, ...] = (
+    HttpProbe,
+    NtlmProbe,
+    HostlessProbe,
+)
 
 __all__ = ["PROBE_FACTORIES", "ProbeContext", "ProbeFactory"]
