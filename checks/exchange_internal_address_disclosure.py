@@ -64,6 +64,7 @@ CHECK = CheckMeta(
     ),
 )
 
+_Item = HostlessEvidence | HttpEvidence
 _INTERNAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
     "169.254.0.0/16", "::1/128", "fe80::/10", "fc00::/7",
@@ -76,7 +77,7 @@ _NAME = re.compile(r"^[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*$")
 
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
     peers: dict[str, set[str]] = {}
-    origins: dict[str, tuple[str, list[object]]] = {}
+    origins: dict[str, tuple[str, list[_Item]]] = {}
     for item in evidence:
         if isinstance(item, HostlessEvidence | HttpEvidence):
             origins.setdefault(origin_of(item.endpoint), (item.host, []))[1].append(item)
@@ -94,7 +95,7 @@ def _peers(item: HostlessEvidence | HttpEvidence) -> Iterable[str]:
             yield value.rsplit(":", 1)[0].strip("[]")
 
 
-def _responses(item: object) -> Iterable[tuple[str, str, tuple[tuple[str, str], ...]]]:
+def _responses(item: _Item) -> Iterable[tuple[str, str, tuple[tuple[str, str], ...]]]:
     """(what was sent, URL, response headers) for each answer in an evidence item."""
     if isinstance(item, HostlessEvidence):
         if item.status is not None:
@@ -105,7 +106,7 @@ def _responses(item: object) -> Iterable[tuple[str, str, tuple[tuple[str, str], 
                 yield f"{exchange.method} {exchange.url}", exchange.url, exchange.headers
 
 
-def _judge(origin: str, host: str, items: list[object], peers: set[str]) -> Outcome:
+def _judge(origin: str, host: str, items: list[_Item], peers: set[str]) -> Outcome:
     ids = tuple(item.id for item in items)
     domain = default_domain(host)
     own = {host, domain, f"autodiscover.{domain}"}
@@ -129,8 +130,7 @@ def _judge(origin: str, host: str, items: list[object], peers: set[str]) -> Outc
         )
     if answered:
         return Outcome(origin, CheckStatus.PASS, "no internal address or host name in any response", ids)
-    errors = [getattr(item, "error", None) for item in items if isinstance(item, HostlessEvidence)]
-    errors += [item.error for item in items if isinstance(item, HttpEvidence)]
+    errors = [item.error for item in items]
     if errors and all(e is not None and e.kind == "refused" for e in errors):
         return Outcome(origin, CheckStatus.PASS, "the port refused the connection", ids)
     detail = next((e.detail for e in errors if e is not None), "no answer")
