@@ -90,14 +90,18 @@ class HostlessProbe:
         timeout = self._context.timeout
         try:
             sock, peer = self._connect(task.host, task.port, timeout)
-            with sock:
+            conn: socket.socket = sock
+            try:
                 tls_version = None
-                conn: socket.socket = sock
                 if task.scheme == "https":
+                    # The SSLSocket takes over the descriptor: close that one, once.
                     conn = self._tls.wrap_socket(sock, server_hostname=_sni(task.host))
                     tls_version = conn.version()
                 conn.sendall(request.encode("ascii") + b"\r\n\r\n")
                 head = _read_head(conn, time.monotonic() + timeout * 2)
+            finally:
+                conn.close()
+                sock.close()
             version, status, reason, headers = _parse_head(head)
             return HostlessEvidence(
                 **common,  # type: ignore[arg-type]

@@ -103,12 +103,13 @@ class NtlmProbe:
         try:
             with self._client.stream("GET", url, headers={"Authorization": self._type1}) as response:
                 headers = _bounded_headers(response.headers.raw)
+                stream = response.extensions.get("network_stream")
+                tls_version, peer = _tls_version(stream), _peer(stream)
                 drained = 0
                 for chunk in response.iter_raw(chunk_size=8192):
                     drained += len(chunk)
                     if drained >= MAX_DRAIN_BYTES:
                         break
-                stream = response.extensions.get("network_stream")
                 values = [v for k, v in headers if k.lower() == "www-authenticate"]
                 token = _ntlm_token(values)
                 challenge, problem = None, None
@@ -126,8 +127,8 @@ class NtlmProbe:
                     challenge_b64=token[:MAX_CHALLENGE_CHARS] if token is not None else None,
                     challenge=challenge,
                     decode_error=problem,
-                    tls_version=_tls_version(stream),
-                    peer=_peer(stream),
+                    tls_version=tls_version,
+                    peer=peer,
                 )
         except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
             return NtlmEvidence(
