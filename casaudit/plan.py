@@ -210,3 +210,74 @@ def plan_mail(target: Target) -> list[MailProbeTask]:
         )
         for number, (service, protocol, implicit) in enumerate(MAIL_SERVICES, start=1)
     ]
+
+
+# --------------------------------------------------------------------------- NTLM
+
+#: Exchange URLs that typically offer NTLM (Windows authentication), most likely first:
+#: Outlook Anywhere, EWS and Autodiscover offer it by default on every version; OAB and MAPI
+#: are Windows-only vdirs; ActiveSync, ECP and OWA only when reconfigured (EXCHANGE-FACTS 4.2).
+NTLM_PATHS: tuple[str, ...] = (
+    "/rpc/rpcproxy.dll", "/EWS/Exchange.asmx", "/autodiscover/autodiscover.xml", "/oab",
+    "/mapi/emsmdb", "/Microsoft-Server-ActiveSync", "/ecp", "/owa",
+)
+
+
+@dataclass(frozen=True)
+class NtlmProbeTask:
+    """One listener: its NTLM URLs tried in order, each with a fixed evidence id."""
+
+    scheme: str
+    host: str
+    port: int
+    #: (evidence id, path) in the order they are tried.
+    attempts: tuple[tuple[str, str], ...]
+
+
+def plan_ntlm(target: Target) -> list[NtlmProbeTask]:
+    """HTTPS first, then plain HTTP; ids ``ntlm-001``... fixed per (scheme, path)."""
+    tasks = []
+    number = 1
+    for scheme in ("https", "http"):
+        attempts = []
+        for path in NTLM_PATHS:
+            attempts.append((f"ntlm-{number:03d}", path))
+            number += 1
+        tasks.append(NtlmProbeTask(scheme, target.host, target.ports[scheme], tuple(attempts)))
+    return tasks
+
+
+# --------------------------------------------------------------------------- Host-less requests
+
+#: Paths IIS answers with its own address when a request names no Host (EXCHANGE-FACTS 10;
+#: Metasploit owa_iis_internal_ip). Directories without a trailing slash draw IIS's redirect.
+HOSTLESS_PATHS: tuple[str, ...] = (
+    "/owa", "/Microsoft-Server-ActiveSync", "/autodiscover/autodiscover.xml",
+    "/EWS/Exchange.asmx", "/ecp", "/rpc", "/OAB",
+)
+
+
+@dataclass(frozen=True)
+class HostlessProbeTask:
+    evidence_id: str
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+    @property
+    def url(self) -> str:
+        return endpoint_url(self.scheme, self.host, self.port, self.path)
+
+
+def plan_hostless(target: Target) -> list[HostlessProbeTask]:
+    """Every HOSTLESS_PATHS entry on HTTPS and plain HTTP; ids ``hostless-001``..."""
+    tasks = []
+    number = 1
+    for scheme in ("https", "http"):
+        for path in HOSTLESS_PATHS:
+            tasks.append(HostlessProbeTask(
+                f"hostless-{number:03d}", scheme, target.host, target.ports[scheme], path
+            ))
+            number += 1
+    return tasks

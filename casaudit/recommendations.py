@@ -76,9 +76,9 @@ def judge(
 ) -> tuple[RecommendationVerdict, ...]:
     """A verdict per recommendation from what the checks concluded.
 
-    A recommendation is `not_met` when an assessed row citing it failed at high
-    or critical severity, or when every assessed row failed; `partial` when
-    only medium or low failures stand beside passes; `met` when all assessed
+    A recommendation is `not_met` when an assessed row citing it failed at
+    medium severity or above, or when every assessed row failed; `partial` when
+    only low-severity failures stand beside passes; `met` when all assessed
     rows passed; `not_assessed` (with the reasons) when nothing could be judged.
     Informational findings do not count against a recommendation.
     """
@@ -93,7 +93,7 @@ def judge(
         finding_ids = tuple(f.id for f in finding_list if rec.id in f.recommendations)
         check_ids = tuple(sorted({r.check for r in cited}))
         by = ", ".join(check_ids)
-        serious = any(r.severity.rank >= Severity.HIGH.rank for r in failed)
+        serious = any(r.severity.rank >= Severity.MEDIUM.rank for r in failed)
         if failed and passed and not serious:
             verdict, reason = Verdict.PARTIAL, (
                 f"{len(failed)} of {len(failed) + len(passed)} endpoint checks failed ({by})"

@@ -66,6 +66,7 @@ def http_evidence(
     port: int | None = None,
     evidence_id: str = "E001",
     redirect_stopped: str | None = None,
+    started_at: str = T0,
 ) -> HttpEvidence:
     port = port or (80 if scheme == "http" else 443)
     url = endpoint_url(scheme, host, port, path)
@@ -73,7 +74,7 @@ def http_evidence(
         chain = (exchange(url),)
     return HttpEvidence(
         id=evidence_id, endpoint=url, role=role, scheme=scheme, host=host, port=port,
-        path=path, started_at=T0, finished_at=T0, exchanges=tuple(chain),
+        path=path, started_at=started_at, finished_at=started_at, exchanges=tuple(chain),
         redirect_stopped=redirect_stopped,
     )
 
@@ -129,4 +130,50 @@ def mail_evidence(
         finished_at=T0, reachability=reachability, greeting=greeting,
         banner=identify_banner(greeting), capabilities_clear=clear, starttls=starttls,
         capabilities_tls=over_tls, login_in_clear=login, error=error,
+    )
+
+
+def ntlm_evidence(
+    path: str = "/rpc/rpcproxy.dll",
+    *,
+    scheme: str = "https",
+    status: int | None = 401,
+    auth: tuple[str, ...] = ("NTLM",),
+    challenge: object | None = None,
+    token: str | None = None,
+    decode_error: str | None = None,
+    error: ProbeError | None = None,
+    evidence_id: str = "ntlm-001",
+    host: str = "mail.example.test",
+):
+    from casaudit.probes.ntlm import NtlmEvidence
+
+    port = 443 if scheme == "https" else 80
+    return NtlmEvidence(
+        id=evidence_id, endpoint=endpoint_url(scheme, host, port, path), scheme=scheme, host=host,
+        port=port, path=path, started_at=T0, finished_at=T0, status=None if error else status,
+        auth_schemes=() if error else auth, challenge_b64=token, challenge=challenge,  # type: ignore[arg-type]
+        decode_error=decode_error, error=error, peer=None if error else f"192.0.2.10:{port}",
+    )
+
+
+def hostless_evidence(
+    path: str = "/owa",
+    *,
+    scheme: str = "https",
+    status: int | None = 301,
+    headers: tuple[tuple[str, str], ...] = (),
+    peer: str = "192.0.2.10",
+    error: ProbeError | None = None,
+    evidence_id: str = "hostless-001",
+    host: str = "mail.example.test",
+):
+    from casaudit.probes.hostless import HostlessEvidence
+
+    port = 443 if scheme == "https" else 80
+    return HostlessEvidence(
+        id=evidence_id, endpoint=endpoint_url(scheme, host, port, path), scheme=scheme, host=host,
+        port=port, path=path, started_at=T0, finished_at=T0, request=f"GET {path} HTTP/1.0",
+        status=None if error else status, headers=() if error else headers,
+        peer=None if error else f"{peer}:{port}", error=error,
     )

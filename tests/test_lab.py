@@ -6,6 +6,7 @@ lab exists to stand in for a real Client Access server in integration tests.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
 import socket
@@ -452,9 +453,9 @@ def test_hardened_https_owa_flow_and_headers(hardened: LabInstance) -> None:
     ("path", "status", "schemes"),
     [
         ("/Microsoft-Server-ActiveSync", 401, ["Negotiate"]),
-        ("/rpc/rpcproxy.dll", 401, ["Negotiate", "NTLM"]),
-        ("/EWS/Exchange.asmx", 401, ["Negotiate", "NTLM"]),
-        ("/autodiscover/autodiscover.xml", 401, ["Negotiate", "NTLM"]),
+        ("/rpc/rpcproxy.dll", 401, ["Negotiate"]),
+        ("/EWS/Exchange.asmx", 401, ["Negotiate"]),
+        ("/autodiscover/autodiscover.xml", 401, ["Negotiate"]),
         ("/mapi/emsmdb/", 401, ["Negotiate"]),
         ("/ecp/", 403, []),
         ("/PowerShell/", 403, []),
@@ -559,3 +560,43 @@ def _header(head: list[bytes], name: bytes) -> bytes:
         if key.strip().lower() == name:
             return value.strip()
     raise AssertionError(f"no {name!r} in {head!r}")
+
+
+# --------------------------------------------------------------------------- NTLM and Host-less
+
+
+def test_posture_ntlm_and_hostless_sections_are_validated():
+    base = 'name = "p"\nsummary = "s"\nhost = "mail.p.test"\ndomain = "p.test"\n'
+    ntlm = ('[ntlm]\nnetbios_domain = "P"\nnetbios_computer = "C"\ndns_domain = "p.local"\n'
+            'dns_computer = "c.p.local"\ndns_tree = "p.local"\n')
+    posture = parse_posture(base + ntlm + 'os_version = "10.0.17763"\n')
+    assert posture.ntlm is not None and posture.ntlm.os_version == (10, 0, 17763)
+    for bad, key in [
+        (ntlm + 'os_version = "10.0"\n', "ntlm.os_version"),
+        (ntlm + 'os_version = "300.0.1"\n', "ntlm.os_version"),
+        (ntlm.replace('netbios_computer = "C"\n', ""), "ntlm.netbios_computer"),
+        ('[http]\ndefault = { status = 404 }\n[http.hostless]\naddress = "not-an-ip"\n',
+         "http.hostless.address"),
+    ]:
+        with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+            parse_posture(base + bad)
+
+
+def test_legacy_lab_answers_ntlm_type1_and_hostless_requests_like_iis(legacy):
+    from casaudit.parse.ntlm import decode_challenge_b64, negotiate_b64
+
+    with httpx.Client(transport=httpx.HTTPTransport(), timeout=5) as client:
+        url = f"http://127.0.0.1:{legacy.ports['http']}/EWS/Exchange.asmx"
+        plain = client.get(url, headers={"Host": legacy.host})
+        answered = client.get(url, headers={"Host": legacy.host, "Authorization": "NTLM " + negotiate_b64()})
+        garbage = client.get(url, headers={"Host": legacy.host, "Authorization": "NTLM " +
+                                           base64.b64encode(b"not ntlm").decode()})
+    assert plain.headers.get_list("www-authenticate")[1] == "NTLM"
+    (challenge,) = answered.headers.get_list("www-authenticate")
+    decoded = decode_challenge_b64(challenge.removeprefix("NTLM "))
+    assert decoded.netbios_computer == "EXCH07CAS01" and str(decoded.os_version) == "6.0.6001"
+    assert "NTLM" in garbage.headers.get_list("www-authenticate")
+    with socket.create_connection(("127.0.0.1", legacy.ports["http"]), timeout=5) as sock:
+        sock.sendall(b"GET /owa HTTP/1.0\r\n\r\n")
+        head = sock.recv(4096).decode("latin-1")
+    assert head.startswith("HTTP/1.1 301") and "Location: http://192.168.10.25/owa/\r\n" in head

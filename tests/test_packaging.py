@@ -23,6 +23,8 @@ def test_wheel_ships_checks_and_templates_and_renders_outside_the_tree(tmp_path,
     assert "checks/http_basic_cleartext.py" in names
     assert "casaudit/report_templates/report.html.j2" in names
     assert "casaudit/lab/postures/exchange2007-legacy.toml" in names
+    assert "casaudit/data/exchange-builds.csv" in names
+    assert "casaudit/data/exchange-lifecycle.csv" in names
     assert any(name.endswith("licenses/LICENSE") for name in names)
 
     # When it is installed alone into a directory and run from elsewhere

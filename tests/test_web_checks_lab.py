@@ -98,7 +98,7 @@ def test_scan_json_lists_discovered_urls_with_auth_schemes_and_forms(validate_sc
         https = lab.url("https", "")
     assert run.code == 1, run.stderr
     document = validate_scan(run.json())
-    by_endpoint = {e["endpoint"]: e for e in document["evidence"]}
+    by_endpoint = {e["endpoint"]: e for e in document["evidence"] if e["kind"] == "http"}
     schemes = {path: by_endpoint[f"{https}{path}"]["exchanges"][-1]["auth_schemes"]
                for path in ("/Microsoft-Server-ActiveSync", "/rpc/rpcproxy.dll",
                             "/EWS/Exchange.asmx", "/autodiscover/autodiscover.xml",

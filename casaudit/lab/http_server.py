@@ -14,6 +14,8 @@ not hold ``close()`` for their full timeout.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import re
 import socket
@@ -22,12 +24,15 @@ import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import cast
 from urllib.parse import unquote, urlsplit
 
-from casaudit.lab.posture import HttpService, Reply, Route
+from casaudit.lab.posture import HttpService, NtlmIdentity, Reply, Route
+from casaudit.parse.http_auth import schemes
+from casaudit.parse.ntlm import build_challenge
 
 LOOPBACK = "127.0.0.1"
 CLIENT_TIMEOUT_SECONDS = 10.0
@@ -45,6 +50,8 @@ class Site:
     service: HttpService
     #: Placeholder (``"{host}"``) -> text.
     placeholders: Mapping[str, str]
+    scheme: str = "http"
+    ntlm: NtlmIdentity | None = None
     _by_length: tuple[Route, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -61,10 +68,36 @@ class Site:
                 return route
         return None
 
-    def fill(self, text: str) -> str:
+    def fill(self, text: str, host: str | None = None) -> str:
+        """Placeholders filled; ``host`` replaces ``{host}`` (a Host-less request on IIS)."""
         for placeholder, value in self.placeholders.items():
+            if host is not None and placeholder == "{host}":
+                value = host
             text = text.replace(placeholder, value)
         return text
+
+    def ntlm_challenge(self, authorization: str) -> str | None:
+        """``NTLM <Type-2>`` for an ``NTLM <Type-1>`` Authorization value, else None."""
+        scheme, _, token = authorization.strip().partition(" ")
+        if self.ntlm is None or scheme.lower() != "ntlm":
+            return None
+        try:
+            message = base64.b64decode(token.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        if len(message) < 16 or message[:8] != b"NTLMSSP\x00" or message[8:12] != b"\x01\0\0\0":
+            return None
+        identity = self.ntlm
+        blob = build_challenge(
+            netbios_domain=identity.netbios_domain,
+            netbios_computer=identity.netbios_computer,
+            dns_domain=identity.dns_domain,
+            dns_computer=identity.dns_computer,
+            dns_tree=identity.dns_tree,
+            os_version=identity.os_version,
+            timestamp=datetime.now(UTC),
+        )
+        return "NTLM " + base64.b64encode(blob).decode("ascii")
 
 
 def _method_not_allowed(methods: tuple[str, ...]) -> Reply:
@@ -166,12 +199,27 @@ class _Handler(BaseHTTPRequestHandler):
         reply = route.reply if route is not None else site.service.default
         if route is not None and route.methods and self.command not in route.methods:
             reply = _method_not_allowed(route.methods)
-        headers = [(name, site.fill(value)) for name, value in site.service.headers]
-        headers += [(name, site.fill(value)) for name, value in reply.headers]
+        internal = site.service.hostless_address if "Host" not in self.headers else None
+        shown = f"[{internal}]" if internal and ":" in internal else internal
+        if shown and route is not None and path.rstrip("/").lower() == route.path.lower() \
+                and not path.endswith("/"):
+            # IIS's courtesy redirect for a directory, built from its own address.
+            reply = Reply(301, "Moved Permanently", (
+                ("Location", f"{site.scheme}://{shown}{path}/"),
+                ("Content-Type", "text/html; charset=UTF-8"),
+            ), "<head><title>Document Moved</title></head><body><h1>Object Moved</h1></body>")
+        headers = [(name, site.fill(value, shown)) for name, value in site.service.headers]
+        headers += [(name, site.fill(value, shown)) for name, value in reply.headers]
         if reply.redirect_to_https:
-            location = site.fill("https://{host}:{https_port}") + path
+            location = site.fill("https://{host}:{https_port}", shown) + path
             headers.append(("Location", location + (f"?{query}" if query else "")))
-        self._send(reply.status, reply.reason, headers, site.fill(reply.body).encode("utf-8"))
+        if reply.status == 401:
+            offered = schemes(v for k, v in headers if k.lower() == "www-authenticate")
+            challenge = site.ntlm_challenge(self.headers.get("Authorization", ""))
+            if challenge is not None and "NTLM" in offered:
+                headers = [(k, v) for k, v in headers if k.lower() != "www-authenticate"]
+                headers.append(("WWW-Authenticate", challenge))
+        self._send(reply.status, reply.reason, headers, site.fill(reply.body, shown).encode("utf-8"))
 
     def _send(self, status: int, reason: str, headers: list[tuple[str, str]], body: bytes) -> None:
         self.send_response_only(status, reason)
@@ -251,8 +299,10 @@ class HttpListener:
         service: HttpService,
         tls_context: ssl.SSLContext | None = None,
         address: str = LOOPBACK,
+        ntlm: NtlmIdentity | None = None,
     ) -> None:
         self._service = service
+        self._ntlm = ntlm
         self._server = _Server((address, 0), tls_context)
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -263,8 +313,8 @@ class HttpListener:
 
     def serve(self, placeholders: Mapping[str, str]) -> None:
         """Start answering. The socket already listens, so no connection is lost before."""
-        self._server.site = Site(self._service, dict(placeholders))
         scheme = "https" if self._server.tls_context is not None else "http"
+        self._server.site = Site(self._service, dict(placeholders), scheme, self._ntlm)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

@@ -14,6 +14,7 @@ Only these three are recognised (bodies are HTML and CSS full of braces).
 from __future__ import annotations
 
 import binascii
+import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -68,6 +69,28 @@ class HttpService:
     #: The answer for a path no route covers.
     default: Reply
     routes: tuple[Route, ...] = ()
+    #: IIS answering a request without Host (HTTP/1.0): ``{host}`` becomes this address, and a
+    #: request for a route's directory without its trailing slash gets IIS's courtesy 301 to
+    #: ``<scheme>://<address><path>/``. None: ``{host}`` stays the posture's host name.
+    hostless_address: str | None = None
+
+
+@dataclass(frozen=True)
+class NtlmIdentity:
+    """What the emulated Windows host answers an NTLM NEGOTIATE with (MS-NLMP CHALLENGE).
+
+    A route whose reply offers ``WWW-Authenticate: NTLM`` answers a request carrying
+    ``Authorization: NTLM <Type-1>`` with 401 and ``WWW-Authenticate: NTLM <Type-2>`` built
+    from these fields, laid out as Windows lays them out.
+    """
+
+    netbios_domain: str
+    netbios_computer: str
+    dns_domain: str
+    dns_computer: str
+    dns_tree: str
+    #: Windows major.minor.build (6.0.6002 Server 2008 SP2, 6.3.9600, 10.0.17763); None: no VERSION.
+    os_version: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +175,8 @@ class Posture:
     def mail(self) -> dict[str, MailService]:
         """The mail listeners the posture opens, by service name (``imap``, ``pop3s``...)."""
         return {name: getattr(self, name) for name in MAIL_SECTIONS if getattr(self, name)}
+    #: None: NTLM Type-1 requests get the route's ordinary reply (no challenge).
+    ntlm: NtlmIdentity | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -268,6 +293,7 @@ class _PostureReader:
             "https",
             "bodies",
             *MAIL_SECTIONS,
+            "ntlm",
         }
         data = self.table(data, "", allowed)
         name = self.string(self.required(data, "name", ""), "name")
@@ -294,6 +320,7 @@ class _PostureReader:
             http=http,
             https=https,
             **{name: self.mail(data[name], name) for name in MAIL_SECTIONS if name in data},
+            ntlm=self.ntlm(data["ntlm"]) if "ntlm" in data else None,
         )
         self.check_placeholders(posture)
         return posture
@@ -384,8 +411,29 @@ class _PostureReader:
         days = self.integer(data.get("valid_days", 365), "tls.valid_days", 1, 3650)
         return TlsSettings(names=names, valid_days=days)
 
+    def ntlm(self, value: Any) -> NtlmIdentity:
+        keys = ("netbios_domain", "netbios_computer", "dns_domain", "dns_computer", "dns_tree")
+        data = self.table(value, "ntlm", {*keys, "os_version"})
+        texts = {}
+        for name in keys:
+            text = self.string(self.required(data, name, "ntlm"), f"ntlm.{name}")
+            if len(text) > 255 or any(ord(c) < 32 for c in text):
+                raise self.error(f"ntlm.{name}", "at most 255 printable characters")
+            texts[name] = text
+        version = None
+        if "os_version" in data:
+            text = self.string(data["os_version"], "ntlm.os_version")
+            parts = text.split(".")
+            if len(parts) != 3 or not all(p.isdigit() for p in parts):
+                raise self.error("ntlm.os_version", f"{text!r} is not MAJOR.MINOR.BUILD")
+            major, minor, build = (int(p) for p in parts)
+            if major > 255 or minor > 255 or build > 65535:
+                raise self.error("ntlm.os_version", f"{text!r} does not fit the VERSION structure")
+            version = (major, minor, build)
+        return NtlmIdentity(**texts, os_version=version)
+
     def service(self, value: Any, key: str, bodies: Mapping[str, str]) -> HttpService:
-        data = self.table(value, key, {"headers", "default", "routes"})
+        data = self.table(value, key, {"headers", "default", "routes", "hostless"})
         default = self.reply(self.required(data, "default", key), f"{key}.default", bodies, extra=set())
         routes = self.array(
             data.get("routes", []),
@@ -402,7 +450,17 @@ class _PostureReader:
             headers=self.headers(data.get("headers", []), f"{key}.headers"),
             default=default,
             routes=routes,
+            hostless_address=self.hostless(data["hostless"], f"{key}.hostless")
+            if "hostless" in data else None,
         )
+
+    def hostless(self, value: Any, key: str) -> str:
+        data = self.table(value, key, {"address"})
+        text = self.string(self.required(data, "address", key), f"{key}.address")
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            raise self.error(f"{key}.address", f"{text!r} is not an IP address") from None
 
     def route(self, value: Any, key: str, bodies: Mapping[str, str]) -> Route:
         if not isinstance(value, dict):

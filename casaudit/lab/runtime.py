@@ -127,7 +127,7 @@ class Lab:
             if service is None:
                 continue
             context = certificates.server_context if scheme == "https" else None
-            listener = HttpListener(service, context, LOOPBACK)
+            listener = HttpListener(service, context, LOOPBACK, posture.ntlm)
             self._stack.callback(listener.close)
             listeners[scheme] = listener
         recorder = MailRecorder()

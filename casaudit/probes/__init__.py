@@ -7,9 +7,16 @@ family is a module here and one line in that tuple.
 from __future__ import annotations
 
 from casaudit.probes.base import ProbeContext, ProbeFactory
+from casaudit.probes.hostless import HostlessProbe
 from casaudit.probes.http import HttpProbe
 from casaudit.probes.mail import MailProbe
+from casaudit.probes.ntlm import NtlmProbe
 
-PROBE_FACTORIES: tuple[ProbeFactory, ...] = (HttpProbe, MailProbe)
+PROBE_FACTORIES: tuple[ProbeFactory, ...] = (
+    HttpProbe,
+    MailProbe,
+    NtlmProbe,
+    HostlessProbe,
+)
 
 __all__ = ["PROBE_FACTORIES", "ProbeContext", "ProbeFactory"]

@@ -288,7 +288,10 @@ def _tls_version(stream: object) -> str | None:
 def _peer(stream: object) -> str | None:
     if stream is None:
         return None
-    address = stream.get_extra_info("server_addr")  # type: ignore[attr-defined]
+    try:
+        address = stream.get_extra_info("server_addr")  # type: ignore[attr-defined]
+    except OSError:
+        return None
     if not address:
         return None
     host, port = address[0], address[1]

@@ -1,0 +1,439 @@
+"""Which Exchange product and build a server is, from what the probes already recorded.
+
+Pure: no I/O beyond reading casaudit's own package data (the build and
+lifecycle tables in ``casaudit/data/``, refreshed by
+``scripts/refresh_exchange_tables.py``), no clock. Checks and the report call
+:func:`identify` on the scan's evidence.
+
+Where a build shows (EXCHANGE-FACTS section 3), strongest first:
+
+* ``X-OWA-Version`` response header: the full 4-part build (major.minor.build.revision);
+* versioned OWA resource paths in a page: ``/owa/<8.1.375.2>/`` (2007, 2010: 4 parts),
+  ``/owa/auth/<15.1.2507>/`` (2013 and later: 3 parts, so the cumulative update
+  is known but not the security update installed on it), ``/ecp/<build>/``;
+* ``MS-Server-ActiveSync``: a full build (``14.00.0536.000``) or only
+  major.minor (``15.1``), which names the product at most;
+* ``Server``, ``X-AspNet-Version``, ``X-Powered-By``: weak hints, recorded and
+  never used to name an Exchange product.
+
+A build absent from the table is reported as unknown, never rounded to a
+neighbour. Product boundaries are the documented ones: 8.x = 2007,
+14.x = 2010, 15.0 = 2013, 15.1 = 2016, 15.2 = 2019, and 15.2 from build 2562 =
+Exchange Server Subscription Edition (SE).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cache
+from importlib import resources
+
+from casaudit.model import EvidenceSet, HttpEvidence, HttpExchange
+
+EX2003 = "Exchange Server 2003"
+EX2007 = "Exchange Server 2007"
+EX2010 = "Exchange Server 2010"
+EX2013 = "Exchange Server 2013"
+EX2016 = "Exchange Server 2016"
+EX2019 = "Exchange Server 2019"
+EXSE = "Exchange Server SE"
+SE_FIRST_BUILD = 2562
+
+MAX_SIGHTINGS = 50
+_NUMBER = r"[0-9]{1,5}"
+_BUILD_TEXT = re.compile(rf"^\s*({_NUMBER}(?:\.{_NUMBER}){{1,3}})\s*$")
+_PATH_BUILDS = (
+    ("OWA path /owa/auth/<build>/", re.compile(rf"/owa/auth/({_NUMBER}(?:\.{_NUMBER}){{2,3}})/", re.I)),
+    ("OWA path /owa/<build>/", re.compile(rf"/owa/({_NUMBER}(?:\.{_NUMBER}){{2,3}})/", re.I)),
+    ("ECP path /ecp/<build>/", re.compile(rf"/ecp/({_NUMBER}(?:\.{_NUMBER}){{2,3}})/", re.I)),
+)
+_WEAK_HEADERS = {"server": "Server", "x-aspnet-version": "X-AspNet-Version", "x-powered-by": "X-Powered-By"}
+
+
+# --------------------------------------------------------------------------- builds
+
+
+@dataclass(frozen=True, order=True)
+class Build:
+    """An Exchange build of three (CU only) or four (CU and security update) numbers."""
+
+    parts: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Build | None:
+        """``15.1.2507.16``, ``15.1.2507`` or ``14.00.0536.000``; anything else is None."""
+        match = _BUILD_TEXT.match(text)
+        if not match:
+            return None
+        parts = tuple(int(p) for p in match.group(1).split("."))
+        return cls(parts) if len(parts) in (3, 4) else None
+
+    @property
+    def exact(self) -> bool:
+        """True when the revision (the security update level) is known."""
+        return len(self.parts) == 4
+
+    @property
+    def short(self) -> tuple[int, int, int]:
+        return (self.parts[0], self.parts[1], self.parts[2])
+
+    def __str__(self) -> str:
+        return ".".join(str(p) for p in self.parts)
+
+
+def product_of(major: int, minor: int, build: int | None = None) -> str | None:
+    """The product a version number belongs to, or None when casaudit's tables lack it."""
+    if major == 6 and minor == 5:
+        return EX2003
+    if major == 8:
+        return EX2007
+    if major == 14:
+        return EX2010
+    if major == 15:
+        if minor == 0:
+            return EX2013
+        if minor == 1:
+            return EX2016
+        if minor == 2:
+            if build is None:
+                return None  # 2019 and SE share 15.2
+            return EXSE if build >= SE_FIRST_BUILD else EX2019
+    return None
+
+
+@dataclass(frozen=True)
+class BuildRow:
+    product: str
+    version_name: str
+    build: Build
+    release_date: str
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    product: str
+    mainstream_end: date | None
+    #: None: no fixed end date (Exchange SE follows the Modern Lifecycle Policy).
+    extended_end: date | None
+
+
+@dataclass(frozen=True)
+class Tables:
+    rows: tuple[BuildRow, ...]
+    lifecycle: tuple[Lifecycle, ...]
+    by_build: dict[tuple[int, ...], BuildRow] = field(init=False, repr=False, compare=False)
+    by_short: dict[tuple[int, int, int], tuple[BuildRow, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        by_short: dict[tuple[int, int, int], list[BuildRow]] = {}
+        for row in self.rows:
+            by_short.setdefault(row.build.short, []).append(row)
+        object.__setattr__(self, "by_build", {row.build.parts: row for row in self.rows})
+        object.__setattr__(
+            self, "by_short",
+            {key: tuple(sorted(rows, key=lambda r: r.build)) for key, rows in by_short.items()},
+        )
+
+    @property
+    def newest_release(self) -> str:
+        return max(row.release_date for row in self.rows)
+
+    def support(self, product: str) -> Lifecycle | None:
+        return next((item for item in self.lifecycle if item.product == product), None)
+
+
+def parse_tables(builds_csv: str, lifecycle_csv: str) -> Tables:
+    rows = []
+    for record in csv.DictReader(io.StringIO(builds_csv)):
+        build = Build.parse(record["build"])
+        if build is None or not build.exact:
+            raise ValueError(f"exchange-builds.csv: bad build {record['build']!r}")
+        rows.append(BuildRow(record["product"], record["version_name"], build, record["release_date"]))
+    lifecycle = [
+        Lifecycle(
+            record["product"],
+            date.fromisoformat(record["mainstream_end"]) if record["mainstream_end"] else None,
+            date.fromisoformat(record["extended_end"]) if record["extended_end"] else None,
+        )
+        for record in csv.DictReader(io.StringIO(lifecycle_csv))
+    ]
+    return Tables(tuple(rows), tuple(lifecycle))
+
+
+@cache
+def tables() -> Tables:
+    """The tables shipped in casaudit/data (read once per process)."""
+    data = resources.files("casaudit") / "data"
+    return parse_tables(
+        (data / "exchange-builds.csv").read_text(encoding="utf-8"),
+        (data / "exchange-lifecycle.csv").read_text(encoding="utf-8"),
+    )
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """What casaudit's tables say about one build."""
+
+    build: Build
+    product: str | None
+    #: e.g. "SP1 RU8", "CU23 Nov22SU"; for a 3-part build the CU's own name; None if unknown.
+    update: str | None
+    #: The table row(s) matching: one for an exact build, every SU of the CU for a 3-part one.
+    rows: tuple[BuildRow, ...]
+    #: One sentence on how sure this is (3-part builds, builds not in the table).
+    note: str
+
+    @property
+    def known(self) -> bool:
+        return bool(self.rows)
+
+    @property
+    def label(self) -> str:
+        """``Exchange Server 2007 SP1 RU8 (8.1.375.2)``, or an honest "unknown"."""
+        product = self.product or "an unknown Exchange product"
+        if self.update is None:
+            return f"{product}, build {self.build} (not in casaudit's build table)"
+        if self.build.exact or len(self.rows) == 1:
+            return f"{product} {self.update} ({self.build})"
+        return f"{product} {self.update} ({self.build}; security update level not visible)"
+
+
+def describe(build: Build, table: Tables | None = None) -> BuildInfo:
+    table = table or tables()
+    product = product_of(build.parts[0], build.parts[1], build.parts[2])
+    if build.exact:
+        row = table.by_build.get(build.parts)
+        if row is not None:
+            return BuildInfo(build, row.product, row.version_name, (row,), "the full build is known")
+        same_cu = table.by_short.get(build.short, ())
+        note = (
+            f"build {build} is not in casaudit's build table (newest entry {table.newest_release})"
+            + (f"; its CU is {same_cu[0].version_name}" if same_cu else "")
+        )
+        return BuildInfo(build, product, None, (), note)
+    rows = table.by_short.get(build.short, ())
+    if not rows:
+        return BuildInfo(
+            build, product, None, (),
+            f"build {build} is not in casaudit's build table (newest entry {table.newest_release})",
+        )
+    base = rows[0]
+    if len(rows) == 1:
+        note = f"only three parts are visible; the table has one build for them ({base.build})"
+    else:
+        note = (
+            f"only three parts are visible: the update is {base.version_name}, but which of its "
+            f"{len(rows)} builds ({rows[0].build} to {rows[-1].build}) is installed is not visible"
+        )
+    return BuildInfo(build, base.product, base.version_name, rows, note)
+
+
+# --------------------------------------------------------------------------- sightings
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One place a version showed: header or page, and where."""
+
+    #: "X-OWA-Version header", "OWA path /owa/<build>/", "MS-Server-ActiveSync header", ...
+    source: str
+    #: The text as seen (bounded; untrusted).
+    value: str
+    evidence_id: str
+    #: The URL whose response carried it.
+    url: str
+    build: Build | None = None
+    #: For values naming only major.minor (MS-Server-ActiveSync: 8.1): the product, if unambiguous.
+    product: str | None = None
+
+    @property
+    def origin(self) -> str:
+        return origin_of(self.url)
+
+
+def origin_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def sightings_in(item: HttpEvidence) -> tuple[list[Sighting], list[Sighting]]:
+    """(version sightings, weak hints) in one HTTP evidence item's exchanges."""
+    found: list[Sighting] = []
+    hints: list[Sighting] = []
+    for exchange in item.exchanges:
+        if exchange.status is None:
+            continue
+        found += _header_sightings(item.id, exchange)
+        found += _body_sightings(item.id, exchange)
+        for name, shown in _WEAK_HEADERS.items():
+            for value in exchange.header_values(name)[:2]:
+                hints.append(Sighting(f"{shown} header", value[:200], item.id, exchange.url))
+    return found, hints
+
+
+def _header_sightings(evidence_id: str, exchange: HttpExchange) -> list[Sighting]:
+    found = []
+    for value in exchange.header_values("x-owa-version")[:2]:
+        build = Build.parse(value)
+        if build is not None:
+            found.append(Sighting("X-OWA-Version header", value[:64], evidence_id, exchange.url, build))
+    for value in exchange.header_values("ms-server-activesync")[:2]:
+        build = Build.parse(value)
+        if build is not None:
+            found.append(Sighting(
+                "MS-Server-ActiveSync header", value[:64], evidence_id, exchange.url, build
+            ))
+            continue
+        match = re.match(rf"^\s*({_NUMBER})\.({_NUMBER})\s*$", value)
+        if match:
+            product = product_of(int(match.group(1)), int(match.group(2)))
+            found.append(Sighting(
+                "MS-Server-ActiveSync header", value[:64], evidence_id, exchange.url, None, product
+            ))
+    return found
+
+
+def _body_sightings(evidence_id: str, exchange: HttpExchange) -> list[Sighting]:
+    found: list[Sighting] = []
+    seen: set[str] = set()
+    for source, pattern in _PATH_BUILDS:
+        for match in pattern.finditer(exchange.body_excerpt):
+            text = match.group(1)
+            build = Build.parse(text)
+            if build is None or product_of(*build.parts[:3]) is None or text in seen:
+                continue
+            seen.add(text)
+            found.append(Sighting(source, match.group(0)[:80], evidence_id, exchange.url, build))
+    return found
+
+
+# --------------------------------------------------------------------------- identification
+
+
+@dataclass(frozen=True)
+class Identification:
+    """What the evidence says about one audited host's Exchange product and build."""
+
+    host: str
+    #: The origin (scheme://host:port) a per-host check row names: where the build was seen,
+    #: else the first origin that answered, else the first probed.
+    endpoint: str
+    #: Day of the scan, from the evidence timestamps (never the clock).
+    scan_date: date | None
+    #: True when at least one HTTP request got an answer.
+    answered: bool
+    sightings: tuple[Sighting, ...]
+    hints: tuple[Sighting, ...]
+    #: The build judged: the lowest cumulative update seen (the weakest server behind a
+    #: balancer), its exact form when one was seen. None if no build was disclosed.
+    build: BuildInfo | None
+    #: Other builds seen (servers that disagree), as text.
+    other_builds: tuple[str, ...]
+    evidence_ids: tuple[str, ...]
+
+    @property
+    def product(self) -> str | None:
+        """The product from the build, else from an unambiguous major.minor sighting."""
+        if self.build is not None and self.build.product:
+            return self.build.product
+        products = {s.product for s in self.sightings if s.product}
+        return products.pop() if len(products) == 1 else None
+
+    @property
+    def disclosed(self) -> bool:
+        return bool(self.sightings)
+
+    def where(self, origin: str | None = None) -> str:
+        """``X-OWA-Version header 8.1.375.2 at https://h:443/owa; ...`` (bounded)."""
+        shown = [s for s in self.sightings if origin is None or s.origin == origin]
+        text = "; ".join(f"{s.source} {s.value!r} at {s.url}" for s in shown[:4])
+        return text + (f"; and {len(shown) - 4} more" if len(shown) > 4 else "")
+
+
+def identify(
+    evidence: EvidenceSet | Iterable[object], table: Tables | None = None
+) -> tuple[Identification, ...]:
+    """One Identification per audited host, in evidence order."""
+    table = table or tables()
+    groups: dict[str, list[HttpEvidence]] = {}
+    for item in evidence:
+        if isinstance(item, HttpEvidence):
+            groups.setdefault(item.host, []).append(item)
+    return tuple(_identify_host(host, items, table) for host, items in groups.items())
+
+
+def _identify_host(host: str, items: list[HttpEvidence], table: Tables) -> Identification:
+    sightings: list[Sighting] = []
+    hints: list[Sighting] = []
+    for item in items:
+        found, weak = sightings_in(item)
+        sightings += found
+        hints += weak
+    sightings = sightings[:MAX_SIGHTINGS]
+    builds = [s.build for s in sightings if s.build is not None]
+    chosen: Build | None = None
+    if builds:
+        lowest_cu = min(b.short for b in builds)
+        same = [b for b in builds if b.short == lowest_cu]
+        exact = sorted(b for b in same if b.exact)
+        chosen = exact[0] if exact else same[0]
+    others = tuple(dict.fromkeys(
+        str(b) for b in builds
+        if chosen is not None and b != chosen and not (b.short == chosen.short and not b.exact)
+    ))
+    answered = [i for i in items if any(x.status is not None for x in i.exchanges)]
+    if sightings:
+        preferred = [s for s in sightings if s.url.startswith("https://")] or sightings
+        endpoint = preferred[0].origin
+    elif answered:
+        endpoint = origin_of((next((i for i in answered if i.scheme == "https"), answered[0])).endpoint)
+    else:
+        endpoint = origin_of(items[0].endpoint)
+    return Identification(
+        host=host,
+        endpoint=endpoint,
+        scan_date=_scan_date(items),
+        answered=bool(answered),
+        sightings=tuple(sightings),
+        hints=tuple(dict.fromkeys(hints))[:10],
+        build=describe(chosen, table) if chosen is not None else None,
+        other_builds=others,
+        evidence_ids=tuple(dict.fromkeys(s.evidence_id for s in sightings)),
+    )
+
+
+def _scan_date(items: list[HttpEvidence]) -> date | None:
+    days = []
+    for item in items:
+        try:
+            days.append(datetime.fromisoformat(item.started_at.replace("Z", "+00:00")).date())
+        except ValueError:
+            continue
+    return min(days) if days else None
+
+
+# --------------------------------------------------------------------------- support
+
+
+@dataclass(frozen=True)
+class SupportStatus:
+    product: str
+    #: True past the extended support end; False within support or with no end date.
+    ended: bool
+    extended_end: date | None
+
+
+def support_status(product: str, on: date, table: Tables | None = None) -> SupportStatus | None:
+    """The product's support on a day, or None when the lifecycle table does not list it."""
+    entry = (table or tables()).support(product)
+    if entry is None:
+        return None
+    ended = entry.extended_end is not None and on > entry.extended_end
+    return SupportStatus(product, ended, entry.extended_end)

@@ -1,0 +1,171 @@
+"""HTTP/1.0 requests without a Host header, as IIS's internal-address leak needs.
+
+``GET <path> HTTP/1.0`` and an empty line, nothing else: with no Host to echo,
+IIS builds absolute URLs (the courtesy redirect of a directory, some 401
+realms) from its own address, which behind NAT is the private one
+(KB834141; nmap http-internal-ip-disclosure; Metasploit owa_iis_internal_ip).
+httpx always sends Host, so this probe speaks HTTP over a raw socket: through
+the scan's resolver, TLS with SNI (the target's name) and no certificate check
+on https, the response head read up to 16 KiB and 100 headers, every step
+bounded by the scan's timeout. The body is never read.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass, field
+
+from casaudit.model import ProbeError
+from casaudit.plan import HostlessProbeTask, plan_hostless
+from casaudit.probes.base import ProbeContext
+from casaudit.probes.errors import probe_error
+from casaudit.probes.http import MAX_HEADER_CHARS, _unverified_context, now
+
+MAX_HEAD_BYTES = 16 * 1024
+MAX_HEADERS = 100
+
+
+@dataclass(frozen=True)
+class HostlessEvidence:
+    """The response head to one Host-less HTTP/1.0 request.
+
+    Attributes:
+        request: the request as sent, without its final empty line.
+        status, reason, http_version: from the status line (None/"" without one).
+        headers: response headers in order, capped in count and length (untrusted text).
+        peer: the "address:port" connected to: the address the scan itself used.
+        error: set when no response head came.
+    """
+
+    id: str
+    endpoint: str
+    scheme: str
+    host: str
+    port: int
+    path: str
+    started_at: str
+    finished_at: str
+    request: str
+    status: int | None = None
+    reason: str = ""
+    http_version: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    tls_version: str | None = None
+    peer: str | None = None
+    error: ProbeError | None = None
+    kind: str = field(default="hostless_http", init=False)
+
+    def header_values(self, name: str) -> list[str]:
+        wanted = name.lower()
+        return [value for key, value in self.headers if key.lower() == wanted]
+
+
+class HeadError(Exception):
+    """The response head was not HTTP."""
+
+
+class HostlessProbe:
+    def __init__(self, context: ProbeContext) -> None:
+        self._context = context
+        self._tls = _unverified_context()
+
+    def tasks(self) -> list[HostlessProbeTask]:
+        return plan_hostless(self._context.target)
+
+    def close(self) -> None:
+        pass
+
+    def run(self, task: HostlessProbeTask) -> list[HostlessEvidence]:
+        return [self.fetch(task)]
+
+    def fetch(self, task: HostlessProbeTask) -> HostlessEvidence:
+        started = now()
+        request = f"GET {task.path} HTTP/1.0"
+        common = dict(
+            id=task.evidence_id, endpoint=task.url, scheme=task.scheme, host=task.host,
+            port=task.port, path=task.path, started_at=started, request=request,
+        )
+        timeout = self._context.timeout
+        try:
+            sock, peer = self._connect(task.host, task.port, timeout)
+            conn: socket.socket = sock
+            try:
+                tls_version = None
+                if task.scheme == "https":
+                    # The SSLSocket takes over the descriptor: close that one, once.
+                    conn = self._tls.wrap_socket(sock, server_hostname=_sni(task.host))
+                    tls_version = conn.version()
+                conn.sendall(request.encode("ascii") + b"\r\n\r\n")
+                head = _read_head(conn, time.monotonic() + timeout * 2)
+            finally:
+                conn.close()
+                sock.close()
+            version, status, reason, headers = _parse_head(head)
+            return HostlessEvidence(
+                **common,  # type: ignore[arg-type]
+                finished_at=now(), status=status, reason=reason, http_version=version,
+                headers=headers, tls_version=tls_version, peer=peer,
+            )
+        except HeadError as exc:
+            return HostlessEvidence(
+                **common,  # type: ignore[arg-type]
+                finished_at=now(), error=ProbeError("protocol", str(exc)),
+            )
+        except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
+            return HostlessEvidence(
+                **common,  # type: ignore[arg-type]
+                finished_at=now(), error=probe_error(exc),
+            )
+
+    def _connect(self, host: str, port: int, timeout: float) -> tuple[socket.socket, str]:
+        failure: Exception | None = None
+        for address in self._context.resolver.resolve(host)[:4]:
+            try:
+                sock = socket.create_connection((address, port), timeout=timeout)
+            except OSError as exc:
+                failure = exc
+                continue
+            shown = f"[{address}]" if ":" in address else address
+            return sock, f"{shown}:{port}"
+        assert failure is not None
+        raise failure
+
+
+def _sni(host: str) -> str | None:
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        return host
+
+
+def _read_head(conn: socket.socket, deadline: float) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data and b"\n\n" not in data:
+        if len(data) >= MAX_HEAD_BYTES:
+            raise HeadError(f"no end of the response head in {MAX_HEAD_BYTES} bytes")
+        if time.monotonic() > deadline:
+            raise TimeoutError("the response head did not end in time")
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    if not data:
+        raise HeadError("the server closed the connection without answering")
+    return data[:MAX_HEAD_BYTES]
+
+
+def _parse_head(head: bytes) -> tuple[str, int, str, tuple[tuple[str, str], ...]]:
+    text = head.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("latin-1")
+    lines = text.replace("\r\n", "\n").split("\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit() or len(parts[1]) != 3:
+        raise HeadError(f"not an HTTP status line: {lines[0][:80]!r}")
+    headers = []
+    for line in lines[1:MAX_HEADERS + 1]:
+        name, sep, value = line.partition(":")
+        if sep and name and " " not in name:
+            headers.append((name[:256], value.strip()[:MAX_HEADER_CHARS]))
+    return parts[0], int(parts[1]), (parts[2] if len(parts) > 2 else "")[:256], tuple(headers)

@@ -1,0 +1,153 @@
+"""NTLM over HTTP(S): send an anonymous Type-1, record the Type-2 the server answers.
+
+One request per URL: ``GET <url>`` with ``Authorization: NTLM <Type-1>`` (nmap's
+http-ntlm-info message). No Type-3 follows, so no credential, not even an
+anonymous one, is ever sent. The URLs are tried in plan order on each
+listener (HTTPS, then plain HTTP) and the listener is left alone after
+
+* the first challenge that decodes: every virtual directory of one IIS site
+  answers with the same machine's identity, so more requests would add log
+  noise on the target and nothing to the evidence;
+* a connection-level failure (refused, timeout, TLS, DNS): the next URL goes to
+  the same port and would fail the same way.
+
+A load balancer spreading vdirs over several servers could therefore hide a
+second server's names; that is accepted to keep the probe to a handful of
+requests. The client, its resolver pinning and its bounds are the HTTP probe's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from casaudit.model import ProbeError
+from casaudit.parse.http_auth import parse_challenges, schemes
+from casaudit.parse.ntlm import NtlmChallenge, NtlmError, decode_challenge_b64, negotiate_b64
+from casaudit.plan import NtlmProbeTask, endpoint_url, plan_ntlm
+from casaudit.probes.base import ProbeContext
+from casaudit.probes.errors import probe_error
+from casaudit.probes.http import REQUEST_HEADERS, _bounded_headers, _client, _peer, _tls_version, now
+
+#: Characters of the raw challenge kept in evidence (a real one is well under 1000).
+MAX_CHALLENGE_CHARS = 4096
+#: Body bytes read (and dropped) so the connection can be reused.
+MAX_DRAIN_BYTES = 16 * 1024
+_STOP_ERRORS = frozenset({"refused", "timeout", "unreachable", "dns", "tls"})
+
+
+@dataclass(frozen=True)
+class NtlmEvidence:
+    """One URL's answer to an anonymous NTLM NEGOTIATE.
+
+    Attributes:
+        request_headers: as sent, including the Type-1 (not a credential).
+        status: the response status, None without a response.
+        auth_schemes: the WWW-Authenticate schemes of the answer.
+        challenge_b64: the raw NTLM challenge token as received (capped), or None.
+        challenge: the decoded CHALLENGE message; its strings are the server's (untrusted).
+        decode_error: why the token did not decode, when it did not.
+        error: set when no HTTP answer came.
+    """
+
+    id: str
+    endpoint: str
+    scheme: str
+    host: str
+    port: int
+    path: str
+    started_at: str
+    finished_at: str
+    request_headers: tuple[tuple[str, str], ...] = ()
+    status: int | None = None
+    auth_schemes: tuple[str, ...] = ()
+    challenge_b64: str | None = None
+    challenge: NtlmChallenge | None = None
+    decode_error: str | None = None
+    tls_version: str | None = None
+    peer: str | None = None
+    error: ProbeError | None = None
+    kind: str = field(default="ntlm", init=False)
+
+
+class NtlmProbe:
+    def __init__(self, context: ProbeContext) -> None:
+        self._context = context
+        self._client = _client(context.resolver, context.timeout)
+        self._type1 = "NTLM " + negotiate_b64()
+
+    def tasks(self) -> list[NtlmProbeTask]:
+        return plan_ntlm(self._context.target)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def run(self, task: NtlmProbeTask) -> list[NtlmEvidence]:
+        found: list[NtlmEvidence] = []
+        for evidence_id, path in task.attempts:
+            item = self.attempt(evidence_id, task, path)
+            found.append(item)
+            if item.challenge is not None:
+                break
+            if item.error is not None and item.error.kind in _STOP_ERRORS:
+                break
+        return found
+
+    def attempt(self, evidence_id: str, task: NtlmProbeTask, path: str) -> NtlmEvidence:
+        url = endpoint_url(task.scheme, task.host, task.port, path)
+        started = now()
+        common = dict(
+            id=evidence_id, endpoint=url, scheme=task.scheme, host=task.host, port=task.port,
+            path=path, started_at=started,
+        )
+        sent = (*REQUEST_HEADERS, ("Authorization", self._type1))
+        try:
+            with self._client.stream("GET", url, headers={"Authorization": self._type1}) as response:
+                headers = _bounded_headers(response.headers.raw)
+                stream = response.extensions.get("network_stream")
+                tls_version, peer = _tls_version(stream), _peer(stream)
+                drained = 0
+                for chunk in response.iter_raw(chunk_size=8192):
+                    drained += len(chunk)
+                    if drained >= MAX_DRAIN_BYTES:
+                        break
+                values = [v for k, v in headers if k.lower() == "www-authenticate"]
+                token = _ntlm_token(values)
+                challenge, problem = None, None
+                if token is not None:
+                    try:
+                        challenge = decode_challenge_b64(token)
+                    except NtlmError as exc:
+                        problem = str(exc)
+                return NtlmEvidence(
+                    **common,  # type: ignore[arg-type]
+                    finished_at=now(),
+                    request_headers=sent,
+                    status=response.status_code,
+                    auth_schemes=schemes(values),
+                    challenge_b64=token[:MAX_CHALLENGE_CHARS] if token is not None else None,
+                    challenge=challenge,
+                    decode_error=problem,
+                    tls_version=tls_version,
+                    peer=peer,
+                )
+        except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
+            return NtlmEvidence(
+                **common,  # type: ignore[arg-type]
+                finished_at=now(), request_headers=sent, error=probe_error(exc),
+            )
+
+
+def _ntlm_token(values: list[str]) -> str | None:
+    """The first NTLM challenge token (or NTLMSSP inside a Negotiate challenge), if any."""
+    for challenge in parse_challenges(values):
+        token = challenge.data.strip()
+        if not token or " " in token or "=" in token.rstrip("="):
+            continue
+        if challenge.scheme == "NTLM" or (
+            challenge.scheme == "Negotiate" and token.startswith("TlRMTVNT")
+        ):
+            return token
+    return None
+
+
+__all__ = ["NtlmEvidence", "NtlmProbe"]

@@ -1,0 +1,101 @@
+"""exchange.version_disclosed: response headers tell anonymous clients the Exchange build.
+
+Builds in OWA resource paths (``/owa/auth/15.2.2562/``) are recorded but do not
+fail this check on their own: Exchange writes them into its logon page on every
+version and no setting removes them, so flagging them would flag every Exchange
+server and tell its operator nothing to do. The version checks still use them.
+"""
+
+from __future__ import annotations
+
+from casaudit.identify import Identification, Sighting, identify, origin_of
+from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, HttpEvidence, Outcome, Severity
+
+CHECK = CheckMeta(
+    id="exchange.version_disclosed",
+    title="Exchange build disclosed in response headers",
+    severity=Severity.LOW,
+    recommendations=("CAS-15", "CAS-16"),
+    description=(
+        "Anonymous responses carry the Exchange build or version in headers (X-OWA-Version, "
+        "MS-Server-ActiveSync). Anyone can match the build against the list of security "
+        "updates and pick the flaws it still has, without sending a single exploit attempt. "
+        "(Builds in OWA resource paths such as /owa/auth/<build>/ are part of every Exchange "
+        "logon page and cannot be configured away; they are reported, not failed.)"
+    ),
+    remediation=(
+        "Publish Exchange through a reverse proxy that removes X-OWA-Version, "
+        "MS-Server-ActiveSync, X-FEServer, X-BEServer and X-AspNet-Version from responses "
+        "(IIS: URL Rewrite outbound rules or requestFiltering removeServerHeader). The build "
+        "in OWA resource paths cannot be hidden: keep the build current instead, which is "
+        "what makes its disclosure harmless."
+    ),
+    severity_rationale=(
+        "Low: disclosure alone harms nothing, but it turns an Internet-wide search for a "
+        "vulnerable build into a single request; its weight lies in the version checks."
+    ),
+    references=(
+        "OWASP Secure Headers Project: headers to remove (X-OWA-Version, X-FEServer, X-BEServer)",
+        "Microsoft, Exchange Server build numbers and release dates",
+    ),
+)
+
+
+def evaluate(evidence: EvidenceSet) -> list[Outcome]:
+    outcomes = []
+    identities = {ident.host: ident for ident in identify(evidence)}
+    origins: dict[tuple[str, str], list[HttpEvidence]] = {}
+    for item in evidence.of(HttpEvidence):
+        origins.setdefault((item.host, origin_of(item.endpoint)), []).append(item)
+    for (host, origin), items in origins.items():
+        ident = identities[host]
+        ids = tuple(item.id for item in items)
+        everywhere = [s for s in ident.sightings if s.origin == origin]
+        seen = [s for s in everywhere if s.source.endswith("header")]
+        if seen:
+            what = _what(seen, ident)
+            outcomes.append(Outcome(
+                origin, CheckStatus.FAIL, f"the version is visible: {what}",
+                tuple(dict.fromkeys(s.evidence_id for s in seen)),
+                observed=f"{what}, seen in: " + "; ".join(
+                    f"{s.source} {s.value!r} at {s.url}" for s in seen[:4]
+                ),
+            ))
+            continue
+        if not any(x.status is not None for item in items for x in item.exchanges):
+            error = next((item.error for item in items if item.error is not None), None)
+            if error is not None and error.kind == "refused":
+                outcomes.append(Outcome(origin, CheckStatus.PASS, "the port refused the connection", ids))
+            else:
+                detail = error.detail if error else "no answer"
+                outcomes.append(Outcome(origin, CheckStatus.NOT_ASSESSED, f"no HTTP answer ({detail})", ids))
+            continue
+        if everywhere:
+            outcomes.append(Outcome(
+                origin, CheckStatus.PASS,
+                f"no header names the build; only {_what(everywhere, ident)} shows in "
+                f"{everywhere[0].source} (Exchange writes it into every logon page)",
+                tuple(dict.fromkeys(s.evidence_id for s in everywhere)),
+            ))
+            continue
+        hints = [h for h in ident.hints if h.origin == origin]
+        extra = ""
+        if hints:
+            extra = " (weak hints only: " + ", ".join(
+                f"{h.source} {h.value!r}" for h in hints[:3]
+            ) + ")"
+        outcomes.append(Outcome(
+            origin, CheckStatus.PASS,
+            f"no Exchange build or version in {len(items)} responses{extra}", ids,
+        ))
+    return outcomes
+
+
+def _what(seen: list[Sighting], ident: Identification) -> str:
+    builds = {str(s.build) for s in seen if s.build is not None}
+    if ident.build is not None and str(ident.build.build) in builds:
+        return ident.build.label
+    if builds:
+        return "build " + ", ".join(sorted(builds))
+    products = {s.product for s in seen if s.product}
+    return " or ".join(sorted(products)) if products else f"version {seen[0].value!r}"

@@ -1,0 +1,190 @@
+"""Build identification and the shipped tables: pure, from built evidence."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from casaudit.exchange_cves import FLAWS, Exposure, assess
+from casaudit.identify import (
+    EX2007,
+    EX2016,
+    EX2019,
+    EXSE,
+    Build,
+    describe,
+    identify,
+    support_status,
+    tables,
+)
+from tests.conftest import ROOT
+from tests.factories import evidence_set, exchange, http_evidence
+
+DATA = ROOT / "casaudit" / "data"
+
+
+def _info(text):
+    build = Build.parse(text)
+    assert build is not None
+    return describe(build)
+
+
+@pytest.mark.parametrize(("build", "product", "update"), [
+    ("8.1.375.2", EX2007, "SP1 RU8"),
+    ("15.2.2562.17", EXSE, "RTM"),
+    ("15.1.2507.16", EX2016, "CU23 Nov22SU"),
+    ("15.2.1118.20", EX2019, "CU12 Nov22SU"),
+    ("14.3.513.0", "Exchange Server 2010", "SP3 RU32"),
+])
+def test_exact_builds_map_to_their_table_row(build, product, update):
+    info = _info(build)
+    assert (info.product, info.update, info.known) == (product, update, True)
+    assert info.label == f"{product} {update} ({build})"
+
+
+def test_every_shipped_row_maps_back_to_itself_and_its_product_range():
+    with (DATA / "exchange-builds.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(tables().rows) > 400
+    for row in rows:
+        info = _info(row["build"])
+        assert (info.product, info.update) == (row["product"], row["version_name"]), row
+
+
+def test_se_starts_at_build_2562_of_15_2():
+    assert _info("15.2.2562.17").product == EXSE
+    assert _info("15.2.2561.1").product == EX2019
+    assert _info("15.2.2561.1").update is None  # not in the table: not guessed
+
+
+def test_three_part_build_names_the_cu_and_says_the_su_is_not_visible():
+    info = _info("15.1.2507")
+    assert info.product == EX2016 and info.update == "CU23 (2022H1)"
+    assert "not visible" in info.note and "not visible" in info.label
+    assert len(info.rows) > 10 and all(r.build.short == (15, 1, 2507) for r in info.rows)
+
+
+def test_unknown_builds_stay_unknown():
+    four = _info("15.1.2507.999")
+    assert four.update is None and not four.known and four.product == EX2016
+    assert "not in casaudit's build table" in four.label
+    strange = _info("15.9.1.1")
+    assert strange.product is None and strange.update is None
+    assert Build.parse("15.1") is None and Build.parse("abc") is None
+    assert Build.parse("1.2.3.4.5") is None and Build.parse("123456.1.1") is None
+    assert str(Build.parse("14.00.0536.000")) == "14.0.536.0"
+
+
+def test_lifecycle_from_the_table_with_the_day_given():
+    assert support_status(EX2007, date(2017, 4, 11)).ended is False
+    assert support_status(EX2007, date(2017, 4, 12)).ended is True
+    assert support_status(EX2016, date(2025, 10, 14)).ended is False
+    assert support_status(EX2019, date(2025, 10, 15)).ended is True
+    se = support_status(EXSE, date(2040, 1, 1))
+    assert se.ended is False and se.extended_end is None
+    assert support_status("Exchange 5.5", date(2000, 1, 1)) is None
+
+
+def test_identify_reads_header_path_and_activesync_sightings():
+    owa = http_evidence(exchange(
+        "https://mail.example.test:443/owa", headers=(("X-OWA-Version", "8.1.375.2"),),
+        body='<link href="/owa/8.1.375.2/themes/base/logon.css">',
+    ), scheme="https", evidence_id="http-006")
+    eas = http_evidence(exchange(
+        "https://mail.example.test:443/Microsoft-Server-ActiveSync", 401,
+        headers=(("MS-Server-ActiveSync", "8.1"), ("X-AspNet-Version", "2.0.50727")),
+    ), scheme="https", path="/Microsoft-Server-ActiveSync", evidence_id="http-007")
+    (ident,) = identify(evidence_set(owa, eas))
+    assert str(ident.build.build) == "8.1.375.2" and ident.product == EX2007
+    assert [s.source for s in ident.sightings] == [
+        "X-OWA-Version header", "OWA path /owa/<build>/", "MS-Server-ActiveSync header",
+    ]
+    assert ident.sightings[2].product == EX2007 and ident.sightings[2].build is None
+    assert [h.value for h in ident.hints] == ["2.0.50727"]
+    assert ident.endpoint == "https://mail.example.test:443"
+    assert ident.evidence_ids == ("http-006", "http-007")
+    assert ident.scan_date == date(2026, 1, 1)
+
+
+def test_identify_prefers_the_lowest_cu_and_its_exact_build_and_lists_the_others():
+    pages = [
+        http_evidence(exchange(
+            "https://mail.example.test:443/owa", headers=(("X-OWA-Version", v),),
+        ), scheme="https", evidence_id=f"E{i}")
+        for i, v in enumerate(["15.1.2507.16", "15.1.2375.37"])
+    ]
+    path = http_evidence(exchange(
+        "https://mail.example.test:443/owa/auth/logon.aspx",
+        body='<link rel="shortcut icon" href="/owa/auth/15.1.2375/themes/resources/favicon.ico">',
+    ), scheme="https", evidence_id="E9")
+    (ident,) = identify(evidence_set(*pages, path))
+    assert str(ident.build.build) == "15.1.2375.37"
+    assert ident.other_builds == ("15.1.2507.16",)
+
+
+def test_activesync_15_2_alone_names_no_single_product_and_weak_hints_name_none():
+    eas = http_evidence(exchange(
+        "https://mail.example.test:443/Microsoft-Server-ActiveSync",
+        headers=(("MS-Server-ActiveSync", "15.2"), ("Server", "Microsoft-IIS/10.0")),
+    ), scheme="https")
+    (ident,) = identify(evidence_set(eas))
+    assert ident.build is None and ident.product is None and ident.disclosed
+    assert ident.hints[0].source == "Server header"
+
+
+def test_refresh_script_validates_and_copies(tmp_path):
+    spec = importlib.util.spec_from_file_location("refresh", ROOT / "scripts" / "refresh_exchange_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    source, target = tmp_path / "src", tmp_path / "dst"
+    source.mkdir(), target.mkdir()
+    for name in ("exchange-builds.csv", "exchange-lifecycle.csv"):
+        (source / name).write_text((DATA / name).read_text())
+    assert module.refresh(source, target) == ["exchange-builds.csv", "exchange-lifecycle.csv"]
+    assert module.refresh(source, target) == []
+    bad = (DATA / "exchange-builds.csv").read_text()
+    bad += "Exchange Server 2016,CU99,15.1.02.1,15.1.02,2030-01-01\n"
+    (source / "exchange-builds.csv").write_text(bad)
+    with pytest.raises(module.TableError, match="leading zeros"):
+        module.refresh(source, target)
+    assert Path(target / "exchange-builds.csv").read_text() == (DATA / "exchange-builds.csv").read_text()
+
+
+# --------------------------------------------------------------------------- CVE judgement
+
+
+def _exposures(text):
+    return {a.flaw.name: a.exposure for a in assess(_info(text))}
+
+
+def test_fixed_builds_are_rows_of_the_table():
+    for flaw in FLAWS:
+        for builds in flaw.fixed.values():
+            for build in builds:
+                assert build.parts in tables().by_build, (flaw.name, str(build))
+
+
+def test_exact_builds_against_the_fixes():
+    proxyshell_unpatched = _exposures("15.1.2176.9")  # 2016 CU19 Mar21SU
+    assert proxyshell_unpatched["ProxyLogon"] is Exposure.FIXED
+    assert proxyshell_unpatched["ProxyShell"] is Exposure.VULNERABLE
+    assert proxyshell_unpatched["ProxyNotShell"] is Exposure.VULNERABLE
+    assert set(_exposures("15.1.2507.16").values()) == {Exposure.FIXED}
+    assert _exposures("15.1.2507.13")["ProxyNotShell"] is Exposure.VULNERABLE
+    # An old CU that never got a ProxyShell fix, though it got the special Mar21SU
+    old = _exposures("15.1.1415.10")
+    assert old["ProxyLogon"] is Exposure.FIXED and old["ProxyShell"] is Exposure.VULNERABLE
+    assert _exposures("15.0.1497.2")["ProxyLogon"] is Exposure.VULNERABLE
+    assert set(_exposures("8.1.375.2").values()) == {Exposure.NOT_AFFECTED}
+    assert set(_exposures("15.2.2562.17").values()) == {Exposure.NOT_AFFECTED}
+
+
+def test_three_part_builds_are_judged_only_where_the_cu_decides():
+    assert _exposures("15.1.2507")["ProxyNotShell"] is Exposure.UNDETERMINED
+    assert _exposures("15.1.2507")["ProxyShell"] is Exposure.FIXED  # CU23 postdates Apr21SU
+    assert set(_exposures("15.1.1261").values()) == {Exposure.VULNERABLE}  # 2016 CU7
+    assert set(_exposures("15.2.1258").values()) == {Exposure.FIXED}  # 2019 CU13
