@@ -23,6 +23,7 @@ def lab_target(lab: LabInstance) -> tuple[Target, ScanOptions]:
     target = Target(host=lab.host, domain=lab.domain, ports={**DEFAULT_PORTS, **lab.ports})
     options = ScanOptions(
         pins={name: lab.address for name in lab.names},
+        dns_server=(lab.address, lab.dns_port),
         ca_file=lab.ca_file,
         timeout=5.0,
     )

@@ -45,8 +45,8 @@ def test_hardened_posture_passes_and_follows_redirects_to_https(hardened_lab, va
     assert document["findings"] == []
     rows = [r for r in document["checks"] if r["check"] == "http.basic_cleartext"]
     assert len(rows) == len(EXCHANGE_PATHS) and {r["status"] for r in rows} == {"pass"}
-    owa = next(e for e in document["evidence"] if e["endpoint"].startswith("http://")
-               and e["path"] == "/owa")
+    owa = next(e for e in document["evidence"] if e["kind"] == "http"
+               and e["endpoint"].startswith("http://") and e["path"] == "/owa")
     statuses = [x["status"] for x in owa["exchanges"]]
     assert statuses[0] == 301 and statuses[-1] == 200
     assert owa["exchanges"][-1]["url"].startswith(f"https://{hardened_lab.host}:")
@@ -59,16 +59,17 @@ def test_port_overrides_name_the_endpoints_and_a_closed_port_is_evidence(hardene
         closed = spare.ports["http"]
     run = run_cli(
         "scan", hardened_lab.host, "--resolve", f"{hardened_lab.host}:127.0.0.1",
+        "--dns-server", hardened_lab.dns_server, "--ca-file", str(hardened_lab.ca_file),
         "--port", f"http={closed}", "--port", f"https={hardened_lab.ports['https']}",
         "--json", "-",
     )
     assert run.code == 0, run.stderr
     document = run.json()
     assert document["targets"][0]["ports"]["http"] == closed
-    plain = [e for e in document["evidence"] if e["scheme"] == "http"]
+    plain = [e for e in document["evidence"] if e["kind"] == "http" and e["scheme"] == "http"]
     assert {e["exchanges"][0]["error"]["kind"] for e in plain} == {"refused"}
     assert all(e["endpoint"].startswith(f"http://{hardened_lab.host}:{closed}/") for e in plain)
-    secure = [e for e in document["evidence"] if e["scheme"] == "https"]
+    secure = [e for e in document["evidence"] if e["kind"] == "http" and e["scheme"] == "https"]
     assert {e["exchanges"][0]["status"] for e in secure} == {401, 302}
 
 
@@ -156,7 +157,8 @@ def test_server_strings_render_as_text_and_offsite_redirects_are_not_followed(tm
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(&#39;realm&#39;)&lt;/script&gt;" in html
     document = json.loads(scan_json.read_text())
-    owa = next(e for e in document["evidence"] if e["scheme"] == "http" and e["path"] == "/owa")
+    owa = next(e for e in document["evidence"]
+               if e["kind"] == "http" and e["scheme"] == "http" and e["path"] == "/owa")
     assert len(owa["exchanges"]) == 1
     assert "evil.test" in owa["redirect_stopped"] and "not followed" in owa["redirect_stopped"]
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from casaudit.lab.certs import issue_certificates
 from casaudit.lab.dns_server import DnsServer
-from casaudit.lab.http_server import LOOPBACK, HttpListener
+from casaudit.lab.http_server import LOOPBACK, HttpListener, RecordedRequest, RequestJournal
 from casaudit.lab.posture import Posture, TlsSettings, load_posture
 
 
@@ -35,6 +35,11 @@ class LabInstance:
     ca_file: Path
     dns_port: int
     workdir: Path
+    #: Every HTTP(S) request the lab answered, with its Authorization header (tests only).
+    journal: RequestJournal = field(default_factory=RequestJournal)
+
+    def requests(self) -> list[RecordedRequest]:
+        return self.journal.entries()
 
     @property
     def host(self) -> str:
@@ -65,6 +70,8 @@ class LabInstance:
             args += ["--resolve", f"{name}:{self.address}"]
         for service, port in self.ports.items():
             args += ["--port", f"{service}={port}"]
+        # SRV (Autodiscover) has no pin: it goes to the lab's DNS, never the system's.
+        args += ["--dns-server", self.dns_server]
         args += ["--ca-file", str(self.ca_file)]
         return args
 
@@ -100,17 +107,18 @@ class Lab:
         certificates = issue_certificates(tls, workdir)
 
         listeners: dict[str, HttpListener] = {}
+        journal = RequestJournal()
         for scheme, service in (("http", posture.http), ("https", posture.https)):
             if service is None:
                 continue
             context = certificates.server_context if scheme == "https" else None
-            listener = HttpListener(service, context, LOOPBACK)
+            listener = HttpListener(service, context, LOOPBACK, posture.vhosts, journal)
             self._stack.callback(listener.close)
             listeners[scheme] = listener
-        dns = DnsServer(posture, LOOPBACK)
+        ports = {scheme: listener.port for scheme, listener in listeners.items()}
+        dns = DnsServer(posture, LOOPBACK, ports)
         self._stack.callback(dns.close)
 
-        ports = {scheme: listener.port for scheme, listener in listeners.items()}
         placeholders = {
             "{host}": posture.host,
             "{http_port}": str(ports.get("http", "")),
@@ -126,6 +134,7 @@ class Lab:
             ca_file=certificates.ca_file,
             dns_port=dns.port,
             workdir=workdir,
+            journal=journal,
         )
 
     def close(self) -> None:

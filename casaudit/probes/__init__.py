@@ -6,9 +6,13 @@ family is a module here and one line in that tuple.
 
 from __future__ import annotations
 
+from casaudit.probes.autodiscover import AutodiscoverProbe
 from casaudit.probes.base import ProbeContext, ProbeFactory
 from casaudit.probes.http import HttpProbe
 
-PROBE_FACTORIES: tuple[ProbeFactory, ...] = (HttpProbe,)
+PROBE_FACTORIES: tuple[ProbeFactory, ...] = (
+    HttpProbe,
+    AutodiscoverProbe,
+)
 
 __all__ = ["PROBE_FACTORIES", "ProbeContext", "ProbeFactory"]
