@@ -8,7 +8,7 @@ import pytest
 
 from casaudit.api import audit
 from casaudit.demo import lab_target
-from casaudit.lab import Lab, Posture, parse_posture
+from casaudit.lab import Lab, Posture, load_posture, parse_posture
 from casaudit.model import AuditResult
 from tests import autodiscover_postures as postures
 from tests.conftest import run_cli
@@ -113,9 +113,8 @@ def test_offsite_redirect_and_srv_are_flagged_and_never_contacted():
     assert requests and not [r for r in requests if r.host == postures.OUTSIDER]
 
 
-def test_legacy_serves_autodiscover_in_cleartext_and_srv_saves_it(legacy_lab):
-    target, options = lab_target(legacy_lab)
-    result = audit(target, options)
+def test_legacy_serves_autodiscover_in_cleartext_and_srv_saves_it():
+    result, _ = scan(load_posture("exchange2007-legacy"))
     assert verdicts(result)["http_redirect"] == ("failed", "cleartext_content")
     assert verdicts(result)["srv"] == ("working", None)
     cleartext = statuses(result, "autodiscover.cleartext")
@@ -123,8 +122,9 @@ def test_legacy_serves_autodiscover_in_cleartext_and_srv_saves_it(legacy_lab):
     assert one(result, "autodiscover.unreachable") == "pass"
 
 
-def test_cli_json_shows_per_method_url_answer_and_verdict(hardened_lab, validate_scan):
-    run = run_cli("scan", *hardened_lab.scan_args(), "--json", "-")
+def test_cli_json_shows_per_method_url_answer_and_verdict(validate_scan):
+    with Lab.start("exchange-se-hardened") as hardened_lab:
+        run = run_cli("scan", *hardened_lab.scan_args(), "--json", "-")
     assert run.code == 0, run.stderr
     document = validate_scan(run.json())
     rows = [e for e in document["evidence"] if e["kind"] == "autodiscover"]

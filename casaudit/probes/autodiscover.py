@@ -23,18 +23,22 @@ import threading
 import time
 from typing import Any
 
+import httpcore
 import httpx
 
 from casaudit.evidence_autodiscover import (
     FAILED,
     UNKNOWN,
     WORKING,
+    AdvertisedUrl,
+    AuthenticatedAttempt,
     AutodiscoverEvidence,
     CertificateCheck,
 )
 from casaudit.model import HttpExchange, ProbeError
 from casaudit.parse.autodiscover import (
     MAX_XML_BYTES,
+    AdvertisedSetting,
     JsonV2Summary,
     PoxSummary,
     looks_like_html,
@@ -57,10 +61,12 @@ from casaudit.probes.errors import probe_error
 from casaudit.probes.http import (
     MAX_EXCERPT_CHARS,
     REDIRECT_STATUSES,
+    REQUEST_HEADERS,
+    PinnedNetworkBackend,
     _bounded_headers,
-    _client,
     _peer,
     _tls_version,
+    _unverified_context,
     now,
 )
 from casaudit.resolve import ResolutionError
@@ -94,17 +100,23 @@ class AutodiscoverProbe:
     def __init__(self, context: ProbeContext) -> None:
         self._context = context
         self._scope = context.scope
-        self._client = _client(context.resolver, context.timeout, context.concurrency)
+        self._client = observing_client(context)
         self._verifying = verifying_context(context.ca_file)
         self._certificates: dict[tuple[str, int], CertificateCheck] = {}
         self._lock = threading.Lock()
         self._deadline_seconds = context.timeout * 2
+        self._credentials = context.credentials
+        self._authenticating = (
+            verifying_client(context) if context.credentials is not None else None
+        )
 
     def tasks(self) -> list[AutodiscoverTask]:
         return plan_autodiscover(self._context.target)
 
     def close(self) -> None:
         self._client.close()
+        if self._authenticating is not None:
+            self._authenticating.close()
 
     def run(self, task: AutodiscoverTask) -> list[AutodiscoverEvidence]:
         started = now()
@@ -116,6 +128,8 @@ class AutodiscoverProbe:
             fields = self._json_v2(task)
         else:
             fields = self._pox_method(task.url)
+        if self._credentials is not None and task.method != "json_v2":
+            fields["authenticated"] = self._authenticate(fields)
         return [AutodiscoverEvidence(
             id=task.evidence_id, endpoint=task.url, method=task.method, order=task.order,
             domain=task.domain, email=task.email, started_at=started, finished_at=now(),
@@ -222,6 +236,60 @@ class AutodiscoverProbe:
             **_fields(outcome.verdict, outcome.failure, outcome.detail),
         }
 
+    # -- authenticated mode ----------------------------------------------------------
+
+    def _authenticate(self, fields: dict[str, Any]) -> AuthenticatedAttempt:
+        """At most one credentialed POST per method, and only where it is safe.
+
+        Safe means: the method led to a working Autodiscover endpoint, whose URL
+        is HTTPS, on one of the target's names, whose certificate verified. The
+        request itself goes through a verifying client that follows no redirect,
+        so the credentials cannot be carried anywhere else.
+        """
+        exchanges = fields.get("exchanges", ())
+        if fields.get("verdict") != WORKING or not exchanges:
+            return AuthenticatedAttempt(
+                url=None, sent=False,
+                withheld="the method does not lead to a working Autodiscover endpoint")
+        url = exchanges[-1].url
+        withheld = self._withhold(url)
+        if withheld is not None:
+            return AuthenticatedAttempt(url=url, sent=False, withheld=withheld)
+        assert self._credentials is not None and self._authenticating is not None
+        headers = (*POX_HEADERS, ("Authorization", self._credentials.basic_authorization()))
+        reply = self._send("POST", url, pox_request(self._credentials.email), headers,
+                           client=self._authenticating)
+        xml = _xml_of(reply)
+        advertised = tuple(self._advertised(s) for s in xml.settings) if xml is not None else ()
+        return AuthenticatedAttempt(url=url, sent=True, exchange=reply.exchange, xml=xml,
+                                    advertised=advertised)
+
+    def _withhold(self, url: str) -> str | None:
+        """Why credentials must not go to `url`, or None when they may."""
+        parsed = httpx.URL(url)
+        if parsed.scheme != "https":
+            return "not HTTPS: credentials are never sent over plain HTTP"
+        if not self._scope.allows(parsed.host):
+            return f"{parsed.host!r} is outside the target's names"
+        check = self.certificate(parsed.host, parsed.port or 443)
+        if check.verified is not True:
+            return f"the certificate for {parsed.host} did not verify ({check.detail})"
+        return None
+
+    def _advertised(self, setting: AdvertisedSetting) -> AdvertisedUrl:
+        try:
+            url = httpx.URL(setting.url)
+            scheme, host = url.scheme, url.host
+            port = url.port or (443 if scheme == "https" else 80)
+        except (httpx.InvalidURL, ValueError):
+            scheme, host, port = "", "", 0
+        in_scope = bool(host) and self._scope.allows(host)
+        certificate = self.certificate(host, port) if in_scope and scheme == "https" else None
+        return AdvertisedUrl(
+            protocol=setting.protocol, setting=setting.setting, url=setting.url, scheme=scheme,
+            host=host, port=port, in_scope=in_scope, certificate=certificate,
+        )
+
     # -- HTTP ------------------------------------------------------------------------
 
     def _email(self) -> str:
@@ -259,11 +327,17 @@ class AutodiscoverProbe:
         return chain, stopped, chain[-1]
 
     def _send(
-        self, method: str, url: str, body: bytes | None, headers: tuple[tuple[str, str], ...]
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: tuple[tuple[str, str], ...],
+        client: httpx.Client | None = None,
     ) -> _Reply:
         started = now()
+        client = client or self._client
         try:
-            with self._client.stream(method, url, content=body, headers=dict(headers)) as response:
+            with client.stream(method, url, content=body, headers=dict(headers)) as response:
                 data, truncated = self._read_bounded(response)
                 stream = response.extensions.get("network_stream")
                 response_headers = _bounded_headers(response.headers.raw)
@@ -285,8 +359,9 @@ class AutodiscoverProbe:
                 return _Reply(exchange, data, truncated)
         except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
             return _Reply(HttpExchange(
-                method=method, url=url, request_headers=headers, started_at=started,
-                error=probe_error(exc),
+                method=method, url=url,
+                request_headers=recorded_headers([(k.encode(), v.encode()) for k, v in headers]),
+                started_at=started, error=probe_error(exc),
             ))
 
     def _read_bounded(self, response: httpx.Response) -> tuple[bytes, bool]:
@@ -359,6 +434,39 @@ class AutodiscoverProbe:
             except OSError as exc:
                 failure = probe_error(exc).detail
         return CertificateCheck(host, port, None, "unreachable", failure)
+
+
+def _pinned_client(context: ProbeContext, ssl_context: ssl.SSLContext) -> httpx.Client:
+    """The HTTP probe's client construction: the scan's resolver, no redirects, no env.
+
+    The pool has no limits of its own (the scan's thread pool bounds requests):
+    httpcore 1.0.9's sync pool can close an idle connection it has just handed to
+    another thread when it trims (encode/httpcore#1110: "Bad file descriptor").
+    """
+    transport = httpx.HTTPTransport(verify=ssl_context)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=ssl_context,
+        max_connections=None,
+        max_keepalive_connections=None,
+        network_backend=PinnedNetworkBackend(context.resolver),
+    )
+    return httpx.Client(
+        transport=transport, timeout=httpx.Timeout(context.timeout), follow_redirects=False,
+        trust_env=False, headers=dict(REQUEST_HEADERS),
+    )
+
+
+def observing_client(context: ProbeContext) -> httpx.Client:
+    """Sees what a misconfigured server answers: no certificate verification."""
+    return _pinned_client(context, _unverified_context())
+
+
+def verifying_client(context: ProbeContext) -> httpx.Client:
+    """The only client that carries credentials: verifies like Outlook, never redirects."""
+    ssl_context = ssl.create_default_context()
+    if context.ca_file:
+        ssl_context.load_verify_locations(cafile=str(context.ca_file))
+    return _pinned_client(context, ssl_context)
 
 
 def verifying_context(ca_file: object = None) -> ssl.SSLContext:

@@ -69,14 +69,20 @@ class PinnedNetworkBackend(httpcore.NetworkBackend):
         time.sleep(seconds)
 
 
-def _client(resolver: Resolver, timeout: float, max_connections: int) -> httpx.Client:
+def _client(resolver: Resolver, timeout: float) -> httpx.Client:
     """An httpx client that resolves through the scan's resolver and never follows alone."""
     context = _unverified_context()
     transport = httpx.HTTPTransport(verify=context)
     # httpx has no hook for name resolution; its pool takes a network backend.
+    # The scan's thread pool bounds how many requests run at once, so the
+    # connection pool gets no limit of its own: httpcore 1.0.9's sync pool
+    # closes an idle connection it has just handed to another thread when it
+    # "makes room" or trims keep-alives (encode/httpcore#1110), which showed as
+    # "Bad file descriptor" on a few requests of a scan. Without limits it never does.
     transport._pool = httpcore.ConnectionPool(
         ssl_context=context,
-        max_connections=max_connections,
+        max_connections=None,
+        max_keepalive_connections=None,
         network_backend=PinnedNetworkBackend(resolver),
     )
     return httpx.Client(
@@ -109,7 +115,7 @@ class HttpProbe:
 
     def __init__(self, context: ProbeContext) -> None:
         self._context = context
-        self._client = _client(context.resolver, context.timeout, context.concurrency)
+        self._client = _client(context.resolver, context.timeout)
         self._scope = context.scope
         self._deadline_seconds = context.timeout * 2
 
