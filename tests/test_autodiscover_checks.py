@@ -152,3 +152,60 @@ def test_check_ids_and_severities_are_a_contract():
     assert catalog["autodiscover.url_failed"] == ("low", ("CAS-11",))
     assert catalog["autodiscover.cleartext"] == ("high", ("CAS-11", "CAS-13"))
     assert catalog["autodiscover.redirect_offsite"] == ("medium", ("CAS-11",))
+    assert catalog["autodiscover.insecure_advertised_url"] == ("high", ("CAS-11", "CAS-13"))
+
+
+insecure = importlib.import_module("checks.autodiscover_insecure_advertised_url")
+
+
+def _with_attempt(*advertised, sent: bool = True, withheld: str | None = None):
+    import dataclasses
+
+    from casaudit.evidence_autodiscover import AuthenticatedAttempt
+
+    item = autodiscover_evidence("root_domain")
+    attempt = AuthenticatedAttempt(url=item.endpoint, sent=sent, withheld=withheld,
+                                   advertised=tuple(advertised))
+    return dataclasses.replace(item, authenticated=attempt)
+
+
+def _url(url: str, in_scope: bool = True, verified: bool | None = True):
+    from urllib.parse import urlsplit
+
+    from casaudit.evidence_autodiscover import AdvertisedUrl, CertificateCheck
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    certificate = (CertificateCheck(parts.hostname, port, verified, None if verified else "name_mismatch",
+                                    "x") if in_scope and parts.scheme == "https" else None)
+    return AdvertisedUrl("EXCH", "EwsUrl", url, parts.scheme, parts.hostname or "", port, in_scope,
+                         certificate)
+
+
+def test_insecure_advertised_url_fails_on_http_and_on_a_bad_certificate():
+    evidence = evidence_set(_with_attempt(
+        _url("http://mail.example.test/OAB/"),
+        _url("https://mail.example.test/EWS/Exchange.asmx", verified=False),
+    ))
+    outcomes = insecure.evaluate(evidence)
+    assert [o.status for o in outcomes] == [CheckStatus.FAIL, CheckStatus.FAIL]
+    assert outcomes[0].endpoint == "http://mail.example.test:80/OAB/"
+    assert outcomes[1].recommendations == ("CAS-17",)
+
+
+def test_insecure_advertised_url_passes_https_verified_and_reports_out_of_scope_as_not_assessed():
+    evidence = evidence_set(_with_attempt(
+        _url("https://mail.example.test/EWS/Exchange.asmx"),
+        _url("https://ews.hoster.test/EWS/Exchange.asmx", in_scope=False),
+    ))
+    outcomes = insecure.evaluate(evidence)
+    assert [o.status for o in outcomes] == [CheckStatus.PASS, CheckStatus.NOT_ASSESSED]
+    assert "outside the target's names" in outcomes[1].reason
+
+
+def test_insecure_advertised_url_needs_credentials():
+    [unauthenticated] = insecure.evaluate(evidence_set(autodiscover_evidence("root_domain")))
+    assert unauthenticated.status is CheckStatus.NOT_ASSESSED
+    assert "--authenticated" in unauthenticated.reason
+    [withheld] = insecure.evaluate(evidence_set(_with_attempt(sent=False, withheld="not HTTPS")))
+    assert withheld.status is CheckStatus.NOT_ASSESSED and "not HTTPS" in withheld.reason
