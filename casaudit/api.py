@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from casaudit import __version__
 from casaudit.catalog import Check, load_checks
+from casaudit.credentials import Credentials
 from casaudit.errors import TargetError, UsageError
 from casaudit.model import (
     AuditResult,
@@ -40,10 +41,13 @@ class ScanOptions:
     ca_file: Path | None = None
     timeout: float = 10.0
     concurrency: int = 8
+    #: Authenticated Autodiscover (--authenticated); never recorded, never printed.
+    credentials: Credentials | None = field(default=None, repr=False)
 
     def public(self) -> dict[str, Any]:
         """The options as recorded in the report: everything here, never a secret."""
         return {
+            "authenticated": self.credentials is not None,
             "resolve": [f"{name}:{addr}" for name, addr in self.pins.items()],
             "dns_server": f"{self.dns_server[0]}:{self.dns_server[1]}" if self.dns_server else None,
             "ca_file": str(self.ca_file) if self.ca_file else None,
@@ -102,6 +106,7 @@ def audit(target: Target, options: ScanOptions, observer: Observer | None = None
         timeout=options.timeout,
         concurrency=options.concurrency,
         ca_file=options.ca_file,
+        credentials=options.credentials,
     )
     probes: list[Probe] = []
     try:

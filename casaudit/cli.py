@@ -110,6 +110,17 @@ def scan(
         min=0.1, max=300, help="Seconds allowed for each network step.")] = 10.0,
     concurrency: Annotated[int, typer.Option(
         min=1, max=64, help="Probes run at once against the host.")] = 8,
+    email: Annotated[str | None, typer.Option(
+        metavar="ADDRESS",
+        help="The mailbox address Autodiscover is asked about; its domain is the default "
+             "--domain. Default: the made-up casaudit-probe@<domain>.")] = None,
+    authenticated: Annotated[bool, typer.Option(
+        "--authenticated",
+        help="Also send this mailbox's password to Autodiscover and check the URLs it "
+             "advertises. Needs --email; the password comes from the CASAUDIT_PASSWORD "
+             "environment variable or a hidden prompt, never from the command line. It is "
+             "sent only over HTTPS to the target's own names whose certificate verified, "
+             "once per method, and is never logged or stored.")] = False,
 ) -> None:
     """Audit one Client Access host and report what it exposes."""
     from casaudit.api import ScanOptions, audit
@@ -118,6 +129,7 @@ def scan(
         Target,
         default_domain,
         normalise_host,
+        parse_email,
         parse_port_override,
     )
     from casaudit.resolve import parse_dns_server, parse_pin
@@ -130,17 +142,20 @@ def scan(
     pins = dict(parse_pin(text) for text in resolve or [])
     if ca_file is not None and not ca_file.is_file():
         raise UsageError(f"--ca-file {str(ca_file)!r}: no such file")
-    target = Target(
-        host=target_host,
-        domain=normalise_host(domain, "--domain") if domain else default_domain(target_host),
-        ports=ports,
-    )
+    address, email_domain = parse_email(email) if email is not None else (None, None)
+    if domain:
+        mail_domain = normalise_host(domain, "--domain")
+    else:
+        mail_domain = email_domain or default_domain(target_host)
+    target = Target(host=target_host, domain=mail_domain, ports=ports, email=address)
+    credentials = _credentials(address) if authenticated else None
     options = ScanOptions(
         pins=pins,
         dns_server=parse_dns_server(dns_server) if dns_server else None,
         ca_file=ca_file,
         timeout=timeout,
         concurrency=concurrency,
+        credentials=credentials,
     )
     outputs = Outputs(json=json_out, html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out,
                       csv=csv_out)
@@ -151,6 +166,27 @@ def scan(
     _write_outputs(document, outputs)
     failing = [f for f in result.findings if f.severity.rank >= Severity(fail_on.value).rank]
     raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK)
+
+
+def _credentials(address: str | None) -> Any:
+    """The password from the environment or a hidden prompt; never from argv."""
+    import os
+
+    from casaudit.credentials import PASSWORD_ENV, Credentials
+
+    if address is None:
+        raise UsageError("--authenticated needs --email ADDRESS (the mailbox to log on as)")
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"--authenticated: set {PASSWORD_ENV} or run on a terminal to be asked for "
+                "the password")
+        password = typer.prompt(f"Password for {address}", hide_input=True, default="",
+                                show_default=False)
+    if not password:
+        raise UsageError("--authenticated: the password is empty")
+    return Credentials(address, password)
 
 
 @dataclass(frozen=True)

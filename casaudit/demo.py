@@ -25,6 +25,7 @@ def lab_target(lab: LabInstance) -> tuple[Target, ScanOptions]:
     target = Target(host=lab.host, domain=lab.domain, ports=lab.target_ports())
     options = ScanOptions(
         pins={name: lab.address for name in lab.names},
+        dns_server=(lab.address, lab.dns_port),
         ca_file=lab.ca_file,
         timeout=5.0,
     )

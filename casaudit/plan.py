@@ -12,6 +12,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from casaudit.errors import UsageError
 from casaudit.exchange import BASELINE_ROLE, CLIENT_ACCESS_URLS, service_request
@@ -69,6 +70,8 @@ class Target:
     host: str
     domain: str
     ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    #: The mailbox address Autodiscover is asked about (--email), if given.
+    email: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -281,3 +284,67 @@ def plan_hostless(target: Target) -> list[HostlessProbeTask]:
             ))
             number += 1
     return tasks
+
+
+# --------------------------------------------------------------------------- autodiscover
+
+AUTODISCOVER_PATH = "/autodiscover/autodiscover.xml"
+AUTODISCOVER_JSON_PATH = "/autodiscover/autodiscover.json"
+#: A path no Exchange serves: a 200 there reveals a catch-all proxy.
+CANARY_PATH = "/casaudit-canary-7d1f3b/autodiscover/autodiscover.xml"
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@([A-Za-z0-9.-]{1,253})$")
+
+
+def parse_email(text: str) -> tuple[str, str]:
+    """`user@domain` -> (address, domain); anything else is a usage error."""
+    match = _EMAIL.match(text.strip())
+    if not match:
+        raise UsageError(f"--email expects an address like user@example.com, got {text!r}")
+    domain = normalise_host(match.group(1), "--email domain")
+    return f"{text.strip().rpartition('@')[0]}@{domain}", domain
+
+
+def probe_address(target: Target) -> str:
+    """The address Autodiscover is asked about: --email, else a made-up one in the domain.
+
+    A fabricated address gets the same anonymous answer (a 401 or an error 600)
+    as a real one; no real mailbox is named unless the user gives one.
+    """
+    return target.email or f"casaudit-probe@{target.domain}"
+
+
+@dataclass(frozen=True)
+class AutodiscoverTask:
+    evidence_id: str
+    #: root_domain | autodiscover_host | http_redirect | srv | json_v2
+    method: str
+    order: int
+    domain: str
+    email: str
+    #: The URL tried first; for srv the DNS name queried (no URL until the answer).
+    url: str
+    scheme: str = "https"
+    host: str = ""
+    port: int = 0
+
+
+def plan_autodiscover(target: Target) -> list[AutodiscoverTask]:
+    """Every Autodiscover method Outlook uses for the mail domain, in Outlook's order."""
+    domain, email = target.domain, probe_address(target)
+    https, http = target.ports["https"], target.ports["http"]
+    auto = f"autodiscover.{domain}"
+    json_path = f"{AUTODISCOVER_JSON_PATH}?Email={quote(email, safe='@')}&Protocol=AutodiscoverV1"
+    rows = [
+        ("root_domain", endpoint_url("https", domain, https, AUTODISCOVER_PATH), "https", domain, https),
+        ("autodiscover_host", endpoint_url("https", auto, https, AUTODISCOVER_PATH), "https", auto, https),
+        ("http_redirect", endpoint_url("http", auto, http, AUTODISCOVER_PATH), "http", auto, http),
+        ("srv", f"dns://_autodiscover._tcp.{domain}:53/SRV", "dns", f"_autodiscover._tcp.{domain}", 53),
+        ("json_v2", endpoint_url("https", auto, https, json_path), "https", auto, https),
+    ]
+    return [
+        AutodiscoverTask(
+            evidence_id=f"ad-{order:03d}", method=method, order=order, domain=domain,
+            email=email, url=url, scheme=scheme, host=host, port=port,
+        )
+        for order, (method, url, scheme, host, port) in enumerate(rows, start=1)
+    ]

@@ -11,6 +11,7 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import dns.exception
 import dns.rdatatype
@@ -22,6 +23,32 @@ from casaudit.plan import normalise_host
 
 class ResolutionError(Exception):
     """The name has no address: carries the resolver's own words."""
+
+
+@dataclass(frozen=True)
+class SrvAnswer:
+    """One SRV record as received (RFC 2782); `target` without the trailing dot."""
+
+    priority: int
+    weight: int
+    port: int
+    target: str
+
+
+@dataclass(frozen=True)
+class SrvLookup:
+    """What an SRV query returned: records, or why there are none.
+
+    `error` keeps apart what the report must not confuse: `nxdomain` (the name
+    does not exist), `no_record` (it exists, without SRV data), `timeout`
+    (nothing is known) and `dns` (any other resolver failure).
+    """
+
+    name: str
+    server: str
+    records: tuple[SrvAnswer, ...] = ()
+    error: str | None = None
+    detail: str = ""
 
 
 def parse_pin(text: str) -> tuple[str, str]:
@@ -126,6 +153,47 @@ class Resolver:
         if not addresses:
             raise ResolutionError(problems[0] if problems else "no A or AAAA record")
         return tuple(addresses)
+
+    def srv(self, name: str, limit: int = 20) -> SrvLookup:
+        """The SRV records of `name`, from --dns-server or the system's configured servers.
+
+        Pins (--resolve) hold addresses only, so an SRV query always goes to a
+        DNS server. At most `limit` records are kept, sorted by priority, then
+        by weight (highest first), as a client would try them.
+        """
+        if self._dns_server:
+            resolver = dns.resolver.Resolver(configure=False)
+            resolver.nameservers = [self._dns_server[0]]
+            resolver.port = self._dns_server[1]
+            server = f"{self._dns_server[0]}:{self._dns_server[1]}"
+        else:
+            server = "system resolver"
+            try:
+                resolver = dns.resolver.Resolver()
+            except dns.exception.DNSException as exc:
+                return SrvLookup(name, server, error="dns", detail=f"no DNS configuration: {exc}"[:300])
+        resolver.lifetime = self._timeout
+        try:
+            answer = resolver.resolve(name, dns.rdatatype.SRV, search=False)
+        except dns.resolver.NXDOMAIN:
+            return SrvLookup(name, server, error="nxdomain", detail="no such name (NXDOMAIN)")
+        except dns.resolver.NoAnswer:
+            return SrvLookup(name, server, error="no_record", detail="the name has no SRV record")
+        except dns.exception.Timeout:
+            return SrvLookup(name, server, error="timeout", detail="no answer from the DNS server")
+        except dns.exception.DNSException as exc:
+            return SrvLookup(name, server, error="dns", detail=(str(exc) or type(exc).__name__)[:300])
+        records = [
+            SrvAnswer(
+                priority=int(record.priority),
+                weight=int(record.weight),
+                port=int(record.port),
+                target=record.target.to_text().rstrip(".").lower()[:253],
+            )
+            for record in list(answer)[:limit]
+        ]
+        records.sort(key=lambda r: (r.priority, -r.weight, r.target, r.port))
+        return SrvLookup(name, server, records=tuple(records))
 
     def _ask_system(self, name: str) -> tuple[str, ...]:
         try:

@@ -177,3 +177,30 @@ def hostless_evidence(
         status=None if error else status, headers=() if error else headers,
         peer=None if error else f"{peer}:{port}", error=error,
     )
+
+
+def autodiscover_evidence(
+    method: str = "autodiscover_host",
+    verdict: str = "working",
+    failure: str | None = None,
+    *,
+    domain: str = "example.test",
+    exchanges: tuple[HttpExchange, ...] = (),
+    srv: object = None,
+    detail: str = "",
+    evidence_id: str | None = None,
+) -> object:
+    from casaudit.evidence_autodiscover import METHODS, AutodiscoverEvidence
+
+    order = METHODS.index(method) + 1
+    host = {"root_domain": domain, "srv": f"_autodiscover._tcp.{domain}"}.get(
+        method, f"autodiscover.{domain}")
+    scheme = {"http_redirect": "http", "srv": "dns"}.get(method, "https")
+    port = {"http": 80, "dns": 53}.get(scheme, 443)
+    endpoint = f"{scheme}://{host}:{port}/autodiscover/autodiscover.xml"
+    return AutodiscoverEvidence(
+        id=evidence_id or f"ad-{order:03d}", endpoint=endpoint, method=method, order=order,
+        domain=domain, email=f"casaudit-probe@{domain}", started_at=T0, finished_at=T0,
+        request="test", exchanges=exchanges, srv=srv,  # type: ignore[arg-type]
+        verdict=verdict, failure=failure, detail=detail or f"{verdict} {failure or ''}",
+    )

@@ -216,6 +216,7 @@ def test_terminal_summary_colours_only_a_terminal_without_no_color(legacy_docume
 
 def test_terminal_summary_shows_server_strings_inert(legacy_document, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("COLUMNS", "400")  # a wide terminal: nothing is cut, everything shown
     document = copy.deepcopy(legacy_document)
     document["findings"][0]["endpoint"] = "http://x.test:80/[bold red]boom[/]\x1b]0;pwned\x07"
     document["findings"][0]["check"] = "http.[blink]x"

@@ -50,8 +50,8 @@ def test_hardened_posture_passes_and_follows_redirects_to_https(hardened_lab, va
     assert document["findings"] == []
     rows = [r for r in document["checks"] if r["check"] == "http.basic_cleartext"]
     assert len(rows) == len(EXCHANGE_PATHS) and {r["status"] for r in rows} == {"pass"}
-    owa = next(e for e in document["evidence"] if e["kind"] == "http" and e["endpoint"].startswith("http://")
-               and e["path"] == "/owa")
+    owa = next(e for e in document["evidence"] if e["kind"] == "http"
+               and e["endpoint"].startswith("http://") and e["path"] == "/owa")
     statuses = [x["status"] for x in owa["exchanges"]]
     assert statuses[0] == 301 and statuses[-1] == 200
     assert owa["exchanges"][-1]["url"].startswith(f"https://{hardened_lab.host}:")
@@ -64,6 +64,7 @@ def test_port_overrides_name_the_endpoints_and_a_closed_port_is_evidence(hardene
         closed = spare.ports["http"]
     run = run_cli(
         "scan", hardened_lab.host, "--resolve", f"{hardened_lab.host}:127.0.0.1",
+        "--dns-server", hardened_lab.dns_server, "--ca-file", str(hardened_lab.ca_file),
         "--port", f"http={closed}", "--port", f"https={hardened_lab.ports['https']}",
         *_mail_ports_closed(hardened_lab), "--json", "-",
     )

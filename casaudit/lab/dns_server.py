@@ -6,7 +6,7 @@ authoritative for the posture's domain only:
 
 - A for every lab name is 127.0.0.1; AAAA is an empty NOERROR (the lab is
   IPv4-only), so clients fall back to A instead of giving up;
-- SRV records are the posture's;
+- SRV records are the posture's (``port = "https"`` becomes the lab's HTTPS port);
 - other names inside the domain are NXDOMAIN, except the empty non-terminals
   above a record (``_tcp.<domain>``), which exist and have no data;
 - names outside the domain are REFUSED: the lab is not a recursive resolver.
@@ -21,6 +21,7 @@ import logging
 import socketserver
 import struct
 import threading
+from collections.abc import Mapping
 from typing import cast
 
 import dns.exception
@@ -45,13 +46,16 @@ _log = logging.getLogger(__name__)
 class Zone:
     """The answers for one posture, keyed by owner name and type."""
 
-    def __init__(self, posture: Posture, address: str = LOOPBACK) -> None:
+    def __init__(
+        self, posture: Posture, address: str = LOOPBACK, ports: Mapping[str, int] | None = None
+    ) -> None:
         self.origin = dns.name.from_text(posture.domain)
         texts: dict[tuple[str, dns.rdatatype.RdataType], list[str]] = {}
         for lab_name in posture.names:
             texts.setdefault((lab_name, dns.rdatatype.A), []).append(address)
         for srv in posture.srv:
-            rdata = f"{srv.priority} {srv.weight} {srv.port} {srv.target}."
+            port = (ports or {}).get(srv.port_of, 0) if srv.port_of else srv.port
+            rdata = f"{srv.priority} {srv.weight} {port} {srv.target}."
             texts.setdefault((srv.name, dns.rdatatype.SRV), []).append(rdata)
         self._records: dict[dns.name.Name, dict[dns.rdatatype.RdataType, dns.rrset.RRset]] = {}
         for (text, rdtype), rdatas in texts.items():
@@ -141,8 +145,10 @@ class _UdpServer(socketserver.UDPServer):
 class DnsServer:
     """The UDP socket (bound at construction) and the thread answering it."""
 
-    def __init__(self, posture: Posture, address: str = LOOPBACK) -> None:
-        self._server = _UdpServer((address, 0), Zone(posture, address))
+    def __init__(
+        self, posture: Posture, address: str = LOOPBACK, ports: Mapping[str, int] | None = None
+    ) -> None:
+        self._server = _UdpServer((address, 0), Zone(posture, address, ports))
         self._thread: threading.Thread | None = None
         self._closed = False
 

@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import cast
 from urllib.parse import unquote, urlsplit
 
-from casaudit.lab.posture import HttpService, NtlmIdentity, Reply, Route
+from casaudit.lab.posture import HttpService, NtlmIdentity, Reply, Route, VirtualHost
 from casaudit.parse.http_auth import schemes
 from casaudit.parse.ntlm import build_challenge
 
@@ -98,6 +98,52 @@ class Site:
             timestamp=datetime.now(UTC),
         )
         return "NTLM " + base64.b64encode(blob).decode("ascii")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request as the lab received it: who was asked what, and with which credentials."""
+
+    scheme: str
+    #: The Host header's name (no port), lower-cased; "" when absent.
+    host: str
+    method: str
+    path: str
+    #: The Authorization header as received, or None. Kept in memory only, for tests.
+    authorization: str | None
+
+
+class RequestJournal:
+    """Every request the lab's listeners answered, in order, bounded, thread-safe."""
+
+    MAX_ENTRIES = 10000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[RecordedRequest] = []
+
+    def add(self, entry: RecordedRequest) -> None:
+        with self._lock:
+            if len(self._entries) < self.MAX_ENTRIES:
+                self._entries.append(entry)
+
+    def entries(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _basic_matches(header: str | None, credentials: tuple[str, str]) -> bool:
+    if not header or not header[:6].lower() == "basic ":
+        return False
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return decoded == f"{credentials[0]}:{credentials[1]}"
 
 
 def _method_not_allowed(methods: tuple[str, ...]) -> Reply:
@@ -193,12 +239,23 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def _answer(self) -> None:
-        site = cast(_Server, self.server).site
+        server = cast(_Server, self.server)
+        host = (self.headers.get("Host") or "").strip().lower()
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        site = server.site_for(host)
         path, query = _split_target(self.path)
+        authorization = self.headers.get("Authorization")
+        server.journal.add(RecordedRequest(
+            scheme="https" if server.tls_context is not None else "http",
+            host=host, method=self.command, path=path, authorization=authorization,
+        ))
         route = site.match(path)
         reply = route.reply if route is not None else site.service.default
         if route is not None and route.methods and self.command not in route.methods:
             reply = _method_not_allowed(route.methods)
+        elif route is not None and route.credentials and route.authorized is not None:
+            if _basic_matches(authorization, route.credentials):
+                reply = route.authorized
         internal = site.service.hostless_address if "Host" not in self.headers else None
         shown = f"[{internal}]" if internal and ":" in internal else internal
         if shown and route is not None and path.rstrip("/").lower() == route.path.lower() \
@@ -243,10 +300,18 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     block_on_close = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], tls_context: ssl.SSLContext | None) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        tls_context: ssl.SSLContext | None,
+        journal: RequestJournal | None = None,
+    ) -> None:
         super().__init__(address, _Handler)
         self.tls_context = tls_context
         self.site = Site(HttpService(headers=(), default=Reply(404, "Not Found")), {})
+        #: Host name -> its own Site (posture vhosts); other names get `site`.
+        self.vhost_sites: dict[str, Site] = {}
+        self.journal = journal or RequestJournal()
         self._lock = threading.Lock()
         self._live: set[socket.socket] = set()
         self._closing = False
@@ -266,6 +331,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
             try:
                 if isinstance(connection, ssl.SSLSocket):
                     connection.do_handshake()
+
                 _Handler(connection, client_address, self)
             finally:
                 with self._lock:
@@ -273,6 +339,9 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         finally:
             if connection is not request:
                 connection.close()
+
+    def site_for(self, host: str) -> Site:
+        return self.vhost_sites.get(host, self.site)
 
     def handle_error(self, request: object, client_address: object) -> None:
         # Clients hang up, fail handshakes and time out: that is a lab's daily bread.
@@ -300,10 +369,13 @@ class HttpListener:
         tls_context: ssl.SSLContext | None = None,
         address: str = LOOPBACK,
         ntlm: NtlmIdentity | None = None,
+        vhosts: tuple[VirtualHost, ...] = (),
+        journal: RequestJournal | None = None,
     ) -> None:
         self._service = service
         self._ntlm = ntlm
-        self._server = _Server((address, 0), tls_context)
+        self._vhosts = vhosts
+        self._server = _Server((address, 0), tls_context, journal)
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -315,6 +387,12 @@ class HttpListener:
         """Start answering. The socket already listens, so no connection is lost before."""
         scheme = "https" if self._server.tls_context is not None else "http"
         self._server.site = Site(self._service, dict(placeholders), scheme, self._ntlm)
+        for vhost in self._vhosts:
+            service = vhost.https if scheme == "https" else vhost.http
+            if service is not None:
+                self._server.vhost_sites[vhost.name] = Site(
+                    service, dict(placeholders), scheme, self._ntlm
+                )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

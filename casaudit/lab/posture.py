@@ -58,6 +58,10 @@ class Route:
     reply: Reply
     #: Methods answered with ``reply``; others get 405 with Allow. Empty: every method.
     methods: tuple[str, ...] = ()
+    #: (user, password) this route accepts with Basic; then it answers ``authorized``.
+    #: For test postures only: the lab records every Authorization header it receives.
+    credentials: tuple[str, str] | None = None
+    authorized: Reply | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,22 @@ class SrvRecord:
     port: int
     priority: int = 0
     weight: int = 0
+    #: "http" or "https": the record carries the lab's port for that listener
+    #: (``port = "https"`` in TOML), since the lab binds port 0.
+    port_of: str | None = None
+
+
+@dataclass(frozen=True)
+class VirtualHost:
+    """What one lab name answers when it differs from the posture's own services.
+
+    The lab has one HTTP and one HTTPS port; requests are told apart by the Host
+    header, as IIS bindings do. A scheme left out falls back to the posture's.
+    """
+
+    name: str
+    http: HttpService | None = None
+    https: HttpService | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +197,8 @@ class Posture:
         return {name: getattr(self, name) for name in MAIL_SECTIONS if getattr(self, name)}
     #: None: NTLM Type-1 requests get the route's ordinary reply (no challenge).
     ntlm: NtlmIdentity | None = None
+    #: Per-name services (``[vhosts."autodiscover.example.test"]``).
+    vhosts: tuple[VirtualHost, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -294,6 +316,7 @@ class _PostureReader:
             "bodies",
             *MAIL_SECTIONS,
             "ntlm",
+            "vhosts",
         }
         data = self.table(data, "", allowed)
         name = self.string(self.required(data, "name", ""), "name")
@@ -321,7 +344,11 @@ class _PostureReader:
             https=https,
             **{name: self.mail(data[name], name) for name in MAIL_SECTIONS if name in data},
             ntlm=self.ntlm(data["ntlm"]) if "ntlm" in data else None,
+            vhosts=self.vhosts(data.get("vhosts", {}), bodies, http, https),
         )
+        if any(name not in posture.names for name in (v.name for v in posture.vhosts)):
+            bad = next(v.name for v in posture.vhosts if v.name not in posture.names)
+            raise self.error(f"vhosts.{bad}", "not a lab name: add it to extra_names")
         self.check_placeholders(posture)
         return posture
 
@@ -376,6 +403,30 @@ class _PostureReader:
             raise self.error(key, "is not base64") from None
         return text
 
+    def vhosts(
+        self,
+        value: Any,
+        bodies: Mapping[str, str],
+        http: HttpService | None,
+        https: HttpService | None,
+    ) -> tuple[VirtualHost, ...]:
+        if not isinstance(value, dict):
+            raise self.error("vhosts", f"expected a table, got {type(value).__name__}")
+        hosts = []
+        for raw_name, table in value.items():
+            key = f"vhosts.{raw_name}"
+            name = self.dns_name(raw_name, key)
+            data = self.table(table, key, {"http", "https"})
+            for scheme, listener in (("http", http), ("https", https)):
+                if scheme in data and listener is None:
+                    raise self.error(f"{key}.{scheme}", f"the posture has no [{scheme}] listener")
+            hosts.append(VirtualHost(
+                name=name,
+                http=self.service(data["http"], f"{key}.http", bodies) if "http" in data else None,
+                https=self.service(data["https"], f"{key}.https", bodies) if "https" in data else None,
+            ))
+        return tuple(hosts)
+
     def bodies(self, value: Any) -> Mapping[str, str]:
         if not isinstance(value, dict):
             raise self.error("bodies", f"expected a table, got {type(value).__name__}")
@@ -391,12 +442,15 @@ class _PostureReader:
 
     def srv_record(self, value: Any, key: str) -> SrvRecord:
         data = self.table(value, key, {"name", "target", "port", "priority", "weight"})
+        port = self.required(data, "port", key)
+        port_of = port if port in ("http", "https") else None
         return SrvRecord(
             name=self.dns_name(self.required(data, "name", key), f"{key}.name"),
             target=self.dns_name(self.required(data, "target", key), f"{key}.target"),
-            port=self.integer(self.required(data, "port", key), f"{key}.port", 0, 65535),
+            port=0 if port_of else self.integer(port, f"{key}.port", 0, 65535),
             priority=self.integer(data.get("priority", 0), f"{key}.priority", 0, 65535),
             weight=self.integer(data.get("weight", 0), f"{key}.weight", 0, 65535),
+            port_of=port_of,
         )
 
     def tls(self, value: Any) -> TlsSettings:
@@ -471,9 +525,20 @@ class _PostureReader:
         methods = self.array(value.get("methods", []), f"{key}.methods", self.method)
         if "methods" in value and not methods:
             raise self.error(f"{key}.methods", "leave it out to allow every method")
-        reply = self.reply(value, key, bodies, extra={"path", "methods"})
+        reply = self.reply(value, key, bodies, extra={"path", "methods", "credentials", "authorized"})
         normalised = path.rstrip("/") or "/"
-        return Route(path=normalised, reply=reply, methods=methods)
+        if ("credentials" in value) != ("authorized" in value):
+            raise self.error(f"{key}.credentials", "credentials and authorized go together")
+        credentials = None
+        authorized = None
+        if "credentials" in value:
+            pair = self.array(value["credentials"], f"{key}.credentials", self.string)
+            if len(pair) != 2 or ":" in pair[0]:
+                raise self.error(f"{key}.credentials", "expected [user, password], no ':' in user")
+            credentials = (pair[0], pair[1])
+            authorized = self.reply(value["authorized"], f"{key}.authorized", bodies, extra=set())
+        return Route(path=normalised, reply=reply, methods=methods,
+                     credentials=credentials, authorized=authorized)
 
     def method(self, value: Any, key: str) -> str:
         method = self.string(value, key)
@@ -528,11 +593,17 @@ class _PostureReader:
 
     def check_placeholders(self, posture: Posture) -> None:
         """A placeholder or redirect naming a listener the posture does not open is an error."""
-        for key, service in (("http", posture.http), ("https", posture.https)):
+        services = [("http", posture.http), ("https", posture.https)]
+        for vhost in posture.vhosts:
+            services += [(f"vhosts.{vhost.name}.http", vhost.http),
+                         (f"vhosts.{vhost.name}.https", vhost.https)]
+        for key, service in services:
             if service is None:
                 continue
             replies = [(f"{key}.default", service.default)]
             replies += [(f"{key}.routes[{i}]", r.reply) for i, r in enumerate(service.routes)]
+            replies += [(f"{key}.routes[{i}].authorized", r.authorized)
+                        for i, r in enumerate(service.routes) if r.authorized is not None]
             texts = [(f"{key}.headers", v) for _, v in service.headers]
             for where, reply in replies:
                 texts += [(f"{where}.headers", v) for _, v in reply.headers]

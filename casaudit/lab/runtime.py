@@ -19,13 +19,13 @@ import shutil
 import socket
 import tempfile
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from casaudit.lab.certs import issue_certificates
 from casaudit.lab.dns_server import DnsServer
-from casaudit.lab.http_server import LOOPBACK, HttpListener
+from casaudit.lab.http_server import LOOPBACK, HttpListener, RecordedRequest, RequestJournal
 from casaudit.lab.mail_server import MailListener, MailRecorder
 from casaudit.lab.posture import Posture, TlsSettings, load_posture
 from casaudit.plan import DEFAULT_PORTS
@@ -49,6 +49,11 @@ class LabInstance:
     closed_port: int
     #: Every line the mail listeners received (service, TLS up, text).
     mail_log: MailRecorder
+    #: Every HTTP(S) request the lab answered, with its Authorization header (tests only).
+    journal: RequestJournal = field(default_factory=RequestJournal)
+
+    def requests(self) -> list[RecordedRequest]:
+        return self.journal.entries()
 
     @property
     def host(self) -> str:
@@ -88,6 +93,8 @@ class LabInstance:
             args += ["--resolve", f"{name}:{self.address}"]
         for service, port in self.target_ports().items():
             args += ["--port", f"{service}={port}"]
+        # SRV (Autodiscover) has no pin: it goes to the lab's DNS, never the system's.
+        args += ["--dns-server", self.dns_server]
         args += ["--ca-file", str(self.ca_file)]
         return args
 
@@ -123,11 +130,14 @@ class Lab:
         certificates = issue_certificates(tls, workdir)
 
         listeners: dict[str, HttpListener] = {}
+        journal = RequestJournal()
         for scheme, service in (("http", posture.http), ("https", posture.https)):
             if service is None:
                 continue
             context = certificates.server_context if scheme == "https" else None
-            listener = HttpListener(service, context, LOOPBACK, posture.ntlm)
+            listener = HttpListener(
+                service, context, LOOPBACK, posture.ntlm, posture.vhosts, journal
+            )
             self._stack.callback(listener.close)
             listeners[scheme] = listener
         recorder = MailRecorder()
@@ -141,11 +151,11 @@ class Lab:
         closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._stack.callback(closed.close)
         closed.bind((LOOPBACK, 0))  # bound, never listening: connections are refused
-        dns = DnsServer(posture, LOOPBACK)
-        self._stack.callback(dns.close)
 
         ports = {scheme: listener.port for scheme, listener in listeners.items()}
         ports.update({name: mail_listener.port for name, mail_listener in mail.items()})
+        dns = DnsServer(posture, LOOPBACK, ports)
+        self._stack.callback(dns.close)
         placeholders = {
             "{host}": posture.host,
             "{http_port}": str(ports.get("http", "")),
@@ -165,6 +175,7 @@ class Lab:
             workdir=workdir,
             closed_port=int(closed.getsockname()[1]),
             mail_log=recorder,
+            journal=journal,
         )
 
     def close(self) -> None:

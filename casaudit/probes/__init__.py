@@ -6,6 +6,7 @@ family is a module here and one line in that tuple.
 
 from __future__ import annotations
 
+from casaudit.probes.autodiscover import AutodiscoverProbe
 from casaudit.probes.base import ProbeContext, ProbeFactory
 from casaudit.probes.hostless import HostlessProbe
 from casaudit.probes.http import HttpProbe
@@ -17,6 +18,7 @@ PROBE_FACTORIES: tuple[ProbeFactory, ...] = (
     MailProbe,
     NtlmProbe,
     HostlessProbe,
+    AutodiscoverProbe,
 )
 
 __all__ = ["PROBE_FACTORIES", "ProbeContext", "ProbeFactory"]

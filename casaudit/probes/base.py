@@ -8,10 +8,11 @@ in the scan's bounded pool, returning evidence. It never judges what it saw.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from casaudit.credentials import Credentials
 from casaudit.plan import Scope, Target
 from casaudit.resolve import Resolver
 
@@ -27,6 +28,8 @@ class ProbeContext:
     concurrency: int
     #: Extra CA certificates the user trusts (PEM), if any.
     ca_file: Path | None = None
+    #: Authenticated mode (--authenticated): the mailbox credentials, else None.
+    credentials: Credentials | None = field(default=None, repr=False)
 
 
 class Probe(Protocol):
