@@ -101,6 +101,13 @@ def scan(
         min=0.1, max=300, help="Seconds allowed for each network step.")] = 10.0,
     concurrency: Annotated[int, typer.Option(
         min=1, max=64, help="Probes run at once against the host.")] = 8,
+    cert_expiry_days: Annotated[int, typer.Option(
+        min=0, max=3650, metavar="DAYS",
+        help="Report certificates that expire within DAYS days (tls.cert_expiring).")] = 30,
+    probes: Annotated[str | None, typer.Option(
+        metavar="FAMILY[,FAMILY...]",
+        help="Run only these probe families (tls, http, ...; default: all). The report then "
+             "judges only what they observe: every other recommendation stays not assessed.")] = None,
 ) -> None:
     """Audit one Client Access host and report what it exposes."""
     from casaudit.api import ScanOptions, audit
@@ -126,12 +133,15 @@ def scan(
         domain=normalise_host(domain, "--domain") if domain else default_domain(target_host),
         ports=ports,
     )
+    selected = _parse_probes(probes) if probes is not None else ()
     options = ScanOptions(
         pins=pins,
         dns_server=parse_dns_server(dns_server) if dns_server else None,
         ca_file=ca_file,
         timeout=timeout,
         concurrency=concurrency,
+        cert_expiry_days=cert_expiry_days,
+        probes=selected,
     )
     with _progress() as observer:
         result = audit(target, options, observer)
@@ -139,6 +149,18 @@ def scan(
     _write_outputs(document, json_out, html_out)
     failing = [f for f in result.findings if f.severity.rank >= Severity(fail_on.value).rank]
     raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK)
+
+
+def _parse_probes(text: str) -> tuple[str, ...]:
+    from casaudit.probes import families
+
+    known = families()
+    chosen = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    unknown = [name for name in chosen if name not in known]
+    if not chosen or unknown:
+        raise UsageError(
+            f"--probes expects a comma-separated list of {', '.join(known)}; got {text!r}")
+    return chosen
 
 
 def _write_outputs(document: dict[str, Any], json_out: str | None, html_out: Path | None) -> None:

@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from casaudit.probes.base import ProbeContext, ProbeFactory
 from casaudit.probes.http import HttpProbe
+from casaudit.probes.tls import TlsProbe
 
-PROBE_FACTORIES: tuple[ProbeFactory, ...] = (HttpProbe,)
+PROBE_FACTORIES: tuple[ProbeFactory, ...] = (
+    HttpProbe,
+    TlsProbe,
+)
 
-__all__ = ["PROBE_FACTORIES", "ProbeContext", "ProbeFactory"]
+
+def family(factory: ProbeFactory) -> str:
+    """A family's name for --probes: its class name without "Probe", lower-cased (TlsProbe -> tls)."""
+    return getattr(factory, "__name__", "").removesuffix("Probe").lower()
+
+
+def families() -> tuple[str, ...]:
+    return tuple(family(factory) for factory in PROBE_FACTORIES)
+
+__all__ = ["PROBE_FACTORIES", "ProbeContext", "ProbeFactory", "families", "family"]

@@ -27,6 +27,8 @@ class ProbeContext:
     concurrency: int
     #: Extra CA certificates the user trusts (PEM), if any.
     ca_file: Path | None = None
+    #: Days before a certificate's expiry from which tls.cert_expiring warns (--cert-expiry-days).
+    cert_expiry_days: int = 30
 
 
 class Probe(Protocol):

@@ -1,0 +1,483 @@
+"""TLS posture of every Client Access TLS service, with sslyze as a library.
+
+One sslyze `Scanner` runs every service concurrently: HTTPS, IMAPS, POP3S and
+STARTTLS on IMAP and POP3 for the host, plus HTTPS for autodiscover.<domain>
+and <domain> when they resolve. Each distinct (address, port, SNI name) is
+scanned once; a second name on a service already scanned in full (same address
+and port) is scanned for its certificate only, since only the name check
+differs. Only the scan commands the `tls.*` checks read are run.
+
+sslyze connects to the address the scan's resolver gives (so --resolve and
+--dns-server apply) and sends the name as SNI. The certificate chain is then
+described with `cryptography`: which certificates were sent, their keys,
+signatures and dates, and whether they chain to the system trust store or
+--ca-file. A service that is closed, silent or not TLS becomes evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import ssl
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+from sslyze import (
+    ProtocolWithOpportunisticTlsEnum,
+    Scanner,
+    ScanCommand,
+    ServerNetworkConfiguration,
+    ServerNetworkLocation,
+    ServerScanRequest,
+    ServerScanResult,
+)
+from sslyze.errors import (
+    ConnectionToServerTimedOut,
+    ServerRejectedConnection,
+    ServerRejectedOpportunisticTlsNegotiation,
+    TlsHandshakeFailed,
+)
+from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
+from sslyze.scanner.models import ScanCommandsExtraArguments
+from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
+
+from casaudit.evidence_tls import (
+    TLS_VERSIONS,
+    TlsCertificate,
+    TlsChain,
+    TlsCipherSuite,
+    TlsCommandError,
+    TlsEvidence,
+    TlsProtocolSupport,
+    TlsVulnerabilities,
+)
+from casaudit.model import ProbeError
+from casaudit.plan import TlsServiceTask, plan_tls
+from casaudit.probes.base import ProbeContext
+from casaudit.probes.http import now
+from casaudit.resolve import ResolutionError
+
+CIPHER_COMMANDS: tuple[tuple[str, ScanCommand], ...] = tuple(zip(TLS_VERSIONS, (
+    ScanCommand.SSL_2_0_CIPHER_SUITES,
+    ScanCommand.SSL_3_0_CIPHER_SUITES,
+    ScanCommand.TLS_1_0_CIPHER_SUITES,
+    ScanCommand.TLS_1_1_CIPHER_SUITES,
+    ScanCommand.TLS_1_2_CIPHER_SUITES,
+    ScanCommand.TLS_1_3_CIPHER_SUITES,
+), strict=True))
+
+#: What the tls.* checks read; sslyze's default adds resumption, curves, early data,
+#: EMS and HTTP headers, which no check here needs.
+FULL_COMMANDS: frozenset[ScanCommand] = frozenset({
+    ScanCommand.CERTIFICATE_INFO,
+    *(command for _, command in CIPHER_COMMANDS),
+    ScanCommand.TLS_COMPRESSION,
+    ScanCommand.OPENSSL_CCS_INJECTION,
+    ScanCommand.TLS_FALLBACK_SCSV,
+    ScanCommand.HEARTBLEED,
+    ScanCommand.ROBOT,
+    ScanCommand.SESSION_RENEGOTIATION,
+})
+CERTIFICATE_COMMANDS: frozenset[ScanCommand] = frozenset({ScanCommand.CERTIFICATE_INFO})
+
+_STARTTLS = {
+    "IMAP": ProtocolWithOpportunisticTlsEnum.IMAP,
+    "POP3": ProtocolWithOpportunisticTlsEnum.POP3,
+}
+_MAX_CHAIN = 10
+
+
+@dataclass(frozen=True)
+class TlsBatch:
+    """Every TLS service of the scan: one task, so one sslyze Scanner runs them all at once."""
+
+    services: tuple[TlsServiceTask, ...]
+
+
+@dataclass(frozen=True)
+class _Planned:
+    task: TlsServiceTask
+    address: str
+    scope: str
+    request: ServerScanRequest
+
+
+class TlsProbe:
+    """Runs sslyze once for every TLS service of the target; `run` takes the whole batch."""
+
+    def __init__(self, context: ProbeContext) -> None:
+        self._context = context
+        self._anchors: TrustAnchors | None = None
+
+    def tasks(self) -> list[TlsBatch]:
+        return [TlsBatch(tuple(plan_tls(self._context.target)))]
+
+    def close(self) -> None:
+        pass
+
+    def run(self, task: TlsBatch) -> list[TlsEvidence]:
+        started = now()
+        evidence: dict[str, TlsEvidence] = {}
+        planned: list[_Planned] = []
+        full_scans: set[tuple[str, int]] = set()
+        seen: set[tuple[str, int, str]] = set()
+        # Primary (host) services first, so another name on the same address and port
+        # knows the service itself is already scanned in full.
+        ordered = sorted(task.services, key=lambda service: not service.primary)
+        for service in ordered:
+            try:
+                address = self._context.resolver.resolve(service.host)[0]
+            except ResolutionError as exc:
+                evidence[service.evidence_id] = self._failed(
+                    service, None, "certificate", (), started,
+                    ProbeError("dns", f"name not resolved: {exc}"),
+                )
+                continue
+            key = (address, service.port, service.host)
+            if key in seen:
+                continue
+            seen.add(key)
+            full = service.primary or (address, service.port) not in full_scans
+            if full:
+                full_scans.add((address, service.port))
+            planned.append(self._request(service, address, full))
+        if planned:
+            evidence.update(self._scan(planned, started))
+        return [evidence[s.evidence_id] for s in task.services if s.evidence_id in evidence]
+
+    # -- building requests ------------------------------------------------------------
+
+    def _request(self, service: TlsServiceTask, address: str, full: bool) -> _Planned:
+        commands = FULL_COMMANDS if full else CERTIFICATE_COMMANDS
+        configuration = ServerNetworkConfiguration(
+            tls_server_name_indication=service.host,
+            tls_opportunistic_encryption=_STARTTLS.get(service.starttls or ""),
+            network_timeout=max(1, math.ceil(self._context.timeout)),
+            network_max_retries=2,
+        )
+        extra = ScanCommandsExtraArguments(
+            certificate_info=CertificateInfoExtraArgument(custom_ca_file=self._context.ca_file)
+            if self._context.ca_file else None,
+        )
+        request = ServerScanRequest(
+            server_location=ServerNetworkLocation(service.host, service.port, ip_address=address),
+            network_configuration=configuration,
+            scan_commands=set(commands),
+            scan_commands_extra_arguments=extra,
+        )
+        return _Planned(service, address, "full" if full else "certificate", request)
+
+    def _scan(self, planned: Sequence[_Planned], started: str) -> dict[str, TlsEvidence]:
+        by_uuid = {item.request.uuid: item for item in planned}
+        scanner = Scanner(
+            per_server_concurrent_connections_limit=max(2, self._context.concurrency),
+            concurrent_server_scans_limit=len(planned),
+        )
+        scanner.queue_scans([item.request for item in planned])
+        evidence: dict[str, TlsEvidence] = {}
+        for result in scanner.get_results():
+            item = by_uuid[result.uuid]
+            try:
+                evidence[item.task.evidence_id] = self._evidence(item, result, started)
+            except Exception as exc:  # noqa: BLE001 - a result we cannot read is evidence too
+                evidence[item.task.evidence_id] = self._failed(
+                    item.task, item.address, item.scope, _command_names(item), started,
+                    ProbeError("error", f"could not read sslyze's result: {type(exc).__name__}: {exc}"),
+                )
+        return evidence
+
+    # -- reading results --------------------------------------------------------------
+
+    def _failed(
+        self,
+        service: TlsServiceTask,
+        address: str | None,
+        scope: str,
+        commands: tuple[str, ...],
+        started: str,
+        error: ProbeError,
+    ) -> TlsEvidence:
+        return TlsEvidence(
+            id=service.evidence_id, endpoint=service.endpoint, service=service.service,
+            host=service.host, name_role=service.name_role, port=service.port, address=address,
+            starttls=service.starttls, features=service.features, scope=scope,
+            scan_commands=commands, started_at=started, finished_at=now(),
+            expiry_warning_days=self._context.cert_expiry_days, error=error,
+        )
+
+    def _evidence(self, item: _Planned, result: ServerScanResult, started: str) -> TlsEvidence:
+        service = item.task
+        commands = _command_names(item)
+        if result.connectivity_result is None or result.scan_result is None:
+            return self._failed(
+                service, item.address, item.scope, commands, started,
+                _connectivity_error(result, service),
+            )
+        probing = result.connectivity_result
+        attempts = result.scan_result
+        failures: list[TlsCommandError] = []
+
+        def completed(name: str) -> Any:
+            attempt = getattr(attempts, name)
+            if attempt.status is ScanCommandAttemptStatusEnum.COMPLETED:
+                return attempt.result
+            if attempt.status is ScanCommandAttemptStatusEnum.ERROR:
+                failures.append(TlsCommandError(name, _attempt_error(attempt)))
+            return None
+
+        protocols: list[TlsProtocolSupport] = []
+        if item.scope == "full":
+            for version, command in CIPHER_COMMANDS:
+                outcome = completed(command.value)
+                if outcome is None:
+                    error = next((f.error for f in failures if f.command == command.value), None)
+                    protocols.append(TlsProtocolSupport(
+                        version, error=error or ProbeError("error", "not run")))
+                    continue
+                protocols.append(TlsProtocolSupport(version, tuple(
+                    TlsCipherSuite(
+                        accepted.cipher_suite.name, accepted.cipher_suite.openssl_name,
+                        accepted.cipher_suite.key_size, accepted.cipher_suite.is_anonymous,
+                    )
+                    for accepted in outcome.accepted_cipher_suites
+                )))
+
+        chains: list[TlsChain] = []
+        certificate_info = completed(ScanCommand.CERTIFICATE_INFO.value)
+        if certificate_info is not None:
+            anchors = self._trust_anchors()
+            for deployment in certificate_info.certificate_deployments:
+                chains.append(describe_chain(deployment.received_certificate_chain, anchors))
+
+        vulnerabilities = TlsVulnerabilities()
+        if item.scope == "full":
+            heartbleed = completed(ScanCommand.HEARTBLEED.value)
+            ccs = completed(ScanCommand.OPENSSL_CCS_INJECTION.value)
+            robot = completed(ScanCommand.ROBOT.value)
+            renegotiation = completed(ScanCommand.SESSION_RENEGOTIATION.value)
+            compression = completed(ScanCommand.TLS_COMPRESSION.value)
+            fallback = completed(ScanCommand.TLS_FALLBACK_SCSV.value)
+            vulnerabilities = TlsVulnerabilities(
+                heartbleed=heartbleed.is_vulnerable_to_heartbleed if heartbleed else None,
+                ccs_injection=ccs.is_vulnerable_to_ccs_injection if ccs else None,
+                robot=robot.robot_result.value if robot else None,
+                secure_renegotiation=(
+                    renegotiation.supports_secure_renegotiation if renegotiation else None),
+                client_renegotiation_dos=(
+                    renegotiation.is_vulnerable_to_client_renegotiation_dos if renegotiation else None),
+                compression=compression.supports_compression if compression else None,
+                fallback_scsv=fallback.supports_fallback_scsv if fallback else None,
+            )
+        return TlsEvidence(
+            id=service.evidence_id, endpoint=service.endpoint, service=service.service,
+            host=service.host, name_role=service.name_role, port=service.port,
+            address=item.address, starttls=service.starttls, features=service.features,
+            scope=item.scope, scan_commands=commands, started_at=started, finished_at=now(),
+            expiry_warning_days=self._context.cert_expiry_days,
+            client_auth=probing.client_auth_requirement.value.lower(),
+            highest_version=_version_name(probing.highest_tls_version_supported.name),
+            protocols=tuple(protocols),
+            certificate=chains[0] if chains else None,
+            other_chains=tuple(chains[1:]),
+            vulnerabilities=vulnerabilities,
+            command_errors=tuple(failures),
+        )
+
+    def _trust_anchors(self) -> TrustAnchors:
+        if self._anchors is None:
+            self._anchors = TrustAnchors.load(self._context.ca_file)
+        return self._anchors
+
+
+def _command_names(item: _Planned) -> tuple[str, ...]:
+    return tuple(sorted(command.value for command in item.request.scan_commands))
+
+
+def _version_name(enum_name: str) -> str:
+    """sslyze's TLS_1_2 -> "TLS 1.2"."""
+    protocol, major, minor = enum_name.split("_")
+    return f"{protocol} {major}.{minor}"
+
+
+def _connectivity_error(result: ServerScanResult, service: TlsServiceTask) -> ProbeError:
+    trace = result.connectivity_error_trace
+    kind = getattr(trace, "exc_type", None) if trace is not None else None
+    detail = "".join(trace.format_exception_only()).strip() if trace is not None else "no result"
+    # sslyze's message names host:port and then its reason in quotes; keep the reason.
+    reason = detail.split("->", 1)[-1].strip().strip('"').strip() if "->" in detail else detail
+    if kind is not None and issubclass(kind, ServerRejectedConnection):
+        return ProbeError("refused", "connection refused: nothing listens on this port")
+    if kind is not None and issubclass(kind, ConnectionToServerTimedOut):
+        return ProbeError("timeout", "no answer to the connection attempt in time (filtered?)")
+    if kind is not None and issubclass(kind, ServerRejectedOpportunisticTlsNegotiation):
+        return ProbeError(
+            "protocol", f"the {service.starttls} STARTTLS upgrade failed: {reason}")
+    if kind is not None and issubclass(kind, TlsHandshakeFailed):
+        return ProbeError("tls", f"no TLS handshake succeeded: {reason}")
+    return ProbeError("error", reason[:500])
+
+
+def _attempt_error(attempt: Any) -> ProbeError:
+    reason = attempt.error_reason.value if attempt.error_reason else "ERROR"
+    trace = attempt.error_trace
+    detail = "".join(trace.format_exception_only()).strip() if trace is not None else ""
+    kind = "timeout" if "timed out" in detail.lower() else "error"
+    return ProbeError(kind, f"{reason}: {detail}"[:500])
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+@dataclass(frozen=True)
+class TrustAnchors:
+    """The certificates a client of this scan trusts: the system bundle plus --ca-file."""
+
+    by_subject: dict[bytes, tuple[x509.Certificate, ...]]
+    stores: tuple[str, ...]
+
+    @classmethod
+    def load(cls, ca_file: Path | None) -> TrustAnchors:
+        paths = ssl.get_default_verify_paths()
+        candidates = [paths.cafile, paths.openssl_cafile]
+        stores: list[str] = []
+        certificates: list[x509.Certificate] = []
+        for candidate in candidates:
+            if candidate and Path(candidate).is_file():
+                certificates += _read_pem_bundle(Path(candidate))
+                stores.append(f"system ({candidate})")
+                break
+        if ca_file is not None:
+            certificates += _read_pem_bundle(ca_file)
+            stores.append(f"--ca-file ({ca_file})")
+        by_subject: dict[bytes, list[x509.Certificate]] = {}
+        for certificate in certificates:
+            by_subject.setdefault(certificate.subject.public_bytes(), []).append(certificate)
+        return cls({k: tuple(v) for k, v in by_subject.items()}, tuple(stores))
+
+    def issuers_of(self, certificate: x509.Certificate) -> tuple[x509.Certificate, ...]:
+        return self.by_subject.get(certificate.issuer.public_bytes(), ())
+
+
+def _read_pem_bundle(path: Path) -> list[x509.Certificate]:
+    try:
+        return list(x509.load_pem_x509_certificates(path.read_bytes()))
+    except (OSError, ValueError):
+        return []
+
+
+def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if certificate.issuer != issuer.subject:
+        return False
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except Exception:  # noqa: BLE001 - bad signature, unsupported algorithm: not issued by it
+        return False
+    return True
+
+
+def describe_chain(received: Iterable[x509.Certificate], anchors: TrustAnchors) -> TlsChain:
+    """The chain as sent, and how far it gets towards a trust anchor (signatures only)."""
+    sent = list(received)[:_MAX_CHAIN]
+    described = tuple(_describe(certificate) for certificate in sent)
+    stores = anchors.stores
+    leaf = sent[0]
+    pool = sent[1:]
+    current = leaf
+    path = [leaf]
+    while len(path) <= _MAX_CHAIN:
+        for anchor in anchors.issuers_of(current):
+            if _issued_by(current, anchor):
+                return TlsChain(
+                    described, "trusted",
+                    f"chains to {anchor.subject.rfc4514_string()} in the trust store",
+                    stores, anchor.subject.rfc4514_string(), len(path),
+                )
+        if _issued_by(current, current):
+            if current is leaf:
+                return TlsChain(described, "self_signed",
+                                "the leaf certificate is self-signed and not in the trust store", stores)
+            return TlsChain(
+                described, "untrusted_root",
+                f"the chain ends in the self-signed root {current.subject.rfc4514_string()}, "
+                "which is not in the trust store", stores,
+            )
+        parent = next((c for c in pool if c not in path and _issued_by(current, c)), None)
+        if parent is None:
+            named = [c for c in pool if c.subject == current.issuer]
+            if named:
+                return TlsChain(
+                    described, "invalid",
+                    f"the certificate sent as the issuer of {current.subject.rfc4514_string()} "
+                    "did not sign it", stores,
+                )
+            return TlsChain(
+                described, "incomplete",
+                f"incomplete chain: the server sent {len(sent)} certificate(s) and not the issuer "
+                f"{current.issuer.rfc4514_string()} of {current.subject.rfc4514_string()}, which "
+                "is not in the trust store either (a missing intermediate CA certificate, or an "
+                "unknown CA)", stores,
+            )
+        path.append(parent)
+        current = parent
+    return TlsChain(described, "invalid", f"no path within {_MAX_CHAIN} certificates", stores)
+
+
+def _describe(certificate: x509.Certificate) -> TlsCertificate:
+    key = certificate.public_key()
+    key_type, key_bits = _key(key)
+    try:
+        hash_algorithm = certificate.signature_hash_algorithm
+        signature_hash = hash_algorithm.name if hash_algorithm is not None else None
+    except Exception:  # noqa: BLE001 - an algorithm cryptography does not know
+        signature_hash = None
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        dns_names = tuple(san.value.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        dns_names = ()
+    except ValueError:
+        dns_names = ()
+    common_names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    common_name = common_names[0].value if common_names else None
+    return TlsCertificate(
+        subject=certificate.subject.rfc4514_string(),
+        issuer=certificate.issuer.rfc4514_string(),
+        common_name=str(common_name) if common_name is not None else None,
+        dns_names=dns_names,
+        serial=format(certificate.serial_number, "x"),
+        not_before=_iso(certificate.not_valid_before_utc),
+        not_after=_iso(certificate.not_valid_after_utc),
+        key_type=key_type,
+        key_bits=key_bits,
+        signature_hash=signature_hash,
+        self_issued=_issued_by(certificate, certificate),
+        sha256=hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest(),
+    )
+
+
+def _key(key: object) -> tuple[str, int]:
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "EC", key.curve.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448", 456
+    return type(key).__name__, 0
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+__all__ = ["TlsBatch", "TlsProbe", "TrustAnchors", "describe_chain"]
