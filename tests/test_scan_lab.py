@@ -60,7 +60,7 @@ def test_port_overrides_name_the_endpoints_and_a_closed_port_is_evidence(hardene
     run = run_cli(
         "scan", hardened_lab.host, "--resolve", f"{hardened_lab.host}:127.0.0.1",
         "--port", f"http={closed}", "--port", f"https={hardened_lab.ports['https']}",
-        "--json", "-",
+        "--probes", "http", "--json", "-",
     )
     assert run.code == 0, run.stderr
     document = run.json()

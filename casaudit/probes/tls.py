@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import ssl
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,11 +29,12 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 from sslyze import (
     ProtocolWithOpportunisticTlsEnum,
-    Scanner,
     ScanCommand,
+    Scanner,
     ServerNetworkConfiguration,
     ServerNetworkLocation,
     ServerScanRequest,
@@ -92,6 +94,10 @@ _STARTTLS = {
     "POP3": ProtocolWithOpportunisticTlsEnum.POP3,
 }
 _MAX_CHAIN = 10
+
+# sslyze parses its bundled trust stores, some of whose old roots cryptography warns
+# about on every scan; the warning is about sslyze's data, not about the server.
+warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning, module=r"sslyze\.")
 
 
 @dataclass(frozen=True)
