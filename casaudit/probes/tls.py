@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
@@ -373,17 +375,38 @@ class TrustAnchors:
 
 def _read_pem_bundle(path: Path) -> list[x509.Certificate]:
     try:
-        return list(x509.load_pem_x509_certificates(path.read_bytes()))
+        with warnings.catch_warnings():
+            # Old roots in system bundles carry non-positive serial numbers.
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            return list(x509.load_pem_x509_certificates(path.read_bytes()))
     except (OSError, ValueError):
         return []
 
 
 def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether `issuer`'s key signed `certificate` (SHA-1 and MD5 signatures included)."""
     if certificate.issuer != issuer.subject:
         return False
     try:
         certificate.verify_directly_issued_by(issuer)
-    except Exception:  # noqa: BLE001 - bad signature, unsupported algorithm: not issued by it
+        return True
+    except InvalidSignature:
+        return False
+    except Exception:  # noqa: BLE001 - an algorithm cryptography refuses (SHA-1): check by hand
+        pass
+    key = issuer.public_key()
+    algorithm = certificate.signature_hash_algorithm
+    if algorithm is None:
+        return False
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(certificate.signature, certificate.tbs_certificate_bytes,
+                       asym_padding.PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(certificate.signature, certificate.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        else:
+            return False
+    except Exception:  # noqa: BLE001 - invalid or unverifiable: not issued by it
         return False
     return True
 
