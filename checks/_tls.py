@@ -163,7 +163,10 @@ def forward_secret(name: str, version: str) -> bool:
     if version == "TLS 1.3":
         return True
     tokens = suite_tokens(name)
-    return bool({"ECDHE", "DHE", "EDH"} & tokens) and "ANON" not in tokens
+    if "ANON" in tokens:
+        # Anonymous (EC)DH is ephemeral too; its lack of authentication is tls.weak_cipher's.
+        return bool({"DH", "ECDH"} & tokens)
+    return bool({"ECDHE", "DHE", "EDH"} & tokens)
 
 
 def judge_protocols(

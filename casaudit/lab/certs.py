@@ -18,6 +18,7 @@ for one of them (what an old server's TLS stack effectively did).
 from __future__ import annotations
 
 import ssl
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from casaudit.lab.posture import TlsSettings
 
 CA_FILE_NAME = "lab-ca.pem"
+#: Python's own server default, minus its SHA-1 MAC exclusion (TLS 1.0 has no AEAD suite):
+#: a posture that lowers the security level for another reason keeps ECDHE-only suites.
+ECDHE_ONLY = "ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:!aNULL:!eNULL:!aDSS"
 _HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384}
 _VERSIONS = {
     "TLSv1": ssl.TLSVersion.TLSv1,
@@ -191,8 +195,10 @@ def server_context(tls: TlsSettings) -> ssl.SSLContext:
     """The server context for the posture's protocol versions and cipher suites."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     if needs_security_level_0(tls):
-        ciphers = tls.ciphers or "DEFAULT"
-        context.set_ciphers(f"{ciphers}:@SECLEVEL=0")
-    context.minimum_version = _VERSIONS[tls.min_version]
-    context.maximum_version = _VERSIONS[tls.max_version]
+        context.set_ciphers(f"{tls.ciphers or ECDHE_ONLY}:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        # Python deprecates TLSv1/TLSv1.1 as a version bound; serving them is the point here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = _VERSIONS[tls.min_version]
+        context.maximum_version = _VERSIONS[tls.max_version]
     return context
