@@ -158,12 +158,13 @@ def test_legacy_posture_shows_its_2007_era_tls(legacy_lab, validate_scan):
     assert mismatch["recommendations"] == ["CAS-13", "CAS-17", "CAS-11"]
 
 
-def test_closed_and_unresolvable_services_are_evidence_not_crashes(hardened_lab):
-    # Given an https port nothing listens on and a host with no autodiscover name pinned
+def test_closed_and_unresolvable_services_are_evidence_not_crashes(hardened_lab, legacy_lab):
+    # Given an https port nothing listens on, the host pinned, and the other names asked
+    # of a DNS server that refuses them (the other lab's, authoritative elsewhere)
     closed = closed_port()
     run = run_cli(
         "scan", hardened_lab.host, "--resolve", f"{hardened_lab.host}:127.0.0.1",
-        "--dns-server", "127.0.0.1:9", "--timeout", "1", "--probes", "tls",
+        "--dns-server", legacy_lab.dns_server, "--timeout", "2", "--probes", "tls",
         "--port", f"https={closed}", "--port", f"imaps={closed_port()}", "--json", "-",
     )
     assert run.code == 0, run.stderr

@@ -34,7 +34,6 @@ CA_FILE_NAME = "lab-ca.pem"
 #: Python's own server default, minus its SHA-1 MAC exclusion (TLS 1.0 has no AEAD suite):
 #: a posture that lowers the security level for another reason keeps ECDHE-only suites.
 ECDHE_ONLY = "ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:!aNULL:!eNULL:!aDSS"
-_HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384}
 _VERSIONS = {
     "TLSv1": ssl.TLSVersion.TLSv1,
     "TLSv1.1": ssl.TLSVersion.TLSv1_1,
@@ -118,7 +117,8 @@ def _leaf(tls: TlsSettings, issuer: _Issued | None, now: datetime) -> _Issued:
     signer = issuer.key if issuer else key
     if tls.signature_hash == "sha1":
         return _Issued(_sign_sha1(builder.sign(signer, hashes.SHA256()), signer), key)
-    return _Issued(builder.sign(signer, _HASHES[tls.signature_hash]()), key)
+    algorithm = hashes.SHA384() if tls.signature_hash == "sha384" else hashes.SHA256()
+    return _Issued(builder.sign(signer, algorithm), key)
 
 
 # DER of the AlgorithmIdentifier OIDs sha256WithRSAEncryption and sha1WithRSAEncryption:

@@ -21,6 +21,7 @@ import math
 import ssl
 import warnings
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,9 +140,14 @@ class TlsProbe:
         # Primary (host) services first, so another name on the same address and port
         # knows the service itself is already scanned in full.
         ordered = sorted(task.services, key=lambda service: not service.primary)
+        names = list(dict.fromkeys(service.host for service in ordered))
+        with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="tls-dns") as pool:
+            resolved = dict(zip(names, pool.map(self._resolve, names), strict=True))
         for service in ordered:
             try:
-                address = self._context.resolver.resolve(service.host)[0]
+                address = resolved[service.host]
+                if isinstance(address, ResolutionError):
+                    raise address
             except ResolutionError as exc:
                 evidence[service.evidence_id] = self._failed(
                     service, None, "certificate", (), started,
@@ -159,6 +165,12 @@ class TlsProbe:
         if planned:
             evidence.update(self._scan(planned, started))
         return [evidence[s.evidence_id] for s in task.services if s.evidence_id in evidence]
+
+    def _resolve(self, name: str) -> str | ResolutionError:
+        try:
+            return self._context.resolver.resolve(name)[0]
+        except ResolutionError as exc:
+            return exc
 
     # -- building requests ------------------------------------------------------------
 
