@@ -60,6 +60,7 @@ class NginxServer:
         self._config = config
         self._owned = workdir is None
         self._prefix = workdir or Path(tempfile.mkdtemp(prefix=f"casaudit-nginx-{config}-"))
+        self._prefix.mkdir(parents=True, exist_ok=True)
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> NginxInstance:
