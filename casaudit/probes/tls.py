@@ -19,13 +19,15 @@ from __future__ import annotations
 import hashlib
 import math
 import ssl
+import threading
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -42,8 +44,11 @@ from sslyze import (
     ServerNetworkLocation,
     ServerScanRequest,
     ServerScanResult,
+    ServerTlsProbingResult,
+    TlsVersionEnum,
 )
 from sslyze.errors import (
+    ConnectionToServerFailed,
     ConnectionToServerTimedOut,
     ServerRejectedConnection,
     ServerRejectedOpportunisticTlsNegotiation,
@@ -52,6 +57,8 @@ from sslyze.errors import (
 from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
 from sslyze.scanner.models import ScanCommandsExtraArguments
 from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
+from sslyze.scanner.scanner_observer import ScannerObserver
+from sslyze.server_connectivity import ServerConnectivityInfo
 
 from casaudit.evidence_tls import (
     TLS_VERSIONS,
@@ -67,22 +74,26 @@ from casaudit.model import ProbeError
 from casaudit.plan import TlsServiceTask, plan_tls
 from casaudit.probes.base import ProbeContext
 from casaudit.probes.http import now
+from casaudit.probes.tls_suites import Enumeration, enumerate_version
 from casaudit.resolve import ResolutionError
 
-CIPHER_COMMANDS: tuple[tuple[str, ScanCommand], ...] = tuple(zip(TLS_VERSIONS, (
-    ScanCommand.SSL_2_0_CIPHER_SUITES,
-    ScanCommand.SSL_3_0_CIPHER_SUITES,
-    ScanCommand.TLS_1_0_CIPHER_SUITES,
-    ScanCommand.TLS_1_1_CIPHER_SUITES,
-    ScanCommand.TLS_1_2_CIPHER_SUITES,
-    ScanCommand.TLS_1_3_CIPHER_SUITES,
+#: The protocol versions whose accepted suites are enumerated (casaudit.probes.tls_suites).
+VERSIONS: tuple[tuple[str, TlsVersionEnum], ...] = tuple(zip(TLS_VERSIONS, (
+    TlsVersionEnum.SSL_2_0,
+    TlsVersionEnum.SSL_3_0,
+    TlsVersionEnum.TLS_1_0,
+    TlsVersionEnum.TLS_1_1,
+    TlsVersionEnum.TLS_1_2,
+    TlsVersionEnum.TLS_1_3,
 ), strict=True))
+#: How the evidence names the suite enumeration, in place of sslyze's six
+#: *_cipher_suites commands (which try every suite, one handshake each).
+SUITE_ENUMERATION = "cipher_suites_by_elimination"
 
-#: What the tls.* checks read; sslyze's default adds resumption, curves, early data,
-#: EMS and HTTP headers, which no check here needs.
+#: What the tls.* checks read besides the suites; sslyze's default adds resumption,
+#: curves, early data, EMS and HTTP headers, which no check here needs.
 FULL_COMMANDS: frozenset[ScanCommand] = frozenset({
     ScanCommand.CERTIFICATE_INFO,
-    *(command for _, command in CIPHER_COMMANDS),
     ScanCommand.TLS_COMPRESSION,
     ScanCommand.OPENSSL_CCS_INJECTION,
     ScanCommand.TLS_FALLBACK_SCSV,
@@ -196,21 +207,32 @@ class TlsProbe:
 
     def _scan(self, planned: Sequence[_Planned], started: str) -> dict[str, TlsEvidence]:
         by_uuid = {item.request.uuid: item for item in planned}
-        scanner = Scanner(
-            per_server_concurrent_connections_limit=max(2, self._context.concurrency),
-            concurrent_server_scans_limit=len(planned),
+        suites = _SuiteEnumerations(
+            {item.request.uuid for item in planned if item.scope == "full"},
+            ThreadPoolExecutor(max_workers=max(4, 4 * self._context.concurrency),
+                               thread_name_prefix="tls-versions"),
         )
-        scanner.queue_scans([item.request for item in planned])
+        scanner = Scanner(
+            per_server_concurrent_connections_limit=max(2, min(5, self._context.concurrency)),
+            concurrent_server_scans_limit=len(planned),
+            observers=[suites],
+        )
         evidence: dict[str, TlsEvidence] = {}
-        for result in scanner.get_results():
-            item = by_uuid[result.uuid]
-            try:
-                evidence[item.task.evidence_id] = self._evidence(item, result, started)
-            except Exception as exc:  # noqa: BLE001 - a result we cannot read is evidence too
-                evidence[item.task.evidence_id] = self._failed(
-                    item.task, item.address, item.scope, _command_names(item), started,
-                    ProbeError("error", f"could not read sslyze's result: {type(exc).__name__}: {exc}"),
-                )
+        try:
+            scanner.queue_scans([item.request for item in planned])
+            for result in scanner.get_results():
+                item = by_uuid[result.uuid]
+                try:
+                    evidence[item.task.evidence_id] = self._evidence(
+                        item, result, started, suites.protocols(result.uuid))
+                except Exception as exc:  # noqa: BLE001 - a result we cannot read is evidence too
+                    evidence[item.task.evidence_id] = self._failed(
+                        item.task, item.address, item.scope, _command_names(item), started,
+                        ProbeError("error",
+                                   f"could not read sslyze's result: {type(exc).__name__}: {exc}"),
+                    )
+        finally:
+            suites.close()
         return evidence
 
     # -- reading results --------------------------------------------------------------
@@ -232,7 +254,13 @@ class TlsProbe:
             expiry_warning_days=self._context.cert_expiry_days, error=error,
         )
 
-    def _evidence(self, item: _Planned, result: ServerScanResult, started: str) -> TlsEvidence:
+    def _evidence(
+        self,
+        item: _Planned,
+        result: ServerScanResult,
+        started: str,
+        protocols: tuple[TlsProtocolSupport, ...],
+    ) -> TlsEvidence:
         service = item.task
         commands = _command_names(item)
         if result.connectivity_result is None or result.scan_result is None:
@@ -251,23 +279,6 @@ class TlsProbe:
             if attempt.status is ScanCommandAttemptStatusEnum.ERROR:
                 failures.append(TlsCommandError(name, _attempt_error(attempt)))
             return None
-
-        protocols: list[TlsProtocolSupport] = []
-        if item.scope == "full":
-            for version, command in CIPHER_COMMANDS:
-                outcome = completed(command.value)
-                if outcome is None:
-                    error = next((f.error for f in failures if f.command == command.value), None)
-                    protocols.append(TlsProtocolSupport(
-                        version, error=error or ProbeError("error", "not run")))
-                    continue
-                protocols.append(TlsProtocolSupport(version, tuple(
-                    TlsCipherSuite(
-                        accepted.cipher_suite.name, accepted.cipher_suite.openssl_name,
-                        accepted.cipher_suite.key_size, accepted.cipher_suite.is_anonymous,
-                    )
-                    for accepted in outcome.accepted_cipher_suites
-                )))
 
         chains: list[TlsChain] = []
         certificate_info = completed(ScanCommand.CERTIFICATE_INFO.value)
@@ -303,7 +314,7 @@ class TlsProbe:
             expiry_warning_days=self._context.cert_expiry_days,
             client_auth=probing.client_auth_requirement.value.lower(),
             highest_version=_version_name(probing.highest_tls_version_supported.name),
-            protocols=tuple(protocols),
+            protocols=protocols,
             certificate=chains[0] if chains else None,
             other_chains=tuple(chains[1:]),
             vulnerabilities=vulnerabilities,
@@ -317,7 +328,67 @@ class TlsProbe:
 
 
 def _command_names(item: _Planned) -> tuple[str, ...]:
-    return tuple(sorted(command.value for command in item.request.scan_commands))
+    names = sorted(command.value for command in item.request.scan_commands)
+    return tuple(names + [SUITE_ENUMERATION] if item.scope == "full" else names)
+
+
+class _SuiteEnumerations(ScannerObserver):
+    """Starts each full service's suite enumeration as soon as sslyze has connected to it.
+
+    It then runs alongside sslyze's own scan commands, on its own pool.
+    """
+
+    def __init__(self, wanted: set[UUID], pool: ThreadPoolExecutor) -> None:
+        self._wanted = wanted
+        self._pool = pool
+        self._waiting: dict[UUID, list[tuple[str, Callable[[], Enumeration]]]] = {}
+        self._lock = threading.Lock()
+
+    def server_connectivity_test_completed(
+        self, server_scan_request: ServerScanRequest, connectivity_result: ServerTlsProbingResult
+    ) -> None:
+        if server_scan_request.uuid not in self._wanted:
+            return
+        info = ServerConnectivityInfo(
+            server_location=server_scan_request.server_location,
+            network_configuration=server_scan_request.network_configuration,
+            tls_probing_result=connectivity_result,
+        )
+        started = [(name, enumerate_version(info, version, self._pool)) for name, version in VERSIONS]
+        with self._lock:
+            self._waiting[server_scan_request.uuid] = started
+
+    def server_connectivity_test_error(
+        self, server_scan_request: ServerScanRequest, connectivity_error: ConnectionToServerFailed
+    ) -> None:
+        pass
+
+    def server_scan_completed(self, server_scan_result: ServerScanResult) -> None:
+        pass
+
+    def all_server_scans_completed(self) -> None:
+        pass
+
+    def protocols(self, uuid: UUID) -> tuple[TlsProtocolSupport, ...]:
+        with self._lock:
+            started = self._waiting.pop(uuid, [])
+        protocols = []
+        for name, wait in started:
+            try:
+                found = wait()
+            except Exception as exc:  # noqa: BLE001 - this version stays unknown, with why
+                kind = "timeout" if "timed out" in str(exc).lower() else "error"
+                protocols.append(TlsProtocolSupport(
+                    name, error=ProbeError(kind, f"{type(exc).__name__}: {exc}"[:500])))
+                continue
+            protocols.append(TlsProtocolSupport(name, tuple(
+                TlsCipherSuite(suite.name, suite.openssl_name, suite.key_size, suite.is_anonymous)
+                for suite in found.accepted
+            )))
+        return tuple(protocols)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _version_name(enum_name: str) -> str:
