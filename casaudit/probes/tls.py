@@ -55,6 +55,7 @@ from sslyze.errors import (
     TlsHandshakeFailed,
 )
 from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
+from sslyze.plugins.certificate_info.trust_stores.trust_store_repository import TrustStoresRepository
 from sslyze.scanner.models import ScanCommandsExtraArguments
 from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
 from sslyze.scanner.scanner_observer import ScannerObserver
@@ -135,6 +136,7 @@ class TlsProbe:
     def __init__(self, context: ProbeContext) -> None:
         self._context = context
         self._anchors: TrustAnchors | None = None
+        self._anchors_lock = threading.Lock()
 
     def tasks(self) -> list[TlsBatch]:
         return [TlsBatch(tuple(plan_tls(self._context.target)))]
@@ -219,6 +221,10 @@ class TlsProbe:
         )
         evidence: dict[str, TlsEvidence] = {}
         try:
+            # Parse the trust stores while the first handshakes are in flight, once:
+            # sslyze's own repository is a lazily built, not thread-safe singleton.
+            suites.pool.submit(TrustStoresRepository.get_default)
+            suites.pool.submit(self._trust_anchors)
             scanner.queue_scans([item.request for item in planned])
             for result in scanner.get_results():
                 item = by_uuid[result.uuid]
@@ -322,9 +328,10 @@ class TlsProbe:
         )
 
     def _trust_anchors(self) -> TrustAnchors:
-        if self._anchors is None:
-            self._anchors = TrustAnchors.load(self._context.ca_file)
-        return self._anchors
+        with self._anchors_lock:
+            if self._anchors is None:
+                self._anchors = TrustAnchors.load(self._context.ca_file)
+            return self._anchors
 
 
 def _command_names(item: _Planned) -> tuple[str, ...]:
@@ -340,7 +347,7 @@ class _SuiteEnumerations(ScannerObserver):
 
     def __init__(self, wanted: set[UUID], pool: ThreadPoolExecutor) -> None:
         self._wanted = wanted
-        self._pool = pool
+        self.pool = pool
         self._waiting: dict[UUID, list[tuple[str, Callable[[], Enumeration]]]] = {}
         self._lock = threading.Lock()
 
@@ -354,7 +361,7 @@ class _SuiteEnumerations(ScannerObserver):
             network_configuration=server_scan_request.network_configuration,
             tls_probing_result=connectivity_result,
         )
-        started = [(name, enumerate_version(info, version, self._pool)) for name, version in VERSIONS]
+        started = [(name, enumerate_version(info, version, self.pool)) for name, version in VERSIONS]
         with self._lock:
             self._waiting[server_scan_request.uuid] = started
 
@@ -388,7 +395,7 @@ class _SuiteEnumerations(ScannerObserver):
         return tuple(protocols)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _version_name(enum_name: str) -> str:
