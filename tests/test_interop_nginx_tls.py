@@ -99,3 +99,50 @@ def test_modern_nginx_has_no_tls_finding(modern_nginx, validate_scan):
     assert len(evidence) == 5
     for item in evidence:
         assert [p["version"] for p in item["protocols"] if p["accepted"]] == ["TLS 1.2", "TLS 1.3"]
+
+
+def test_suite_enumeration_finds_what_sslyze_finds_one_suite_at_a_time(legacy_nginx, validate_scan):
+    # Given sslyze's own cipher-suite commands, which try every suite it knows one by one
+    from sslyze import (
+        ProtocolWithOpportunisticTlsEnum,
+        ScanCommand,
+        Scanner,
+        ServerNetworkConfiguration,
+        ServerNetworkLocation,
+        ServerScanRequest,
+    )
+
+    commands = {
+        "SSL 2.0": ScanCommand.SSL_2_0_CIPHER_SUITES, "SSL 3.0": ScanCommand.SSL_3_0_CIPHER_SUITES,
+        "TLS 1.0": ScanCommand.TLS_1_0_CIPHER_SUITES, "TLS 1.1": ScanCommand.TLS_1_1_CIPHER_SUITES,
+        "TLS 1.2": ScanCommand.TLS_1_2_CIPHER_SUITES, "TLS 1.3": ScanCommand.TLS_1_3_CIPHER_SUITES,
+    }
+    requests = {
+        service: ServerScanRequest(
+            server_location=ServerNetworkLocation(HOST, legacy_nginx.ports[service], ip_address="127.0.0.1"),
+            network_configuration=ServerNetworkConfiguration(
+                HOST, tls_opportunistic_encryption=starttls, network_timeout=5),
+            scan_commands=set(commands.values()),
+        )
+        for service, starttls in (("https", None), ("pop3", ProtocolWithOpportunisticTlsEnum.POP3))
+    }
+    scanner = Scanner()
+    scanner.queue_scans(list(requests.values()))
+    by_uuid = {request.uuid: service for service, request in requests.items()}
+    reference = {}
+    for result in scanner.get_results():
+        assert result.scan_result is not None
+        reference[by_uuid[result.uuid]] = {
+            version: {s.cipher_suite.name for s in
+                      getattr(result.scan_result, command.value).result.accepted_cipher_suites}
+            for version, command in commands.items()
+        }
+    # When casaudit enumerates by elimination
+    document = scan(legacy_nginx, validate_scan)
+    evidence = {e["service"]: e for e in document["evidence"]
+                if e["kind"] == "tls" and e["scope"] == "full"}
+    # Then every version has exactly the same accepted suites
+    for service, versions in reference.items():
+        found = {p["version"]: {s["name"] for s in p["accepted"]} for p in evidence[service]["protocols"]}
+        assert found == versions, service
+    assert sum(len(v) for v in reference["https"].values()) > 20
