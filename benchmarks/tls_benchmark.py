@@ -121,6 +121,7 @@ class DelayProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self._servers: list[asyncio.AbstractServer] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self.ports: dict[str, int] = {}
         for service, port in upstream.items():
             server = asyncio.run_coroutine_threadsafe(self._listen(port), self._loop).result(10)
@@ -129,7 +130,15 @@ class DelayProxy:
 
     async def _listen(self, upstream_port: int) -> asyncio.AbstractServer:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._relay(reader, writer, upstream_port)
+            task = asyncio.current_task()
+            assert task is not None
+            self._tasks.add(task)  # the loop keeps only weak references to tasks
+            try:
+                await asyncio.wait_for(self._relay(reader, writer, upstream_port), 120)
+            except (TimeoutError, OSError):
+                writer.close()
+            finally:
+                self._tasks.discard(task)
         return await asyncio.start_server(handle, "127.0.0.1", 0)
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
@@ -156,7 +165,7 @@ class DelayProxy:
             while True:
                 try:
                     data = await reader.read(65536)
-                except OSError:
+                except Exception:  # noqa: BLE001 - any end of the stream ends the relay
                     data = b""
                 queue.put_nowait((max(loop.time(), ready) + self._delay, data))
                 if not data:
@@ -166,12 +175,15 @@ class DelayProxy:
             while True:
                 at, data = await queue.get()
                 await asyncio.sleep(max(0.0, at - loop.time()))
-                if not data:
-                    if writer.can_write_eof():
-                        writer.write_eof()
+                try:
+                    if not data:
+                        if writer.can_write_eof():
+                            writer.write_eof()
+                        return
+                    writer.write(data)
+                    await writer.drain()
+                except OSError:
                     return
-                writer.write(data)
-                await writer.drain()
 
         await asyncio.gather(pump(), deliver())
 
