@@ -27,7 +27,7 @@ from casaudit.model import (
     TargetInfo,
 )
 from casaudit.plan import Scope, Target
-from casaudit.probes import PROBE_FACTORIES, ProbeContext
+from casaudit.probes import PROBE_FACTORIES, ProbeContext, family
 from casaudit.probes.base import Probe
 from casaudit.probes.http import now
 from casaudit.recommendations import judge
@@ -43,6 +43,10 @@ class ScanOptions:
     concurrency: int = 8
     #: Authenticated Autodiscover (--authenticated); never recorded, never printed.
     credentials: Credentials | None = field(default=None, repr=False)
+    #: Warn about certificates expiring within this many days (tls.cert_expiring).
+    cert_expiry_days: int = 30
+    #: Probe families to run (e.g. ("tls",)); empty: every family.
+    probes: tuple[str, ...] = ()
 
     def public(self) -> dict[str, Any]:
         """The options as recorded in the report: everything here, never a secret."""
@@ -53,6 +57,8 @@ class ScanOptions:
             "ca_file": str(self.ca_file) if self.ca_file else None,
             "timeout": self.timeout,
             "concurrency": self.concurrency,
+            "cert_expiry_days": self.cert_expiry_days,
+            "probes": list(self.probes) or None,
         }
 
 
@@ -107,10 +113,13 @@ def audit(target: Target, options: ScanOptions, observer: Observer | None = None
         concurrency=options.concurrency,
         ca_file=options.ca_file,
         credentials=options.credentials,
+        cert_expiry_days=options.cert_expiry_days,
     )
     probes: list[Probe] = []
     try:
         for factory in PROBE_FACTORIES:
+            if options.probes and family(factory) not in options.probes:
+                continue
             probes.append(factory(context))
         jobs = [(probe, task) for probe in probes for task in probe.tasks()]
         observer.planned(len(jobs))

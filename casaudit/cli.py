@@ -121,6 +121,13 @@ def scan(
              "environment variable or a hidden prompt, never from the command line. It is "
              "sent only over HTTPS to the target's own names whose certificate verified, "
              "once per method, and is never logged or stored.")] = False,
+    cert_expiry_days: Annotated[int, typer.Option(
+        min=0, max=3650, metavar="DAYS",
+        help="Report certificates that expire within DAYS days (tls.cert_expiring).")] = 30,
+    probes: Annotated[str | None, typer.Option(
+        metavar="FAMILY[,FAMILY...]",
+        help="Run only these probe families (tls, http, ...; default: all). The report then "
+             "judges only what they observe: every other recommendation stays not assessed.")] = None,
 ) -> None:
     """Audit one Client Access host and report what it exposes."""
     from casaudit.api import ScanOptions, audit
@@ -149,6 +156,7 @@ def scan(
         mail_domain = email_domain or default_domain(target_host)
     target = Target(host=target_host, domain=mail_domain, ports=ports, email=address)
     credentials = _credentials(address) if authenticated else None
+    selected = _parse_probes(probes) if probes is not None else ()
     options = ScanOptions(
         pins=pins,
         dns_server=parse_dns_server(dns_server) if dns_server else None,
@@ -156,6 +164,8 @@ def scan(
         timeout=timeout,
         concurrency=concurrency,
         credentials=credentials,
+        cert_expiry_days=cert_expiry_days,
+        probes=selected,
     )
     outputs = Outputs(json=json_out, html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out,
                       csv=csv_out)
@@ -166,6 +176,18 @@ def scan(
     _write_outputs(document, outputs)
     failing = [f for f in result.findings if f.severity.rank >= Severity(fail_on.value).rank]
     raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK)
+
+
+def _parse_probes(text: str) -> tuple[str, ...]:
+    from casaudit.probes import families
+
+    known = families()
+    chosen = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    unknown = [name for name in chosen if name not in known]
+    if not chosen or unknown:
+        raise UsageError(
+            f"--probes expects a comma-separated list of {', '.join(known)}; got {text!r}")
+    return chosen
 
 
 def _credentials(address: str | None) -> Any:

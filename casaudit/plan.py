@@ -348,3 +348,59 @@ def plan_autodiscover(target: Target) -> list[AutodiscoverTask]:
         )
         for order, (method, url, scheme, host, port) in enumerate(rows, start=1)
     ]
+
+
+# --------------------------------------------------------------------------- TLS
+
+#: (service, STARTTLS protocol, Client Access features) for every TLS service a client uses.
+TLS_SERVICES: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
+    ("https", None, tuple(url.label for url in CLIENT_ACCESS_URLS)),
+    ("imaps", None, ("IMAP4 over TLS",)),
+    ("pop3s", None, ("POP3 over TLS",)),
+    ("imap", "IMAP", ("IMAP4 with STARTTLS",)),
+    ("pop3", "POP3", ("POP3 with STLS",)),
+)
+
+
+@dataclass(frozen=True)
+class TlsServiceTask:
+    """One TLS service for one name: the host on every port, other client names on HTTPS.
+
+    `name_role` says why the name is scanned: `host`, `autodiscover`
+    (autodiscover.<domain>) or `domain`. Only the host's own services are
+    `primary`; another name on HTTPS needs its certificate checked (the name
+    must be covered), and needs a full scan only if it resolves elsewhere.
+    """
+
+    evidence_id: str
+    service: str
+    host: str
+    name_role: str
+    port: int
+    starttls: str | None
+    features: tuple[str, ...]
+
+    @property
+    def primary(self) -> bool:
+        return self.name_role == "host"
+
+    @property
+    def endpoint(self) -> str:
+        return endpoint_url(self.service, self.host, self.port)
+
+
+def plan_tls(target: Target) -> list[TlsServiceTask]:
+    """The host's five TLS services, then HTTPS for autodiscover.<domain> and <domain>."""
+    tasks: list[TlsServiceTask] = []
+    for service, starttls, features in TLS_SERVICES:
+        tasks.append(TlsServiceTask(
+            f"tls-{len(tasks) + 1:03d}", service, target.host, "host", target.ports[service],
+            starttls, features,
+        ))
+    for name in target.names[1:]:
+        role = "autodiscover" if name.startswith("autodiscover.") else "domain"
+        tasks.append(TlsServiceTask(
+            f"tls-{len(tasks) + 1:03d}", "https", name, role, target.ports["https"], None,
+            ("Autodiscover",),
+        ))
+    return tasks

@@ -277,14 +277,14 @@ def test_overall_verdict_levels():
 def test_unknown_evidence_kinds_render_as_a_bounded_escaped_table(legacy_document):
     document = copy.deepcopy(legacy_document)
     document["evidence"].append({
-        "id": "tls-001", "kind": "tls", "endpoint": "https://mail.example.test:443",
+        "id": "future-001", "kind": "future_probe", "endpoint": "https://mail.example.test:443",
         "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:00:01Z",
         "protocols": ["TLSv1.2", "TLSv1.3"],
         "certificate": {"subject": "<script>alert('cn')</script>", "not_after": "2027-01-01"},
         "banner": "x" * 5000,
         "many": [{"n": i} for i in range(500)],
     })
-    document["findings"][0]["evidence"] = ["tls-001"]
+    document["findings"][0]["evidence"] = ["future-001"]
     rows = dict(view.evidence_rows(document["evidence"][-1]))
     assert rows["protocols"] == "TLSv1.2, TLSv1.3"
     assert rows["certificate.subject"] == "<script>alert('cn')</script>"
@@ -294,7 +294,7 @@ def test_unknown_evidence_kinds_render_as_a_bounded_escaped_table(legacy_documen
     assert "&lt;script&gt;alert(&#39;cn&#39;)&lt;/script&gt;" in page and "<script>" not in page
     assert "certificate.subject" in page
     inventory = {row.evidence: row for row in view.inventory(document)}
-    assert inventory["tls-001"].tls == "TLSv1.2, TLSv1.3"
+    assert inventory["future-001"].tls == "TLSv1.2, TLSv1.3"
 
 
 def test_html_report_fetches_nothing_and_carries_a_csp(legacy_document):

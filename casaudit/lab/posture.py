@@ -16,6 +16,7 @@ from __future__ import annotations
 import binascii
 import ipaddress
 import re
+import ssl
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -122,13 +123,38 @@ class VirtualHost:
     https: HttpService | None = None
 
 
+TLS_PROTOCOL_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+CERT_ISSUERS = ("ca", "intermediate", "self")
+SIGNATURE_HASHES = ("sha256", "sha384", "sha1")
+
+
 @dataclass(frozen=True)
 class TlsSettings:
-    """The leaf certificate the HTTPS listener presents."""
+    """The HTTPS listener's certificate, protocol versions and cipher suites.
+
+    The defaults are a sound modern server: a 2048-bit RSA leaf signed with
+    SHA-256 by the lab CA, valid from an hour ago for a year, TLS 1.2 and 1.3
+    with Python's default (ECDHE-only) suites. Each other value reproduces a flaw
+    real servers show.
+    """
 
     #: Subject alternative names; the first is also the common name.
     names: tuple[str, ...]
     valid_days: int = 365
+    #: When validity starts, in days from the lab's start: -400 with valid_days 365
+    #: gives a certificate expired 35 days ago; 10 gives one not yet valid.
+    starts_days: int = 0
+    key_bits: int = 2048
+    signature_hash: str = "sha256"
+    #: Who signs the leaf: the lab root CA ("ca"), an intermediate CA under it
+    #: ("intermediate"), or the leaf itself ("self": self-signed).
+    issuer: str = "ca"
+    #: With issuer "intermediate": False leaves it out of the chain sent (incomplete chain).
+    send_intermediate: bool = True
+    min_version: str = "TLSv1.2"
+    max_version: str = "TLSv1.3"
+    #: OpenSSL cipher string for TLS 1.2 and below; None keeps Python's ECDHE-only default.
+    ciphers: str | None = None
 
 
 @dataclass(frozen=True)
@@ -454,7 +480,11 @@ class _PostureReader:
         )
 
     def tls(self, value: Any) -> TlsSettings:
-        data = self.table(value, "tls", {"names", "valid_days"})
+        allowed = {
+            "names", "valid_days", "starts_days", "key_bits", "signature_hash", "issuer",
+            "send_intermediate", "min_version", "max_version", "ciphers",
+        }
+        data = self.table(value, "tls", allowed)
         names = self.array(
             self.required(data, "names", "tls"),
             "tls.names",
@@ -463,7 +493,43 @@ class _PostureReader:
         if not names:
             raise self.error("tls.names", "needs at least one name")
         days = self.integer(data.get("valid_days", 365), "tls.valid_days", 1, 3650)
-        return TlsSettings(names=names, valid_days=days)
+        min_version = self.choice(data.get("min_version", "TLSv1.2"), "tls.min_version",
+                                  TLS_PROTOCOL_VERSIONS)
+        max_version = self.choice(data.get("max_version", "TLSv1.3"), "tls.max_version",
+                                  TLS_PROTOCOL_VERSIONS)
+        if TLS_PROTOCOL_VERSIONS.index(max_version) < TLS_PROTOCOL_VERSIONS.index(min_version):
+            raise self.error("tls.max_version", f"{max_version} is below min_version {min_version}")
+        issuer = self.choice(data.get("issuer", "ca"), "tls.issuer", CERT_ISSUERS)
+        send = self.boolean(data.get("send_intermediate", True), "tls.send_intermediate")
+        if not send and issuer != "intermediate":
+            raise self.error("tls.send_intermediate", "only meaningful with issuer = \"intermediate\"")
+        ciphers = None
+        if "ciphers" in data:
+            ciphers = self.string(data["ciphers"], "tls.ciphers")
+            try:
+                ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(f"{ciphers}:@SECLEVEL=0")
+            except ssl.SSLError:
+                raise self.error("tls.ciphers", f"{ciphers!r} selects no cipher suite this "
+                                 "OpenSSL offers") from None
+        return TlsSettings(
+            names=names,
+            valid_days=days,
+            starts_days=self.integer(data.get("starts_days", 0), "tls.starts_days", -3650, 3650),
+            key_bits=self.integer(data.get("key_bits", 2048), "tls.key_bits", 1024, 4096),
+            signature_hash=self.choice(data.get("signature_hash", "sha256"), "tls.signature_hash",
+                                       SIGNATURE_HASHES),
+            issuer=issuer,
+            send_intermediate=send,
+            min_version=min_version,
+            max_version=max_version,
+            ciphers=ciphers,
+        )
+
+    def choice(self, value: Any, key: str, allowed: tuple[str, ...]) -> str:
+        text = self.string(value, key)
+        if text not in allowed:
+            raise self.error(key, f"{text!r} is not one of {', '.join(allowed)}")
+        return text
 
     def ntlm(self, value: Any) -> NtlmIdentity:
         keys = ("netbios_domain", "netbios_computer", "dns_domain", "dns_computer", "dns_tree")

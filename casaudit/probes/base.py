@@ -30,6 +30,8 @@ class ProbeContext:
     ca_file: Path | None = None
     #: Authenticated mode (--authenticated): the mailbox credentials, else None.
     credentials: Credentials | None = field(default=None, repr=False)
+    #: Days before a certificate's expiry from which tls.cert_expiring warns (--cert-expiry-days).
+    cert_expiry_days: int = 30
 
 
 class Probe(Protocol):

@@ -1,0 +1,136 @@
+"""One bounded TLS handshake per service before sslyze is let near it.
+
+sslyze bounds each socket read but not a whole handshake: a server that never
+stops sending (a POP3 server streaming lines where a ServerHello should be)
+keeps its legacy-handshake loop reading for ever. Servers under audit are
+hostile, so each service first gets a handshake of our own, cut at a hard
+deadline; only a service that completed it is scanned by sslyze, and the others
+become evidence with the reason.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+
+from casaudit.model import ProbeError
+
+MAX_LINE = 4096
+MAX_LINES = 50
+
+#: The command that upgrades each cleartext mail protocol, and its success prefix.
+_UPGRADE = {"IMAP": (b"a STARTTLS\r\n", b"a OK"), "POP3": (b"STLS\r\n", b"+OK")}
+
+
+def _context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    try:
+        context.set_ciphers("ALL:@SECLEVEL=0")
+    except ssl.SSLError:
+        pass
+    return context
+
+
+class _Deadline:
+    """Shuts the socket down when the whole attempt outlives `seconds`."""
+
+    def __init__(self, sock: socket.socket, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+        self.expired = False
+        self._sock = sock
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _cut(self) -> None:
+        self.expired = True
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def remaining(self) -> float:
+        return max(0.05, self.end - time.monotonic())
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _read_line(sock: socket.socket, deadline: _Deadline) -> bytes:
+    data = b""
+    while b"\n" not in data:
+        if len(data) > MAX_LINE:
+            raise ProbeFailure(ProbeError("too_large", "a line longer than 4 KiB before TLS"))
+        sock.settimeout(deadline.remaining())
+        chunk = sock.recv(1)
+        if not chunk:
+            raise ProbeFailure(ProbeError("protocol", "the server closed the connection before TLS"))
+        data += chunk
+    return data
+
+
+class ProbeFailure(Exception):
+    def __init__(self, error: ProbeError) -> None:
+        super().__init__(error.detail)
+        self.error = error
+
+
+def _upgrade(sock: socket.socket, starttls: str, deadline: _Deadline) -> None:
+    command, success = _UPGRADE[starttls]
+    greeting = _read_line(sock, deadline)
+    if not greeting.startswith((b"* OK", b"+OK")):
+        raise ProbeFailure(ProbeError("protocol", "no mail greeting before STARTTLS"))
+    sock.sendall(command)
+    for _ in range(MAX_LINES):
+        line = _read_line(sock, deadline)
+        if line.startswith(success):
+            return
+        if line.startswith((b"a ", b"-ERR")):
+            raise ProbeFailure(ProbeError("tls", "the server refused STARTTLS"))
+    raise ProbeFailure(ProbeError("too_large", "no answer to STARTTLS within 50 lines"))
+
+
+def preflight(
+    address: str, port: int, server_name: str, starttls: str | None, timeout: float
+) -> ProbeError | None:
+    """None when a TLS handshake completed within `timeout` (x3 for STARTTLS), else why not."""
+    seconds = timeout * (3 if starttls else 2)
+    try:
+        sock = socket.create_connection((address, port), timeout=timeout)
+    except ConnectionRefusedError:
+        return ProbeError("refused", "connection refused: nothing listens on this port")
+    except TimeoutError:
+        return ProbeError("timeout", "no answer to the connection attempt in time (filtered?)")
+    except OSError as exc:
+        return ProbeError("unreachable", exc.strerror or str(exc))
+    deadline = _Deadline(sock, seconds)
+    try:
+        if starttls:
+            _upgrade(sock, starttls, deadline)
+        sock.settimeout(deadline.remaining())
+        with _context().wrap_socket(sock, server_hostname=server_name,
+                                    do_handshake_on_connect=False) as tls:
+            tls.settimeout(deadline.remaining())
+            tls.do_handshake()
+        return None
+    except ProbeFailure as failure:
+        return failure.error
+    except ssl.SSLError as exc:
+        if deadline.expired:
+            return ProbeError("timeout", f"the TLS handshake did not finish within {seconds:g} s")
+        return ProbeError("tls", f"TLS handshake failed: {exc.reason or exc}")
+    except (TimeoutError, OSError) as exc:
+        if deadline.expired or isinstance(exc, TimeoutError):
+            return ProbeError("timeout", f"the TLS handshake did not finish within {seconds:g} s")
+        return ProbeError("reset", f"the connection failed during the handshake: {exc}")
+    finally:
+        deadline.cancel()
+        try:
+            sock.close()
+        except OSError:
+            pass

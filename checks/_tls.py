@@ -1,0 +1,207 @@
+"""What the tls.* checks share: which TLS evidence to judge, names, dates, suites.
+
+Pure helpers over `TlsEvidence`: no I/O, no clock (dates are measured from the
+evidence's own scan time). Not a check itself (the leading underscore keeps it
+out of the catalog).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from casaudit.evidence_tls import TlsCertificate, TlsChain, TlsEvidence
+from casaudit.model import CheckStatus, EvidenceSet, Outcome
+
+MAIL_SERVICES = frozenset({"imaps", "pop3s", "imap", "pop3"})
+
+
+def own_recommendations(item: TlsEvidence) -> tuple[str, ...]:
+    """The endpoint's own recommendation, beyond CAS-13/CAS-17.
+
+    The host's HTTPS service carries every web Client Access feature at once, so
+    it cites only the generic ones (the features are named in `observed`); the
+    Autodiscover names cite CAS-11; POP3/IMAP4 cite CAS-10.
+    """
+    if item.service in MAIL_SERVICES:
+        return ("CAS-10",)
+    if item.name_role in ("autodiscover", "domain"):
+        return ("CAS-11",)
+    return ()
+
+
+def where(item: TlsEvidence) -> str:
+    """`https://mail.example.com:443 (Outlook Web Access, ...)` for `observed` sentences."""
+    return f"{item.endpoint} ({', '.join(item.features)})"
+
+
+def judged(
+    evidence: EvidenceSet, *, certificate_check: bool = False, every_name: bool = False
+) -> Iterator[tuple[TlsEvidence, Outcome | None]]:
+    """Each TLS service a check should judge, with a not-assessed outcome when it cannot.
+
+    Left out quietly: POP3/IMAP4 ports that refused the connection (off is the
+    default, and nothing is served there); other names that do not resolve (only
+    the name check speaks of them); and, for checks other than certificate checks,
+    names scanned only for their certificate. Certificate checks also leave out a
+    name whose certificate is the very one the host's service already showed,
+    unless `every_name` (the name check, for which each name is a question).
+    """
+    host_leaves = {
+        (item.address, item.port): item.certificate.leaf.sha256
+        for item in evidence.of(TlsEvidence)
+        if item.scope == "full" and item.certificate is not None
+    }
+    for item in evidence.of(TlsEvidence):
+        if item.scope != "full":
+            if not certificate_check:
+                continue
+            if not every_name and item.certificate is not None and (
+                host_leaves.get((item.address, item.port)) == item.certificate.leaf.sha256
+            ):
+                continue
+        if item.error is not None:
+            if item.error.kind == "refused" and item.service in MAIL_SERVICES:
+                continue
+            if item.error.kind == "dns" and item.name_role != "host":
+                continue
+            yield item, not_assessed(item, f"no TLS session: {item.error.detail}")
+            continue
+        if certificate_check and item.certificate is None:
+            failure = item.command_error("certificate_info")
+            reason = failure.detail if failure else "the server sent no certificate"
+            yield item, not_assessed(item, f"no certificate to judge: {reason}")
+            continue
+        yield item, None
+
+
+def not_assessed(item: TlsEvidence, reason: str) -> Outcome:
+    return Outcome(item.endpoint, CheckStatus.NOT_ASSESSED, reason, (item.id,),
+                   own_recommendations(item))
+
+
+def passed(item: TlsEvidence, reason: str) -> Outcome:
+    return Outcome(item.endpoint, CheckStatus.PASS, reason, (item.id,))
+
+
+def failed(item: TlsEvidence, reason: str, observed: str) -> Outcome:
+    return Outcome(item.endpoint, CheckStatus.FAIL, reason, (item.id,),
+                   own_recommendations(item), observed=observed)
+
+
+def chains(item: TlsEvidence) -> tuple[TlsChain, ...]:
+    return ((item.certificate,) if item.certificate else ()) + item.other_chains
+
+
+def below_root(chain: TlsChain) -> tuple[TlsCertificate, ...]:
+    """The certificates sent, without a self-signed root (clients never check its signature).
+
+    A self-signed leaf is kept: it is the certificate clients are asked to accept.
+    """
+    return tuple(
+        c for index, c in enumerate(chain.certificates) if index == 0 or not c.self_issued
+    )
+
+
+def moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def describe(certificate: TlsCertificate) -> str:
+    return certificate.common_name or certificate.subject or certificate.sha256[:16]
+
+
+# --------------------------------------------------------------------------- names
+
+
+def covers(certificate: TlsCertificate, name: str) -> bool:
+    """RFC 6125: subjectAltName DNS names, or the CN only when there are none; one-label wildcards."""
+    patterns = certificate.dns_names or (
+        (certificate.common_name,) if certificate.common_name else ()
+    )
+    wanted = name.lower().rstrip(".")
+    return any(_matches(pattern.lower().rstrip("."), wanted) for pattern in patterns)
+
+
+def _matches(pattern: str, name: str) -> bool:
+    if pattern == name:
+        return True
+    if pattern.startswith("*.") and "*" not in pattern[2:]:
+        head, _, tail = name.partition(".")
+        return bool(head) and tail == pattern[2:] and tail.count(".") >= 1
+    return False
+
+
+# --------------------------------------------------------------------------- suites
+
+
+def suite_tokens(name: str) -> set[str]:
+    return set(name.upper().replace("-", "_").split("_"))
+
+
+def weak_reason(name: str) -> str | None:
+    """Why an IANA-named suite is weak (NULL, anonymous, EXPORT, RC4, DES, 3DES), or None."""
+    tokens = suite_tokens(name)
+    upper = name.upper()
+    if "NULL" in tokens:
+        return "NULL encryption"
+    if "ANON" in tokens:
+        return "anonymous"
+    if "EXPORT" in upper or "EXPORT40" in upper or "EXPORT1024" in upper:
+        return "EXPORT"
+    if "RC4" in tokens:
+        return "RC4"
+    if "3DES" in tokens or "DES192" in upper or ("EDE3" in upper):
+        return "3DES"
+    if "DES" in tokens or "DES40" in tokens or "DES64" in tokens:
+        return "DES"
+    return None
+
+
+def forward_secret(name: str, version: str) -> bool:
+    """TLS 1.3 suites always are; before, only (EC)DHE key exchange."""
+    if version == "TLS 1.3":
+        return True
+    tokens = suite_tokens(name)
+    if "ANON" in tokens:
+        # Anonymous (EC)DH is ephemeral too; its lack of authentication is tls.weak_cipher's.
+        return bool({"DH", "ECDH"} & tokens)
+    return bool({"ECDHE", "DHE", "EDH"} & tokens)
+
+
+def judge_protocols(
+    evidence: EvidenceSet,
+    judge: Callable[[TlsEvidence], Outcome],
+) -> list[Outcome]:
+    """Apply `judge` to every fully scanned service, after the usual not-assessed gates."""
+    outcomes = []
+    for item, blocked in judged(evidence):
+        outcomes.append(blocked or judge(item))
+    return outcomes
+
+
+def flaw(
+    evidence: EvidenceSet,
+    *,
+    command: str,
+    read: Callable[[TlsEvidence], object | None],
+    is_bad: Callable[[object], bool],
+    bad: Callable[[object], str],
+    good: Callable[[object], str],
+) -> list[Outcome]:
+    """A vulnerability test's verdict per service: `read` the result, None when it did not run."""
+    outcomes = []
+    for item, blocked in judged(evidence):
+        if blocked:
+            outcomes.append(blocked)
+            continue
+        value = read(item)
+        if value is None:
+            failure = item.command_error(command)
+            reason = failure.detail if failure else "the test did not run"
+            outcomes.append(not_assessed(item, f"{command}: {reason}"))
+        elif is_bad(value):
+            outcomes.append(failed(item, bad(value), f"{where(item)}: {bad(value)}"))
+        else:
+            outcomes.append(passed(item, good(value)))
+    return outcomes

@@ -1,0 +1,62 @@
+"""tls.cert_untrusted: the chain does not reach the system trust store or --ca-file."""
+
+from __future__ import annotations
+
+from casaudit.model import CheckMeta, EvidenceSet, Outcome, Severity
+from checks import _tls
+
+CHECK = CheckMeta(
+    id="tls.cert_untrusted",
+    title="Certificate chain not trusted",
+    severity=Severity.HIGH,
+    recommendations=("CAS-13", "CAS-17"),
+    description=(
+        "The certificate chain the service sends does not lead, signature by signature, to a "
+        "certificate authority the clients trust (the system store, plus any CA given with "
+        "--ca-file). Self-signed certificates, chains missing an intermediate CA certificate "
+        "and unknown roots all end here: clients warn or refuse, and users taught to click "
+        "through warnings accept an attacker's certificate just as readily."
+    ),
+    remediation=(
+        "Install a certificate from a CA every client trusts (a public CA for Internet-facing "
+        "names) and configure the server to send the whole chain up to, not including, the "
+        "root: import the intermediate CA certificates into the machine's Intermediate "
+        "Certification Authorities store (Windows) or append them to the certificate file "
+        "(nginx ssl_certificate)."
+    ),
+    severity_rationale=(
+        "High: without a trusted chain a client cannot tell the server from an interceptor; "
+        "mobile ActiveSync clients and Outlook Anywhere fail or train users to accept warnings."
+    ),
+    references=(
+        "Microsoft, Planning for Client Access Servers (Exchange 2007): certificates for each SSL site",
+        "RFC 5280, section 6 (certification path validation)",
+    ),
+)
+
+
+def evaluate(evidence: EvidenceSet) -> list[Outcome]:
+    outcomes = []
+    for item, blocked in _tls.judged(evidence, certificate_check=True):
+        if blocked:
+            outcomes.append(blocked)
+            continue
+        bad = [chain for chain in _tls.chains(item) if chain.trust != "trusted"]
+        if bad:
+            chain = bad[0]
+            label = {
+                "self_signed": "self-signed certificate",
+                "incomplete": "incomplete chain",
+                "untrusted_root": "untrusted root",
+                "invalid": "invalid chain",
+            }.get(chain.trust, chain.trust)
+            outcomes.append(_tls.failed(
+                item, label,
+                f"{_tls.where(item)} sends a certificate for {_tls.describe(chain.leaf)} that is "
+                f"not trusted ({label}): {chain.trust_detail}; trust stores: "
+                f"{', '.join(chain.trust_stores) or 'none'}",
+            ))
+            continue
+        assert item.certificate is not None
+        outcomes.append(_tls.passed(item, item.certificate.trust_detail))
+    return outcomes

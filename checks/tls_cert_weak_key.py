@@ -1,0 +1,59 @@
+"""tls.cert_weak_key: RSA or DSA key under 2048 bits, EC key under 256 bits."""
+
+from __future__ import annotations
+
+from casaudit.evidence_tls import TlsCertificate
+from casaudit.model import CheckMeta, EvidenceSet, Outcome, Severity
+from checks import _tls
+
+MINIMUM_BITS = {"RSA": 2048, "DSA": 2048, "EC": 256}
+
+CHECK = CheckMeta(
+    id="tls.cert_weak_key",
+    title="Certificate with a weak public key",
+    severity=Severity.HIGH,
+    recommendations=("CAS-13", "CAS-17"),
+    description=(
+        "A certificate the service sends (below the root) has an RSA or DSA key shorter than "
+        "2048 bits or an elliptic-curve key shorter than 256 bits. 1024-bit RSA is within reach "
+        "of well-funded attackers, and public CAs stopped issuing such certificates in 2013."
+    ),
+    remediation=(
+        "Generate a new key pair of at least 2048 bits RSA (or P-256 ECDSA where every client "
+        "supports it) with a new request (New-ExchangeCertificate -KeySize 2048), get it signed "
+        "and enable it for every service."
+    ),
+    severity_rationale=(
+        "High: whoever factors the key impersonates the server and, with static RSA key "
+        "exchange, decrypts recorded sessions."
+    ),
+    references=(
+        "NIST SP 800-131A Rev. 2, Transitioning the Use of Cryptographic Algorithms",
+        "CA/Browser Forum Baseline Requirements, section 6.1.5",
+    ),
+)
+
+
+def weak(certificate: TlsCertificate) -> bool:
+    minimum = MINIMUM_BITS.get(certificate.key_type)
+    return minimum is not None and certificate.key_bits < minimum
+
+
+def evaluate(evidence: EvidenceSet) -> list[Outcome]:
+    outcomes = []
+    for item, blocked in _tls.judged(evidence, certificate_check=True):
+        if blocked:
+            outcomes.append(blocked)
+            continue
+        found = list(dict.fromkeys(
+            f"{_tls.describe(c)}: {c.key_type} {c.key_bits} bits"
+            for chain in _tls.chains(item) for c in _tls.below_root(chain) if weak(c)
+        ))
+        if found:
+            outcomes.append(_tls.failed(
+                item, "; ".join(found), f"{_tls.where(item)} sends weak keys: {'; '.join(found)}"))
+            continue
+        assert item.certificate is not None
+        leaf = item.certificate.leaf
+        outcomes.append(_tls.passed(item, f"leaf key {leaf.key_type} {leaf.key_bits} bits"))
+    return outcomes

@@ -1,0 +1,189 @@
+"""TLS checks against the lab over real sockets: each flaw fires where it is, and nowhere else."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from casaudit.api import ScanOptions, audit
+from casaudit.lab import Lab, LabInstance, parse_posture
+from casaudit.plan import DEFAULT_PORTS, Target
+from tests.conftest import run_cli
+
+#: Checks that look at TLS; the lab cannot be vulnerable to Heartbleed, ROBOT, CCS
+#: injection, insecure renegotiation or compression (its OpenSSL is not), so those
+#: checks must pass everywhere here and fire only in the unit tests.
+TLS_FAMILY = ("tls.", "http.hsts_missing")
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def scan(lab: LabInstance, probes: tuple[str, ...] = ("tls",), **options):
+    ports = dict(DEFAULT_PORTS)
+    ports.update(lab.ports)
+    for service in ("imap", "imaps", "pop3", "pop3s"):
+        ports[service] = closed_port()  # nothing listens: the probe must stay quiet
+    return audit(
+        Target(lab.host, lab.domain, ports),
+        ScanOptions(pins={name: lab.address for name in lab.names}, ca_file=lab.ca_file,
+                    timeout=5, probes=probes, **options),
+    )
+
+
+def failing(result) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for finding in result.findings:
+        if finding.check.startswith(TLS_FAMILY):
+            found.setdefault(finding.check, set()).add(finding.endpoint)
+    return found
+
+
+def posture(flaw: str, tls: str, names: str = "") -> str:
+    names = names or '"mail.flaw.test", "autodiscover.flaw.test", "flaw.test"'
+    return f'''
+name = "tls-{flaw}"
+summary = "one TLS flaw: {flaw}"
+host = "mail.flaw.test"
+domain = "flaw.test"
+[tls]
+names = [{names}]
+{tls}
+[https]
+headers = [["Strict-Transport-Security", "max-age=31536000"]]
+default = {{ status = 404, body = "nothing here" }}
+'''
+
+
+# (flaw, [tls] settings, names, the only TLS checks that may fail)
+FLAWS = [
+    ("expired", "starts_days = -400\nvalid_days = 365", "", {"tls.cert_expired"}),
+    ("not-yet-valid", "starts_days = 10", "", {"tls.cert_expired"}),
+    ("expiring", "starts_days = -355\nvalid_days = 365", "", {"tls.cert_expiring"}),
+    ("weak-key", "key_bits = 1024", "", {"tls.cert_weak_key"}),
+    ("sha1", 'signature_hash = "sha1"', "", {"tls.cert_weak_signature"}),
+    ("self-signed", 'issuer = "self"', "", {"tls.cert_untrusted"}),
+    ("incomplete-chain", 'issuer = "intermediate"\nsend_intermediate = false', "",
+     {"tls.cert_untrusted"}),
+    ("name-mismatch", "", '"webmail.flaw.test"', {"tls.cert_name_mismatch"}),
+    ("tls10-11", 'min_version = "TLSv1"', "", {"tls.legacy_protocol"}),
+    ("anonymous-suites", 'ciphers = "ECDHE-RSA-AES128-GCM-SHA256:AECDH-AES128-SHA"', "",
+     {"tls.weak_cipher"}),
+    ("static-rsa", 'ciphers = "ECDHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256"', "",
+     {"tls.no_forward_secrecy"}),
+]
+
+
+@pytest.mark.parametrize("flaw, settings, names, expected", FLAWS, ids=[f[0] for f in FLAWS])
+def test_each_flaw_fires_alone(flaw, settings, names, expected):
+    with Lab.start(parse_posture(posture(flaw, settings, names))) as lab:
+        result = scan(lab)
+    found = failing(result)
+    assert set(found) == expected, found
+    https = f"https://{lab.host}:{lab.ports['https']}"
+    assert https in next(iter(found.values()))
+    if flaw == "name-mismatch":
+        # every name clients use is checked, and each fails on its own
+        assert found["tls.cert_name_mismatch"] == {
+            https, https.replace(lab.host, "autodiscover.flaw.test"),
+            https.replace(lab.host, "flaw.test"),
+        }
+
+
+def test_incomplete_chain_and_self_signed_are_named():
+    settings = 'issuer = "intermediate"\nsend_intermediate = false'
+    with Lab.start(parse_posture(posture("incomplete", settings))) as lab:
+        result = scan(lab)
+    finding = next(f for f in result.findings if f.check == "tls.cert_untrusted")
+    assert "incomplete chain" in finding.observed and "issuing CA" in finding.observed
+    assert finding.recommendations == ("CAS-13", "CAS-17")
+    assert "Outlook Web Access" in finding.observed  # the features sharing the service
+
+
+def test_expiry_threshold_option_reaches_the_check():
+    settings = "starts_days = -355\nvalid_days = 365"
+    with Lab.start(parse_posture(posture("expiring", settings))) as lab:
+        quiet = scan(lab, cert_expiry_days=5)
+    assert failing(quiet) == {}
+    assert quiet.options["cert_expiry_days"] == 5
+    row = next(r for r in quiet.checks if r.check == "tls.cert_expiring")
+    assert "warning period 5 days" in row.reason
+
+
+def test_hardened_posture_is_clean_with_every_name_checked(hardened_lab, validate_scan):
+    run = run_cli("scan", *hardened_lab.scan_args(), "--json", "-", "--fail-on", "info")
+    assert run.code == 0, run.stderr
+    document = validate_scan(run.json())
+    assert document["findings"] == []
+    tls = [e for e in document["evidence"] if e["kind"] == "tls"]
+    https = [e for e in tls if e["service"] == "https" and e["error"] is None]
+    assert {e["host"] for e in https} == set(hardened_lab.names)
+    host = next(e for e in https if e["name_role"] == "host")
+    assert host["scope"] == "full" and host["client_auth"] == "disabled"
+    assert [p["version"] for p in host["protocols"] if p["accepted"]] == ["TLS 1.2", "TLS 1.3"]
+    assert host["certificate"]["trust"] == "trusted" and host["certificate"]["path_length"] == 2
+    assert {e["scope"] for e in https if e["name_role"] != "host"} == {"certificate"}
+    rows = {(r["check"], r["status"]) for r in document["checks"] if r["check"].startswith("tls.")}
+    assert {status for _, status in rows} == {"pass"}
+    assert {check for check, _ in rows} >= {
+        "tls.vuln.heartbleed", "tls.vuln.robot", "tls.vuln.ccs_injection",
+        "tls.vuln.insecure_renegotiation", "tls.vuln.compression", "tls.no_fallback_scsv",
+    }
+
+
+def test_legacy_posture_shows_its_2007_era_tls(legacy_lab, validate_scan):
+    run = run_cli("scan", *legacy_lab.scan_args(), "--json", "-")
+    assert run.code == 1, run.stderr
+    document = validate_scan(run.json())
+    found: dict[str, set[str]] = {}
+    for f in document["findings"]:
+        if f["check"].startswith(TLS_FAMILY):
+            found.setdefault(f["check"], set()).add(f["endpoint"])
+    https = f"https://{legacy_lab.host}:{legacy_lab.ports['https']}"
+    assert set(found) == {
+        "tls.legacy_protocol", "tls.no_forward_secrecy", "tls.cert_weak_signature",
+        "tls.cert_name_mismatch", "http.hsts_missing",
+    }
+    # The 2007 host's mail services share its Schannel settings, STARTTLS ones included.
+    mail = {f"{service}://{legacy_lab.host}:{legacy_lab.ports[service]}"
+            for service in ("imaps", "pop3s", "imap", "pop3") if service in legacy_lab.ports}
+    assert len(mail) == 4
+    assert found["tls.legacy_protocol"] == {https} | mail
+    assert found["tls.cert_name_mismatch"] == {
+        https.replace(legacy_lab.host, f"autodiscover.{legacy_lab.domain}"),
+        https.replace(legacy_lab.host, legacy_lab.domain),
+    }
+    assert f"{https}/owa" in found["http.hsts_missing"]
+    assert all(endpoint.startswith(f"{https}/") for endpoint in found["http.hsts_missing"])
+    mismatch = next(f for f in document["findings"] if f["check"] == "tls.cert_name_mismatch")
+    assert mismatch["recommendations"] == ["CAS-13", "CAS-17", "CAS-11"]
+
+
+def test_closed_and_unresolvable_services_are_evidence_not_crashes(hardened_lab, legacy_lab):
+    # Given an https port nothing listens on, the host pinned, and the other names asked
+    # of a DNS server that refuses them (the other lab's, authoritative elsewhere)
+    closed = closed_port()
+    run = run_cli(
+        "scan", hardened_lab.host, "--resolve", f"{hardened_lab.host}:127.0.0.1",
+        "--dns-server", legacy_lab.dns_server, "--timeout", "2", "--probes", "tls",
+        "--port", f"https={closed}", "--port", f"imaps={closed_port()}", "--json", "-",
+    )
+    assert run.code == 0, run.stderr
+    document = run.json()
+    tls = {e["endpoint"]: e for e in document["evidence"]}
+    assert tls[f"https://{hardened_lab.host}:{closed}"]["error"]["kind"] == "refused"
+    auto = tls[f"https://autodiscover.{hardened_lab.domain}:{closed}"]
+    assert auto["error"]["kind"] == "dns"
+    rows = [r for r in document["checks"] if r["endpoint"].startswith("imaps://")]
+    assert rows == []  # a refused mail port is quiet
+    untrusted = [r for r in document["checks"] if r["check"] == "tls.cert_untrusted"]
+    assert [r["status"] for r in untrusted] == ["not_assessed"]
+
+
+def test_probes_option_rejects_unknown_families():
+    run = run_cli("scan", "mail.example.test", "--probes", "tls,smtp")
+    assert run.code == 2 and "--probes" in run.stderr and "Traceback" not in run.stderr
