@@ -8,11 +8,12 @@ in the scan's bounded pool, returning evidence. It never judges what it saw.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from casaudit.plan import Scope, Target
+from casaudit.probes.pacing import Pacer
 from casaudit.resolve import Resolver
 
 
@@ -27,6 +28,17 @@ class ProbeContext:
     concurrency: int
     #: Extra CA certificates the user trusts (PEM), if any.
     ca_file: Path | None = None
+    #: The host's rate limit, deadline and cancel flag; probes reach it through `pace()`.
+    pacer: Pacer = field(default_factory=Pacer)
+
+    def pace(self) -> None:
+        """Call right before each request or connection a probe makes, outside its ``try``.
+
+        Waits for the per-host rate limit (``--rate``) and raises
+        `casaudit.probes.pacing.ScanStopped` when the host's deadline has passed or
+        the scan was cancelled (Ctrl-C): let it propagate, it is not evidence.
+        """
+        self.pacer.pace()
 
 
 class Probe(Protocol):

@@ -178,6 +178,7 @@ class HttpProbe:
         return endpoint_url(target.scheme, target.host, port, path), None
 
     def _exchange(self, method: str, url: str) -> HttpExchange:
+        self._context.pace()  # rate limit; raises past the deadline or on Ctrl-C
         started = now()
         request_headers = REQUEST_HEADERS
         try:
