@@ -6,10 +6,12 @@ scan that could not run. Every error the user can cause is one line on stderr.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -75,7 +77,9 @@ def _root(
     )
 )
 def scan(
-    host: Annotated[str, typer.Argument(help="The Client Access host to audit, e.g. mail.example.com.")],
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Argument(
+        help="The Client Access host to audit, e.g. mail.example.com. Not with --targets.")] = None,
     domain: Annotated[str | None, typer.Option(
         help="The mail domain (for Autodiscover names). Default: HOST without its first label.")] = None,
     resolve: Annotated[list[str] | None, typer.Option(
@@ -101,8 +105,39 @@ def scan(
         min=0.1, max=300, help="Seconds allowed for each network step.")] = 10.0,
     concurrency: Annotated[int, typer.Option(
         min=1, max=64, help="Probes run at once against the host.")] = 8,
+    targets: Annotated[Path | None, typer.Option(
+        "--targets", metavar="FILE", help="Scan every host of this TOML targets file "
+        "(see docs/scheduled-scans.md) instead of HOST; --html is then a directory.")] = None,
+    parallel: Annotated[int, typer.Option(
+        min=1, max=1024, help="With --targets: hosts scanned at once.")] = 16,
+    rate: Annotated[float | None, typer.Option(
+        min=0, max=10000, metavar="RPS",
+        help="Requests per second to each host (default: no limit).")] = None,
+    deadline: Annotated[float | None, typer.Option(
+        min=1, max=86400, metavar="SECONDS", help="Total time one host's scan may take; past it the "
+        "host is an error entry (default: none for HOST, 600 with --targets).")] = None,
+    db: Annotated[Path | None, typer.Option(
+        "--db", metavar="PATH", help="The scan history database "
+        "(default: $XDG_DATA_HOME/casaudit/history.sqlite3).")] = None,
+    no_history: Annotated[bool, typer.Option(
+        "--no-history", help="Do not record this scan in the history.")] = False,
+    diff_only: Annotated[bool, typer.Option(
+        "--diff-only", help="Print and exit on only the findings new since the host's previous "
+        "scan in the history (nightly jobs that alert on regressions).")] = False,
+    baseline: Annotated[Path | None, typer.Option(
+        "--baseline", metavar="FILE", help="Accepted findings (TOML, with justification and expiry): "
+        "still reported, marked accepted, not counted for the exit code.")] = None,
 ) -> None:
-    """Audit one Client Access host and report what it exposes."""
+    """Audit one Client Access host (or every host of a --targets file) and report what it exposes."""
+    from casaudit.runs import Scheduled, after_scan, diff_only_summary, exit_code, open_history
+
+    if (host is None) == (targets is None):
+        raise UsageError("give either HOST or --targets FILE")
+    if targets is not None:
+        _scan_targets(ctx, targets, parallel, resolve, dns_server, ca_file, port, timeout,
+                      concurrency, rate, deadline, json_out, html_out, fail_on, db, no_history,
+                      diff_only, baseline)
+    assert host is not None
     from casaudit.api import ScanOptions, audit
     from casaudit.plan import (
         DEFAULT_PORTS,
@@ -132,23 +167,82 @@ def scan(
         ca_file=ca_file,
         timeout=timeout,
         concurrency=concurrency,
+        rate=rate or None,
+        deadline=deadline,
     )
-    with _progress() as observer:
-        result = audit(target, options, observer)
-    document = result.to_dict()
-    _write_outputs(document, json_out, html_out)
-    failing = [f for f in result.findings if f.severity.rank >= Severity(fail_on.value).rank]
-    raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK)
+    loaded_baseline = _load_baseline(baseline)
+    with open_history(db, not no_history, diff_only) as history:
+        with _progress() as observer:
+            result = audit(target, options, observer)
+        scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value))
+        checked = after_scan(result, {}, scheduled)
+    _write_outputs(checked.document, json_out, html_out,
+                   summary=(lambda doc, out: diff_only_summary(checked, out)) if diff_only else None)
+    for line in checked.expired:
+        sys.stderr.write(f"casaudit: baseline: {line}\n")
+    raise typer.Exit(exit_code(checked.counted(diff_only), Severity(fail_on.value)))
 
 
-def _write_outputs(document: dict[str, Any], json_out: str | None, html_out: Path | None) -> None:
+def _load_baseline(path: Path | None) -> Any:
+    from casaudit.baseline import load_baseline
+
+    return load_baseline(path) if path is not None else None
+
+
+def _scan_targets(
+    ctx: typer.Context, targets: Path, parallel: int, resolve: list[str] | None, dns_server: str | None,
+    ca_file: Path | None, port: list[str] | None, timeout: float, concurrency: int, rate: float | None,
+    deadline: float | None, json_out: str | None, html_out: Path | None, fail_on: FailOn,
+    db: Path | None, no_history: bool, diff_only: bool, baseline: Path | None,
+) -> None:
+    """`scan --targets FILE`: command-line options override the file's [defaults], not its targets."""
+    from casaudit.plan import parse_port_override
+    from casaudit.resolve import parse_dns_server, parse_pin
+    from casaudit.runs import Scheduled, open_history, scan_targets
+    from casaudit.targets import Settings, load_targets
+
+    def given(name: str) -> bool:
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name == "COMMANDLINE"
+
+    command_line = Settings(
+        timeout=timeout if given("timeout") else None,
+        concurrency=concurrency if given("concurrency") else None,
+        rate=rate,
+        deadline=deadline,
+        ca_file=ca_file,
+        dns_server=parse_dns_server(dns_server) if dns_server else None,
+        ports=dict(parse_port_override(text) for text in port or []),
+        pins=dict(parse_pin(text) for text in resolve or []),
+    )
+    scan_list = load_targets(targets, command_line)
+    loaded_baseline = _load_baseline(baseline)
+    with open_history(db, not no_history, diff_only) as history:
+        scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value))
+        code = scan_targets(scan_list, parallel, scheduled, json_out, html_out)
+    if code == 130:
+        # Hosts still in the middle of a request would hold the exit for up to --timeout;
+        # everything that finished is written, flushed and committed: leave now.
+        sys.stdout.flush()
+        sys.stderr.write("casaudit: interrupted: wrote the hosts that finished\n")
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
+
+
+def _write_outputs(
+    document: dict[str, Any],
+    json_out: str | None,
+    html_out: Path | None,
+    summary: Callable[[dict[str, Any], TextIO], None] | None = None,
+) -> None:
     from casaudit.report import document as doc_io
     from casaudit.report import html, terminal
 
     if json_out == "-":
         sys.stdout.write(doc_io.dumps(document))
     else:
-        terminal.summary(document, sys.stdout)
+        (summary or terminal.summary)(document, sys.stdout)
     if json_out and json_out != "-":
         _write(Path(json_out), doc_io.dumps(document), "--json")
     if html_out:
@@ -218,6 +312,53 @@ def report(
     document = doc_io.load(scan_json)
     _write(html_out, html.render(document), "--html")
     print(f"HTML report: {html_out}")
+
+
+_DB_HELP = "The history database (default: $XDG_DATA_HOME/casaudit/history.sqlite3)."
+
+
+@app.command()
+def history(
+    host: Annotated[str | None, typer.Argument(help="Only this host's scans.")] = None,
+    db: Annotated[Path | None, typer.Option(
+        "--db", metavar="PATH", help=_DB_HELP)] = None,
+    limit: Annotated[int, typer.Option(
+        min=1, max=100000, help="Show at most this many scans, newest first.")] = 50,
+) -> None:
+    """List past scans from the history: id, time, host, status, findings by severity."""
+    from casaudit.history_commands import print_history
+    from casaudit.plan import normalise_host
+    from casaudit.runs import open_history
+
+    with open_history(db, True, False) as store:
+        assert store is not None
+        print_history(store, normalise_host(host) if host else None, limit, sys.stdout)
+
+
+@app.command(
+    epilog="Examples:\n\n  casaudit diff   (each host: its latest scan against the one before)\n\n"
+           "  casaudit diff 12 15   (scan ids from `casaudit history`)\n\n"
+           "  casaudit diff old.json new.json"
+)
+def diff(
+    old: Annotated[str | None, typer.Argument(help="Scan id or casaudit.scan/1 JSON file.")] = None,
+    new: Annotated[str | None, typer.Argument(help="Scan id or casaudit.scan/1 JSON file.")] = None,
+    host: Annotated[str | None, typer.Option(help="Without OLD NEW: only this host.")] = None,
+    db: Annotated[Path | None, typer.Option(
+        "--db", metavar="PATH", help=_DB_HELP)] = None,
+    fail_on: Annotated[FailOn, typer.Option(
+        help="Exit 1 when a new, not accepted finding is at or above this severity.")] = FailOn.high,
+) -> None:
+    """Show new, resolved and changed findings between two scans (default: the two latest of each host)."""
+    from casaudit.history_commands import run_diff
+    from casaudit.plan import normalise_host
+    from casaudit.runs import open_history
+
+    with open_history(db, True, False) as store:
+        assert store is not None
+        code = run_diff(store, old, new, normalise_host(host) if host else None,
+                        Severity(fail_on.value), sys.stdout)
+    raise typer.Exit(code)
 
 
 @lab_app.command("serve")

@@ -228,8 +228,10 @@ class History:
                  for identity, f in findings.items()],
             )
             self._db.executemany(
-                "INSERT INTO evidence (scan_id, evidence_id, kind, endpoint, error_kind) VALUES (?, ?, ?, ?, ?)",
-                [(scan_id, e["id"], e["kind"], e["endpoint"], _evidence_error(e)) for e in document["evidence"]],
+                "INSERT INTO evidence (scan_id, evidence_id, kind, endpoint, error_kind) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(scan_id, e["id"], e["kind"], e["endpoint"], _evidence_error(e))
+                 for e in document["evidence"]],
             )
         return scan_id
 
@@ -270,7 +272,8 @@ class History:
     def finding_rows(self, scan_id: int) -> list[tuple[str, str, str, str]]:
         """(identity, check, endpoint, severity) of a scan's findings, from the indexed rows."""
         return list(self._db.execute(
-            "SELECT identity, check_id, endpoint, severity FROM findings WHERE scan_id = ? ORDER BY finding_id",
+            "SELECT identity, check_id, endpoint, severity FROM findings WHERE scan_id = ? "
+            "ORDER BY finding_id",
             (scan_id,),
         ))
 

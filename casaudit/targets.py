@@ -40,7 +40,9 @@ from casaudit.plan import DEFAULT_PORTS, Target, default_domain, normalise_host
 from casaudit.resolve import parse_dns_server, parse_pin
 
 MAX_TARGETS = 100_000
-_SETTINGS = {"timeout", "concurrency", "rate", "deadline", "ca_file", "dns_server", "ports", "resolve", "tags"}
+_SETTINGS = {
+    "timeout", "concurrency", "rate", "deadline", "ca_file", "dns_server", "ports", "resolve", "tags",
+}
 _TARGET_KEYS = _SETTINGS | {"host", "domain"}
 _TAG_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 
@@ -183,12 +185,13 @@ class _Reader:
             raise self.error(key, str(exc)) from None
 
     def number(self, value: Any, key: str, low: float, high: float, *, integer: bool = False) -> float:
-        kinds: tuple[type, ...] = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds):
+        allowed = isinstance(value, int) or (not integer and isinstance(value, float))
+        if isinstance(value, bool) or not allowed:
             raise self.error(key, f"expected {'an integer' if integer else 'a number'}, got {_type(value)}")
-        if not low <= value <= high:
+        number = float(value)
+        if not low <= number <= high:
             raise self.error(key, f"must be from {low:g} to {high:g}, got {value}")
-        return value
+        return number
 
     def settings(self, data: Mapping[str, Any], key: str) -> Settings:
         def at(name: str) -> str:
@@ -203,7 +206,8 @@ class _Reader:
         if "rate" in data:
             settings = replace(settings, rate=float(self.number(data["rate"], at("rate"), 0, 10_000)))
         if "deadline" in data:
-            settings = replace(settings, deadline=float(self.number(data["deadline"], at("deadline"), 1, 86_400)))
+            seconds = self.number(data["deadline"], at("deadline"), 1, 86_400)
+            settings = replace(settings, deadline=float(seconds))
         if "ca_file" in data:
             value = data["ca_file"]
             if not isinstance(value, str) or not value:
@@ -239,7 +243,8 @@ class _Reader:
         if "tags" in data:
             tags = data["tags"]
             if not isinstance(tags, dict):
-                raise self.error(at("tags"), f"expected a table such as {{ customer = \"acme\" }}, got {_type(tags)}")
+                raise self.error(
+                    at("tags"), f"expected a table such as {{ customer = \"acme\" }}, got {_type(tags)}")
             for name, value in tags.items():
                 if not name or not set(name) <= _TAG_KEY_CHARS or not isinstance(value, str):
                     raise self.error(
