@@ -196,6 +196,8 @@ def _scan_targets(
     db: Path | None, no_history: bool, diff_only: bool, baseline: Path | None,
 ) -> None:
     """`scan --targets FILE`: command-line options override the file's [defaults], not its targets."""
+    import threading
+
     from casaudit.plan import parse_port_override
     from casaudit.resolve import parse_dns_server, parse_pin
     from casaudit.runs import Scheduled, open_history, scan_targets
@@ -221,10 +223,11 @@ def _scan_targets(
         scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value))
         code = scan_targets(scan_list, parallel, scheduled, json_out, html_out)
     if code == 130:
-        # Hosts still in the middle of a request would hold the exit for up to --timeout;
-        # everything that finished is written, flushed and committed: leave now.
-        sys.stdout.flush()
         sys.stderr.write("casaudit: interrupted: wrote the hosts that finished\n")
+    if threading.active_count() > 1:
+        # A host stopped at its deadline or by Ctrl-C may still wait on a socket for up
+        # to --timeout; everything is written, flushed and committed: do not wait for it.
+        sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
     raise typer.Exit(code)

@@ -6,11 +6,13 @@ port left out when it is the target's port for that service (so a server
 moved from 8443 to 443 with ``--port`` in between, or a lab restarted on
 another port, is still the same endpoint), the path lower-cased (IIS paths are
 case-insensitive) without a trailing slash. "Changed" is the same identity with
-another severity or another observation.
+another severity or another observation (URLs inside the observation are
+compared with the same port rule).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +39,23 @@ def finding_identity(check: str, endpoint: str, ports: Mapping[str, int] | None 
     return f"{check} {scheme}://{shown_host}{shown_port}{path}"
 
 
+_URL_IN_TEXT = re.compile(r"\b([a-z][a-z0-9+.-]*)://([^/\s:\[\]]+|\[[0-9a-f:.]+\]):([0-9]{1,5})", re.I)
+
+
+def comparable_observed(text: str, ports: Mapping[str, int] | None = None) -> str:
+    """An observation with the target's usual ports left out of URLs, as in identities."""
+
+    def strip(match: re.Match[str]) -> str:
+        scheme, host, port = match.group(1), match.group(2), int(match.group(3))
+        usual = {DEFAULT_PORTS.get(scheme.lower()), (ports or {}).get(scheme.lower())}
+        return f"{scheme}://{host}" if port in usual else match.group(0)
+
+    return _URL_IN_TEXT.sub(strip, text)
+
+
 def document_identities(document: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """identity -> finding of a casaudit.scan/1 document."""
-    ports = document["targets"][0]["ports"] if document.get("targets") else {}
+    ports = _ports(document)
     found: dict[str, Mapping[str, Any]] = {}
     for finding in document.get("findings", []):
         identity = finding_identity(finding["check"], finding["endpoint"], ports)
@@ -80,14 +96,24 @@ class ScanDiff:
 def diff_documents(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> ScanDiff:
     before = document_identities(old) if old is not None else {}
     after = document_identities(new)
-    changed = tuple(
-        (before[key], after[key]) for key in after
-        if key in before and (before[key]["severity"], before[key]["observed"])
-        != (after[key]["severity"], after[key]["observed"])
-    )
+    old_ports = _ports(old) if old is not None else {}
+    new_ports = _ports(new)
+
+    def differs(key: str) -> bool:
+        was, now = before[key], after[key]
+        return was["severity"] != now["severity"] or comparable_observed(
+            was["observed"], old_ports) != comparable_observed(now["observed"], new_ports)
+
+    changed = tuple((before[key], after[key]) for key in after if key in before and differs(key))
     return ScanDiff(
         new=tuple(after[key] for key in after if key not in before),
         resolved=tuple(before[key] for key in before if key not in after),
         changed=changed,
         unchanged=sum(1 for key in after if key in before) - len(changed),
     )
+
+
+def _ports(document: Mapping[str, Any]) -> Mapping[str, int]:
+    targets = document.get("targets") or [{}]
+    ports: Mapping[str, int] = targets[0].get("ports", {})
+    return ports
