@@ -183,8 +183,11 @@ class HttpProbe:
         request_headers = REQUEST_HEADERS
         try:
             with self._client.stream(method, url) as response:
-                body, truncated = self._read_bounded(response)
+                # Ask the socket before reading the body: once the body is read, httpcore
+                # may already have closed a connection the server will not keep alive.
                 stream = response.extensions.get("network_stream")
+                tls_version, peer = _tls_version(stream), _peer(stream)
+                body, truncated = self._read_bounded(response)
                 headers = _bounded_headers(response.headers.raw)
                 return HttpExchange(
                     method=method,
@@ -201,8 +204,8 @@ class HttpProbe:
                     body_bytes=len(body),
                     body_truncated=truncated,
                     auth_schemes=schemes(v for k, v in headers if k.lower() == "www-authenticate"),
-                    tls_version=_tls_version(stream),
-                    peer=_peer(stream),
+                    tls_version=tls_version,
+                    peer=peer,
                 )
         except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
             return HttpExchange(
@@ -245,7 +248,10 @@ def _tls_version(stream: object) -> str | None:
 def _peer(stream: object) -> str | None:
     if stream is None:
         return None
-    address = stream.get_extra_info("server_addr")  # type: ignore[attr-defined]
+    try:
+        address = stream.get_extra_info("server_addr")  # type: ignore[attr-defined]
+    except OSError:  # already closed: the peer is unknown, the answer still stands
+        return None
     if not address:
         return None
     host, port = address[0], address[1]
