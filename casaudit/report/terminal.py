@@ -34,7 +34,9 @@ def summary(document: dict[str, Any], out: TextIO) -> None:
         + "\n"
     )
     for finding in document["findings"]:
+        accepted = finding.get("accepted")
+        note = f"  [accepted until {safe(accepted['expires'])}]" if accepted else ""
         out.write(
             f"  {finding['severity'].upper():8} {safe(finding['check']):24} "
-            f"{safe(finding['endpoint'])}\n"
+            f"{safe(finding['endpoint'])}{note}\n"
         )
