@@ -7,6 +7,7 @@ evidence, judge the recommendations.
 
 from __future__ import annotations
 
+import functools
 import ssl
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -77,7 +78,17 @@ class _Silent:
 def check_ca_file(path: Path) -> None:
     """An unreadable or non-PEM CA file stops the scan before any traffic."""
     try:
-        ssl.create_default_context().load_verify_locations(cafile=str(path))
+        stat = path.stat()
+    except OSError:
+        stat = None
+    _check_ca_file(path, stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _check_ca_file(path: Path, mtime_ns: int, size: int) -> None:
+    # Cached by path, time and size: a fleet scan shares one CA file across its hosts.
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(path))
     except FileNotFoundError:
         raise UsageError(f"--ca-file {str(path)!r}: no such file") from None
     except (ssl.SSLError, OSError, ValueError) as exc:
