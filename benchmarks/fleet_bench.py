@@ -108,11 +108,13 @@ def serve_lab(connection: multiprocessing.connection.Connection, delay_ms: float
 
 def targets_file(path: Path, hosts: int, ports: dict[str, int], ca_file: str, timeout: float) -> None:
     port_table = ", ".join(f"{service} = {port}" for service, port in ports.items())
-    lines = ["[defaults]", f"timeout = {timeout}", f"ports = {{ {port_table} }}", f'ca_file = "{ca_file}"', ""]
+    lines = ["[defaults]", f"timeout = {timeout}", f"ports = {{ {port_table} }}",
+             f'ca_file = "{ca_file}"', ""]
     for number in range(hosts):
         host = f"mail-{number:03d}.bench.test"
         lines += ["[[targets]]", f'host = "{host}"',
-                  f'resolve = ["{host}:127.0.0.1", "autodiscover.bench.test:127.0.0.1", "bench.test:127.0.0.1"]',
+                  f'resolve = ["{host}:127.0.0.1", "autodiscover.bench.test:127.0.0.1", '
+                  '"bench.test:127.0.0.1"]',
                   f'tags = {{ n = "{number}" }}', ""]
     path.write_text("\n".join(lines))
 
@@ -121,11 +123,15 @@ def _seconds(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def run_point(hosts: int, lab: dict, workdir: Path, parallel: int, concurrency: int, timeout: float) -> dict:
-    targets, out, db = workdir / f"t{hosts}.toml", workdir / f"fleet{hosts}.json", workdir / f"h{hosts}.db"
+def run_point(
+    hosts: int, lab: dict, workdir: Path, parallel: int, concurrency: int, timeout: float
+) -> dict:
+    targets, out = workdir / f"t{hosts}.toml", workdir / f"fleet{hosts}.json"
+    db = workdir / f"h{hosts}.db"
     targets_file(targets, hosts, lab["ports"], lab["ca_file"], timeout)
-    command = [sys.executable, "-m", "casaudit", "scan", "--targets", str(targets), "--parallel", str(parallel),
-               "--concurrency", str(concurrency), "--json", str(out), "--db", str(db)]
+    command = [sys.executable, "-m", "casaudit", "scan", "--targets", str(targets),
+               "--parallel", str(parallel), "--concurrency", str(concurrency),
+               "--json", str(out), "--db", str(db)]
     began = time.monotonic()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
@@ -152,10 +158,12 @@ def run_point(hosts: int, lab: dict, workdir: Path, parallel: int, concurrency: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", default="1,8,32,128")
     parser.add_argument("--parallel", type=int, default=32, help="hosts at once (scan --parallel)")
-    parser.add_argument("--concurrency", type=int, default=8, help="connections per host (scan --concurrency)")
+    parser.add_argument("--concurrency", type=int, default=8,
+                        help="connections per host (scan --concurrency)")
     parser.add_argument("--timeout", type=float, default=10)
     parser.add_argument("--delay-ms", type=float, default=0, help="one-way delay per direction")
     parser.add_argument("--repeat", type=int, default=1, help="runs per point; the fastest is kept")
@@ -180,11 +188,13 @@ def main() -> None:
     base = rows[0]["wall_s"]
     print(f"\nround trip added: {2 * args.delay_ms:g} ms; parallel {args.parallel}, "
           f"concurrency {args.concurrency}, {os.cpu_count()} CPUs")
-    print("| hosts | wall s | x of first | requests | req/s | peak RSS MB | CPU s | wall/host s | median host scan s |")
+    print("| hosts | wall s | x of first | requests | req/s | peak RSS MB | CPU s | wall/host s "
+          "| median host scan s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['hosts']} | {r['wall_s']} | {r['wall_s'] / base:.1f} | {r['requests']} | {r['requests_per_s']} "
-              f"| {r['peak_rss_mb']} | {r['cpu_s']} | {r['wall_per_host_s']} | {r['median_host_scan_s']} |")
+        print(f"| {r['hosts']} | {r['wall_s']} | {r['wall_s'] / base:.1f} | {r['requests']} "
+              f"| {r['requests_per_s']} | {r['peak_rss_mb']} | {r['cpu_s']} | {r['wall_per_host_s']} "
+              f"| {r['median_host_scan_s']} |")
 
 
 if __name__ == "__main__":
