@@ -7,9 +7,11 @@ evidence, judge the recommendations.
 
 from __future__ import annotations
 
+import functools
 import ssl
+import threading
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +32,7 @@ from casaudit.plan import Scope, Target
 from casaudit.probes import PROBE_FACTORIES, ProbeContext, family
 from casaudit.probes.base import Probe
 from casaudit.probes.http import now
+from casaudit.probes.pacing import POLL_SECONDS, Pacer
 from casaudit.recommendations import judge
 from casaudit.resolve import ResolutionError, Resolver
 
@@ -47,6 +50,10 @@ class ScanOptions:
     cert_expiry_days: int = 30
     #: Probe families to run (e.g. ("tls",)); empty: every family.
     probes: tuple[str, ...] = ()
+    #: Requests per second to this host (casaudit.probes.pacing); None: no limit.
+    rate: float | None = None
+    #: Total seconds the host's scan may take; past it audit() raises HostDeadlineExceeded.
+    deadline: float | None = None
 
     def public(self) -> dict[str, Any]:
         """The options as recorded in the report: everything here, never a secret."""
@@ -81,7 +88,17 @@ class _Silent:
 def check_ca_file(path: Path) -> None:
     """An unreadable or non-PEM CA file stops the scan before any traffic."""
     try:
-        ssl.create_default_context().load_verify_locations(cafile=str(path))
+        stat = path.stat()
+    except OSError:
+        stat = None
+    _check_ca_file(path, stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _check_ca_file(path: Path, mtime_ns: int, size: int) -> None:
+    # Cached by path, time and size: a fleet scan shares one CA file across its hosts.
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(path))
     except FileNotFoundError:
         raise UsageError(f"--ca-file {str(path)!r}: no such file") from None
     except (ssl.SSLError, OSError, ValueError) as exc:
@@ -91,9 +108,17 @@ def check_ca_file(path: Path) -> None:
         ) from None
 
 
-def audit(target: Target, options: ScanOptions, observer: Observer | None = None) -> AuditResult:
+def audit(
+    target: Target,
+    options: ScanOptions,
+    observer: Observer | None = None,
+    cancel: threading.Event | None = None,
+) -> AuditResult:
+    """Scan one host. Raises TargetError, or ScanStopped past `options.deadline` or once
+    `cancel` is set (the fleet runner's Ctrl-C)."""
     observer = observer or _Silent()
     started = now()
+    pacer = Pacer(options.rate, options.deadline, cancel)
     if options.ca_file is not None:
         check_ca_file(options.ca_file)
     resolver = Resolver(options.pins, options.dns_server, timeout=options.timeout)
@@ -104,6 +129,7 @@ def audit(target: Target, options: ScanOptions, observer: Observer | None = None
             f"cannot resolve {target.host}: {exc}",
             tip="pin it with --resolve NAME:ADDR or ask another server with --dns-server",
         ) from None
+    pacer.check()
 
     context = ProbeContext(
         target=target,
@@ -114,6 +140,7 @@ def audit(target: Target, options: ScanOptions, observer: Observer | None = None
         ca_file=options.ca_file,
         credentials=options.credentials,
         cert_expiry_days=options.cert_expiry_days,
+        pacer=pacer,
     )
     probes: list[Probe] = []
     try:
@@ -123,7 +150,7 @@ def audit(target: Target, options: ScanOptions, observer: Observer | None = None
             probes.append(factory(context))
         jobs = [(probe, task) for probe in probes for task in probe.tasks()]
         observer.planned(len(jobs))
-        evidence = _run_bounded(jobs, options.concurrency, observer)
+        evidence = _run_bounded(jobs, options.concurrency, observer, pacer)
     finally:
         for probe in probes:
             probe.close()
@@ -152,16 +179,33 @@ def audit(target: Target, options: ScanOptions, observer: Observer | None = None
 
 
 def _run_bounded(
-    jobs: Sequence[tuple[Probe, Any]], concurrency: int, observer: Observer
+    jobs: Sequence[tuple[Probe, Any]], concurrency: int, observer: Observer, pacer: Pacer | None = None
 ) -> list[Any]:
-    """Run every job in one bounded pool; evidence comes back in plan order."""
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="probe") as pool:
+    """Run every job in one bounded pool; evidence comes back in plan order.
+
+    Past the pacer's deadline or on cancel, queued jobs are dropped and
+    ScanStopped propagates at once; running jobs end at their next `pace()` or
+    step timeout, in threads nobody waits for.
+    """
+    pacer = pacer or Pacer()
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="probe")
+    stopped = True
+    try:
         futures = [pool.submit(probe.run, task) for probe, task in jobs]
-        results: list[Any] = []
-        for future in futures:
-            items = future.result()
-            observer.finished(items)
-            results.extend(items)
+        pending = set(futures)
+        while pending:
+            pacer.check()
+            remaining = pacer.remaining()
+            slice_ = POLL_SECONDS if remaining is None else min(POLL_SECONDS, remaining)
+            done, pending = wait(pending, timeout=slice_, return_when=FIRST_COMPLETED)
+            for future in done:
+                observer.finished(future.result())
+        stopped = False
+    finally:
+        pool.shutdown(wait=not stopped, cancel_futures=True)
+    results: list[Any] = []
+    for future in futures:
+        results.extend(future.result())
     return results
 
 

@@ -6,11 +6,13 @@ scan that could not run. Every error the user can cause is one line on stderr.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -76,7 +78,9 @@ def _root(
     )
 )
 def scan(
-    host: Annotated[str, typer.Argument(help="The Client Access host to audit, e.g. mail.example.com.")],
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Argument(
+        help="The Client Access host to audit, e.g. mail.example.com. Not with --targets.")] = None,
     domain: Annotated[str | None, typer.Option(
         help="The mail domain (for Autodiscover names). Default: HOST without its first label.")] = None,
     resolve: Annotated[list[str] | None, typer.Option(
@@ -128,8 +132,39 @@ def scan(
         metavar="FAMILY[,FAMILY...]",
         help="Run only these probe families (tls, http, ...; default: all). The report then "
              "judges only what they observe: every other recommendation stays not assessed.")] = None,
+    targets: Annotated[Path | None, typer.Option(
+        "--targets", metavar="FILE", help="Scan every host of this TOML targets file "
+        "(see docs/scheduled-scans.md) instead of HOST; --html is then a directory.")] = None,
+    parallel: Annotated[int, typer.Option(
+        min=1, max=1024, help="With --targets: hosts scanned at once.")] = 16,
+    rate: Annotated[float | None, typer.Option(
+        min=0, max=10000, metavar="RPS",
+        help="Requests per second to each host (default: no limit).")] = None,
+    deadline: Annotated[float | None, typer.Option(
+        min=1, max=86400, metavar="SECONDS", help="Total time one host's scan may take; past it the "
+        "host is an error entry (default: none for HOST, 600 with --targets).")] = None,
+    db: Annotated[Path | None, typer.Option(
+        "--db", metavar="PATH", help="The scan history database "
+        "(default: $XDG_DATA_HOME/casaudit/history.sqlite3).")] = None,
+    no_history: Annotated[bool, typer.Option(
+        "--no-history", help="Do not record this scan in the history.")] = False,
+    diff_only: Annotated[bool, typer.Option(
+        "--diff-only", help="Print and exit on only the findings new since the host's previous "
+        "scan in the history (nightly jobs that alert on regressions).")] = False,
+    baseline: Annotated[Path | None, typer.Option(
+        "--baseline", metavar="FILE", help="Accepted findings (TOML, with justification and expiry): "
+        "still reported, marked accepted, not counted for the exit code.")] = None,
 ) -> None:
-    """Audit one Client Access host and report what it exposes."""
+    """Audit one Client Access host (or every host of a --targets file) and report what it exposes."""
+    from casaudit.runs import Scheduled, after_scan, diff_only_summary, exit_code, open_history
+
+    if (host is None) == (targets is None):
+        raise UsageError("give either HOST or --targets FILE")
+    if targets is not None:
+        _scan_targets(ctx, targets, parallel, resolve, dns_server, ca_file, port, timeout,
+                      concurrency, rate, deadline, json_out, html_out, fail_on, db, no_history,
+                      diff_only, baseline)
+    assert host is not None
     from casaudit.api import ScanOptions, audit
     from casaudit.plan import (
         DEFAULT_PORTS,
@@ -166,16 +201,23 @@ def scan(
         credentials=credentials,
         cert_expiry_days=cert_expiry_days,
         probes=selected,
+        rate=rate or None,
+        deadline=deadline,
     )
     outputs = Outputs(json=json_out, html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out,
                       csv=csv_out)
     outputs.preflight()
-    with _progress() as observer:
-        result = audit(target, options, observer)
-    document = result.to_dict()
-    _write_outputs(document, outputs)
-    failing = [f for f in result.findings if f.severity.rank >= Severity(fail_on.value).rank]
-    raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK)
+    loaded_baseline = _load_baseline(baseline)
+    with open_history(db, not no_history, diff_only) as history:
+        with _progress() as observer:
+            result = audit(target, options, observer)
+        scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value))
+        checked = after_scan(result, {}, scheduled)
+    _write_outputs(checked.document, outputs,
+                   summary=(lambda doc, out: diff_only_summary(checked, out)) if diff_only else True)
+    for line in checked.expired:
+        sys.stderr.write(f"casaudit: baseline: {line}\n")
+    raise typer.Exit(exit_code(checked.counted(diff_only), Severity(fail_on.value)))
 
 
 def _parse_probes(text: str) -> tuple[str, ...]:
@@ -233,7 +275,62 @@ class Outputs:
             require_chromium()
 
 
-def _write_outputs(document: dict[str, Any], outputs: Outputs, *, summary: bool = True) -> None:
+def _load_baseline(path: Path | None) -> Any:
+    from casaudit.baseline import load_baseline
+
+    return load_baseline(path) if path is not None else None
+
+
+def _scan_targets(
+    ctx: typer.Context, targets: Path, parallel: int, resolve: list[str] | None, dns_server: str | None,
+    ca_file: Path | None, port: list[str] | None, timeout: float, concurrency: int, rate: float | None,
+    deadline: float | None, json_out: str | None, html_out: Path | None, fail_on: FailOn,
+    db: Path | None, no_history: bool, diff_only: bool, baseline: Path | None,
+) -> None:
+    """`scan --targets FILE`: command-line options override the file's [defaults], not its targets."""
+    import threading
+
+    from casaudit.plan import parse_port_override
+    from casaudit.resolve import parse_dns_server, parse_pin
+    from casaudit.runs import Scheduled, open_history, scan_targets
+    from casaudit.targets import Settings, load_targets
+
+    def given(name: str) -> bool:
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name == "COMMANDLINE"
+
+    command_line = Settings(
+        timeout=timeout if given("timeout") else None,
+        concurrency=concurrency if given("concurrency") else None,
+        rate=rate,
+        deadline=deadline,
+        ca_file=ca_file,
+        dns_server=parse_dns_server(dns_server) if dns_server else None,
+        ports=dict(parse_port_override(text) for text in port or []),
+        pins=dict(parse_pin(text) for text in resolve or []),
+    )
+    scan_list = load_targets(targets, command_line)
+    loaded_baseline = _load_baseline(baseline)
+    with open_history(db, not no_history, diff_only) as history:
+        scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value))
+        code = scan_targets(scan_list, parallel, scheduled, json_out, html_out)
+    if code == 130:
+        sys.stderr.write("casaudit: interrupted: wrote the hosts that finished\n")
+    if threading.active_count() > 1:
+        # A host stopped at its deadline or by Ctrl-C may still wait on a socket for up
+        # to --timeout; everything is written, flushed and committed: do not wait for it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
+
+
+def _write_outputs(
+    document: dict[str, Any],
+    outputs: Outputs,
+    *,
+    summary: bool | Callable[[dict[str, Any], TextIO], None] = True,
+) -> None:
     from casaudit.report import document as doc_io
     from casaudit.report import findings_csv, html, junit, sarif, terminal
 
@@ -241,7 +338,7 @@ def _write_outputs(document: dict[str, Any], outputs: Outputs, *, summary: bool 
     if to_stdout:
         sys.stdout.write(doc_io.dumps(document))
     elif summary:
-        terminal.summary(document, sys.stdout)
+        (summary if callable(summary) else terminal.summary)(document, sys.stdout)
     written: list[tuple[str, object]] = []
     if outputs.json and not to_stdout:
         _write(Path(outputs.json), doc_io.dumps(document), "--json")
@@ -346,6 +443,53 @@ def report(
     document = doc_io.load(scan_json)
     outputs.preflight()
     _write_outputs(document, outputs, summary=False)
+
+
+_DB_HELP = "The history database (default: $XDG_DATA_HOME/casaudit/history.sqlite3)."
+
+
+@app.command()
+def history(
+    host: Annotated[str | None, typer.Argument(help="Only this host's scans.")] = None,
+    db: Annotated[Path | None, typer.Option(
+        "--db", metavar="PATH", help=_DB_HELP)] = None,
+    limit: Annotated[int, typer.Option(
+        min=1, max=100000, help="Show at most this many scans, newest first.")] = 50,
+) -> None:
+    """List past scans from the history: id, time, host, status, findings by severity."""
+    from casaudit.history_commands import print_history
+    from casaudit.plan import normalise_host
+    from casaudit.runs import open_history
+
+    with open_history(db, True, False) as store:
+        assert store is not None
+        print_history(store, normalise_host(host) if host else None, limit, sys.stdout)
+
+
+@app.command(
+    epilog="Examples:\n\n  casaudit diff   (each host: its latest scan against the one before)\n\n"
+           "  casaudit diff 12 15   (scan ids from `casaudit history`)\n\n"
+           "  casaudit diff old.json new.json"
+)
+def diff(
+    old: Annotated[str | None, typer.Argument(help="Scan id or casaudit.scan/1 JSON file.")] = None,
+    new: Annotated[str | None, typer.Argument(help="Scan id or casaudit.scan/1 JSON file.")] = None,
+    host: Annotated[str | None, typer.Option(help="Without OLD NEW: only this host.")] = None,
+    db: Annotated[Path | None, typer.Option(
+        "--db", metavar="PATH", help=_DB_HELP)] = None,
+    fail_on: Annotated[FailOn, typer.Option(
+        help="Exit 1 when a new, not accepted finding is at or above this severity.")] = FailOn.high,
+) -> None:
+    """Show new, resolved and changed findings between two scans (default: the two latest of each host)."""
+    from casaudit.history_commands import run_diff
+    from casaudit.plan import normalise_host
+    from casaudit.runs import open_history
+
+    with open_history(db, True, False) as store:
+        assert store is not None
+        code = run_diff(store, old, new, normalise_host(host) if host else None,
+                        Severity(fail_on.value), sys.stdout)
+    raise typer.Exit(code)
 
 
 @lab_app.command("serve")

@@ -247,6 +247,18 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class Acceptance:
+    """Why a finding is accepted (from a baseline file) and until when.
+
+    An accepted finding stays in the report but does not count for the exit code.
+    """
+
+    justification: str
+    #: ISO date (YYYY-MM-DD): the acceptance holds through that day, UTC.
+    expires: str
+
+
+@dataclass(frozen=True)
 class Finding:
     """A failed check on one endpoint, with everything a reader needs to act."""
 
@@ -261,6 +273,8 @@ class Finding:
     description: str
     remediation: str
     references: tuple[str, ...] = ()
+    #: Set when a baseline file accepts this finding (casaudit.baseline); None otherwise.
+    accepted: Acceptance | None = None
 
 
 @dataclass(frozen=True)

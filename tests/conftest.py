@@ -29,8 +29,25 @@ _SCAN_VALIDATOR = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_te
 VALIDATED = {"documents": 0}
 
 
+FLEET_SCHEMA_PATH = ROOT / "docs" / "schema" / "casaudit.fleet-1.json"
+_FLEET_VALIDATOR = jsonschema.Draft202012Validator(json.loads(FLEET_SCHEMA_PATH.read_text()))
+
+
 def validate_scan_document(document: dict[str, Any], origin: str = "") -> dict[str, Any]:
-    """Raise AssertionError naming every schema violation; count the document."""
+    """Raise AssertionError naming every schema violation; count the document.
+
+    A `casaudit.fleet/1` wrapper (scan --targets) is checked against its own schema,
+    and every host's scan inside it against the scan schema.
+    """
+    if document.get("schema") == "casaudit.fleet/1":
+        errors = list(_FLEET_VALIDATOR.iter_errors(document))
+        if errors:
+            raise AssertionError(f"fleet document {origin} breaks {FLEET_SCHEMA_PATH.name}: "
+                                 f"{errors[0].message[:300]}")
+        for result in document.get("results", []):
+            if result.get("scan") is not None:
+                validate_scan_document(result["scan"], f"{origin} ({result.get('host')})")
+        return document
     errors = sorted(_SCAN_VALIDATOR.iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:300]}" for e in errors[:10]]
@@ -56,6 +73,20 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(
         f"casaudit.scan/1 documents validated against {SCHEMA_PATH.name}: {VALIDATED['documents']}"
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Scans record their history under XDG_DATA_HOME: keep the tests' out of the user's."""
+    import os
+
+    saved = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = saved
 
 
 @pytest.fixture(scope="session")

@@ -212,7 +212,10 @@ def test_lab_binds_loopback_and_teardown_frees_every_port(name: str, tmp_path: P
         udp.send(dns.message.make_query("contoso.test", "A").to_wire())
         with pytest.raises(ConnectionRefusedError):
             udp.recv(512)
-    assert not [t for t in threading.enumerate() if t.name.startswith("casaudit-lab-")]
+    # This lab's threads only: session-wide labs of other tests may be running.
+    own = {f"casaudit-lab-{scheme}-{port}" for scheme, port in ports.items()}
+    own.add(f"casaudit-lab-dns-{dns_port}")
+    assert not [t for t in threading.enumerate() if t.name in own]
     assert lab.ca_file.is_file(), "a workdir given by the caller is left in place"
 
 

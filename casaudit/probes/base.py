@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from casaudit.credentials import Credentials
 from casaudit.plan import Scope, Target
+from casaudit.probes.pacing import Pacer
 from casaudit.resolve import Resolver
 
 
@@ -32,6 +33,17 @@ class ProbeContext:
     credentials: Credentials | None = field(default=None, repr=False)
     #: Days before a certificate's expiry from which tls.cert_expiring warns (--cert-expiry-days).
     cert_expiry_days: int = 30
+    #: The host's rate limit, deadline and cancel flag; probes reach it through `pace()`.
+    pacer: Pacer = field(default_factory=Pacer)
+
+    def pace(self) -> None:
+        """Call right before each request or connection a probe makes, outside its ``try``.
+
+        Waits for the per-host rate limit (``--rate``) and raises
+        `casaudit.probes.pacing.ScanStopped` when the host's deadline has passed or
+        the scan was cancelled (Ctrl-C): let it propagate, it is not evidence.
+        """
+        self.pacer.pace()
 
 
 class Probe(Protocol):

@@ -86,9 +86,12 @@ def summary(document: dict[str, Any], out: TextIO) -> None:
     top.add_column("severity", no_wrap=True)
     top.add_column("check", no_wrap=True)
     top.add_column("endpoint", no_wrap=True)
+    top.add_column("accepted", no_wrap=True)
     for finding in findings[:TOP_FINDINGS]:
+        accepted = finding.get("accepted")
         top.add_row(Text(finding["severity"].upper(), style=SEVERITY_STYLE.get(finding["severity"], "")),
-                    Text(safe(finding["check"], 60)), Text(safe(finding["endpoint"], 200)))
+                    Text(safe(finding["check"], 60)), Text(safe(finding["endpoint"], 200)),
+                    Text(f"until {safe(accepted['expires'])}" if accepted else ""))
     console.print(top)
     if len(findings) > TOP_FINDINGS:
         console.print(Text(f"… and {len(findings) - TOP_FINDINGS} more in the full report"))

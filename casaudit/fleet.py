@@ -1,0 +1,184 @@
+"""Scanning many hosts at once, and the `casaudit.fleet/1` document that reports them.
+
+`run_fleet` audits each target in a pool of `parallel` worker threads (the
+global limit: hosts scanned at once). Inside a host, `casaudit.api.audit` keeps
+its own per-host limit (`concurrency` connections), rate limit and deadline.
+Whatever happens to a host (unresolvable, deadline passed, a bug) becomes an
+error entry; nothing one host does can end the run.
+
+Results are handed to `on_result` in the calling thread as each host finishes
+(it may return an updated result: baseline applied, history id), so the caller
+(history, progress) never needs a lock. Ctrl-C (KeyboardInterrupt
+in the calling thread) sets the shared cancel flag: queued hosts are not
+started, running ones stop at their next request, and `run_fleet` returns what
+finished with the rest marked `interrupted`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from casaudit import __version__
+from casaudit.api import audit
+from casaudit.errors import CasauditError
+from casaudit.model import AuditResult, Severity
+from casaudit.probes.http import now
+from casaudit.probes.pacing import HostDeadlineExceeded, ScanCancelled
+from casaudit.targets import ScanTarget
+
+FLEET_SCHEMA = "casaudit.fleet/1"
+#: After Ctrl-C, how long running hosts get to notice before they are reported as interrupted.
+INTERRUPT_GRACE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class HostError:
+    #: `target` (cannot start: unresolvable host...), `deadline`, `interrupted`, `error` (a bug).
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class HostResult:
+    """One host of a fleet scan: its audit, or why there is none."""
+
+    scan_target: ScanTarget
+    started_at: str
+    finished_at: str
+    result: AuditResult | None = None
+    error: HostError | None = None
+    #: Filled by the caller: the history row id of this scan, and its diff to the previous one.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return self.scan_target.target.host
+
+    @property
+    def status(self) -> str:
+        return "assessed" if self.result is not None else "error"
+
+
+@dataclass
+class FleetRun:
+    started_at: str
+    finished_at: str
+    parallel: int
+    results: list[HostResult]
+    interrupted: bool = False
+
+
+def scan_host(scan_target: ScanTarget, cancel: threading.Event) -> HostResult:
+    """Audit one host; every failure becomes a HostError, never an exception."""
+    started = now()
+    error: HostError | None = None
+    result: AuditResult | None = None
+    try:
+        result = audit(scan_target.target, scan_target.options, cancel=cancel)
+    except HostDeadlineExceeded as exc:
+        error = HostError("deadline", str(exc))
+    except ScanCancelled as exc:
+        error = HostError("interrupted", str(exc))
+    except CasauditError as exc:
+        error = HostError("target", str(exc))
+    except Exception as exc:  # noqa: BLE001 - one host's bug is that host's error entry
+        error = HostError("error", f"{type(exc).__name__}: {exc}")
+    return HostResult(scan_target, started, now(), result, error)
+
+
+def run_fleet(
+    targets: Sequence[ScanTarget],
+    parallel: int,
+    on_result: Callable[[HostResult], HostResult] | None = None,
+    cancel: threading.Event | None = None,
+) -> FleetRun:
+    cancel = cancel or threading.Event()
+    started = now()
+    results: dict[int, HostResult] = {}
+    interrupted = False
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="host")
+    futures: dict[Future[HostResult], int] = {}
+    try:
+        futures = {pool.submit(scan_host, t, cancel): i for i, t in enumerate(targets)}
+        pending = set(futures)
+        while pending:
+            # A timed wait, so that Ctrl-C reaches this thread promptly.
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                _collect(future, futures[future], results, on_result)
+    except KeyboardInterrupt:
+        interrupted = True
+        cancel.set()
+        for future in futures:
+            future.cancel()
+        grace = time.monotonic() + INTERRUPT_GRACE_SECONDS
+        for future, index in futures.items():
+            if index in results or future.cancelled():
+                continue
+            try:
+                future.result(timeout=max(0.0, grace - time.monotonic()))
+            except Exception:  # noqa: BLE001, S110 - still running: reported as interrupted below
+                continue
+            _collect(future, index, results, on_result)
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
+    finished = now()
+    ordered = [
+        results.get(i) or HostResult(t, finished, finished, error=HostError(
+            "interrupted", "the scan was interrupted before this host finished"))
+        for i, t in enumerate(targets)
+    ]
+    return FleetRun(started, finished, parallel, ordered, interrupted)
+
+
+def _collect(
+    future: Future[HostResult],
+    index: int,
+    results: dict[int, HostResult],
+    on_result: Callable[[HostResult], HostResult] | None,
+) -> None:
+    result = future.result()
+    results[index] = on_result(result) if on_result is not None else result
+
+
+def fleet_document(run: FleetRun) -> dict[str, Any]:
+    """The `casaudit.fleet/1` document: one entry per target, in targets-file order."""
+    counts = {severity.value: 0 for severity in Severity}
+    entries = []
+    for host in run.results:
+        document = host.result.to_dict() if host.result is not None else None
+        if document is not None:
+            for finding in document["findings"]:
+                counts[finding["severity"]] += 1
+        entries.append({
+            "host": host.host,
+            "domain": host.scan_target.target.domain,
+            "tags": dict(host.scan_target.tags),
+            "status": host.status,
+            "error": None if host.error is None else {"kind": host.error.kind, "detail": host.error.detail},
+            "started_at": host.started_at,
+            "finished_at": host.finished_at,
+            "history_id": host.extra.get("history_id"),
+            "diff": host.extra.get("diff"),
+            "scan": document,
+        })
+    return {
+        "schema": FLEET_SCHEMA,
+        "tool": {"name": "casaudit", "version": __version__},
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "interrupted": run.interrupted,
+        "options": {"parallel": run.parallel},
+        "summary": {
+            "hosts": len(entries),
+            "assessed": sum(1 for e in entries if e["status"] == "assessed"),
+            "errors": sum(1 for e in entries if e["status"] == "error"),
+            "findings_by_severity": counts,
+        },
+        "results": entries,
+    }

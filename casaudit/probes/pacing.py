@@ -1,0 +1,90 @@
+"""Pacing a scan: a per-host request rate, a per-host deadline, and cancellation.
+
+Every probe calls ``context.pace()`` (see `casaudit.probes.base.ProbeContext`)
+right before it sends a request or opens a connection. `pace()`:
+
+- waits for the host's rate limit (``--rate``: requests per second per host, a
+  token bucket holding one token, so requests are spaced evenly and never burst);
+- raises `HostDeadlineExceeded` once the host's total deadline (``--deadline``) has
+  passed, and `ScanCancelled` once the scan was cancelled (Ctrl-C).
+
+A probe must let these two exceptions propagate (call `pace()` outside its
+``try``), so the scan stops sending instead of turning them into evidence: a
+host whose deadline passed is reported as an error entry, not half-assessed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from casaudit.errors import CasauditError
+
+#: How often a waiting thread looks at the cancel flag, in seconds.
+POLL_SECONDS = 0.1
+
+
+class ScanStopped(CasauditError):
+    """The scan of a host stopped before it finished."""
+
+
+class HostDeadlineExceeded(ScanStopped):
+    pass
+
+
+class ScanCancelled(ScanStopped):
+    pass
+
+
+class Pacer:
+    """Rate limit, deadline and cancel flag for one host's scan; thread-safe.
+
+    Args:
+        rate: requests per second for this host; None or 0 for no limit.
+        deadline_seconds: total seconds the host's scan may take from now; None for none.
+        cancel: set by whoever wants every scan to stop (the Ctrl-C handler).
+    """
+
+    def __init__(
+        self,
+        rate: float | None = None,
+        deadline_seconds: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self._interval = 1.0 / rate if rate else 0.0
+        self._deadline_seconds = deadline_seconds
+        self._deadline = time.monotonic() + deadline_seconds if deadline_seconds else None
+        self._cancel = cancel or threading.Event()
+        self._lock = threading.Lock()
+        self._next_slot = 0.0
+        #: Requests paced so far (each `pace()` call that was let through).
+        self.requests = 0
+
+    def check(self) -> None:
+        """Raise if the scan was cancelled or the deadline passed; else return at once."""
+        if self._cancel.is_set():
+            raise ScanCancelled("the scan was interrupted")
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise HostDeadlineExceeded(
+                f"the host's scan did not finish within its deadline of {self._deadline_seconds:g} s"
+            )
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline, None without one."""
+        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+
+    def pace(self) -> None:
+        """Wait for this host's next request slot; raise if cancelled or past the deadline."""
+        self.check()
+        if self._interval:
+            with self._lock:
+                now = time.monotonic()
+                slot = max(now, self._next_slot)
+                self._next_slot = slot + self._interval
+            while (wait := slot - time.monotonic()) > 0:
+                if self._cancel.wait(min(wait, POLL_SECONDS)):
+                    break
+                self.check()
+            self.check()
+        with self._lock:
+            self.requests += 1

@@ -1,0 +1,229 @@
+"""What `casaudit scan` does around `audit()` for scheduled use: baseline, history, diff, exit code.
+
+The CLI only wires options to these functions:
+
+- `after_scan` applies a baseline, compares with the host's previous scan in
+  the history, and records the new one (one transaction);
+- `scan_targets` runs a whole targets file through `casaudit.fleet`, doing the
+  same for each host as it finishes, and writes the `casaudit.fleet/1` outputs;
+- `exit_code` decides 0/1/3 from what counts: findings not accepted by the
+  baseline, and with ``--diff-only`` only the new ones.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from casaudit import __version__
+from casaudit.baseline import Baseline
+from casaudit.diff import ScanDiff, diff_documents
+from casaudit.errors import UsageError
+from casaudit.fleet import FleetRun, HostResult, fleet_document, run_fleet
+from casaudit.history import History
+from casaudit.model import AuditResult, Severity
+from casaudit.report.terminal import safe
+from casaudit.targets import ScanTarget
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_HOST_ERRORS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """The scheduled-scan options of one `casaudit scan`."""
+
+    history: History | None
+    baseline: Baseline | None
+    diff_only: bool
+    fail_on: Severity
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One host's result after baseline and history, with what counts for the exit code."""
+
+    result: AuditResult
+    document: dict[str, Any]
+    diff: ScanDiff | None
+    diff_dict: dict[str, Any] | None
+    history_id: int | None
+    expired: list[str]
+
+    def counted(self, diff_only: bool) -> list[dict[str, Any]]:
+        """Findings that count: not accepted, and new when diff_only."""
+        pool = list(self.diff.new) if diff_only and self.diff is not None else self.document["findings"]
+        return [dict(f) for f in pool if not f.get("accepted")]
+
+
+@contextmanager
+def open_history(db: Path | None, enabled: bool, diff_only: bool) -> Iterator[History | None]:
+    from casaudit.history import default_path
+
+    if not enabled:
+        if diff_only:
+            raise UsageError("--diff-only compares with the previous scan in the history: drop --no-history")
+        yield None
+        return
+    with History(db or default_path()) as history:
+        yield history
+
+
+def after_scan(result: AuditResult, tags: dict[str, str], options: Scheduled) -> Checked:
+    expired: list[str] = []
+    if options.baseline is not None:
+        result, lapsed = options.baseline.apply(result)
+        expired = [f"{f.check} {f.endpoint}: acceptance expired on {rule.expires.isoformat()}"
+                   for f, rule in lapsed]
+    document = result.to_dict()
+    diff = diff_dict = history_id = None
+    if options.history is not None:
+        target = result.targets[0]
+        previous = options.history.latest_assessed(target.host)
+        old = options.history.document(previous[0].id) if previous else None
+        diff = diff_documents(old, document)
+        diff_dict = diff.to_dict(previous[0].summary() if previous else None)
+        history_id = options.history.record(
+            host=target.host, domain=target.domain, tags=tags, started_at=result.started_at,
+            finished_at=result.finished_at, document=document, tool_version=__version__,
+        )
+    return Checked(result, document, diff, diff_dict, history_id, expired)
+
+
+def exit_code(counted: Sequence[dict[str, Any]], fail_on: Severity, host_errors: int = 0) -> int:
+    if any(Severity(f["severity"]).rank >= fail_on.rank for f in counted):
+        return EXIT_FINDINGS
+    return EXIT_HOST_ERRORS if host_errors else EXIT_OK
+
+
+def diff_only_summary(checked: Checked, out: TextIO) -> None:
+    """The terminal text of `scan HOST --diff-only`: only what is new since the previous scan."""
+    assert checked.diff is not None and checked.diff_dict is not None
+    target = checked.document["targets"][0]
+    previous = checked.diff_dict["previous"]
+    since = f"since scan {previous['history_id']} of {previous['started_at']}" if previous else \
+        "(no previous scan of this host: everything is new)"
+    out.write(f"casaudit {__version__}: {safe(target['host'])} {since}\n")
+    _write_diff_counts(checked.diff, out)
+    for finding in checked.diff.new:
+        out.write("  " + finding_line(finding) + "\n")
+
+
+def _write_diff_counts(diff: ScanDiff, out: TextIO) -> None:
+    out.write(f"{len(diff.new)} new, {len(diff.changed)} changed, {len(diff.resolved)} resolved, "
+              f"{diff.unchanged} unchanged\n")
+
+
+def finding_line(finding: Any, prefix: str = "") -> str:
+    accepted = finding.get("accepted")
+    note = f"  [accepted until {safe(accepted['expires'])}]" if accepted else ""
+    return (f"{prefix}{finding['severity'].upper():8} {safe(finding['check']):24} "
+            f"{safe(finding['endpoint'])}{note}")
+
+
+# --------------------------------------------------------------------------- many hosts
+
+
+def scan_targets(
+    targets: list[ScanTarget],
+    parallel: int,
+    options: Scheduled,
+    json_out: str | None,
+    html_dir: Path | None,
+) -> int:
+    """Scan every target, write outputs (even after Ctrl-C), return the exit code."""
+    checked: dict[str, Checked] = {}
+    progress = _Progress(len(targets))
+
+    def on_result(host: HostResult) -> HostResult:
+        if host.result is not None:
+            item = after_scan(host.result, dict(host.scan_target.tags), options)
+            host = replace(host, result=item.result)
+            host.extra.update(history_id=item.history_id, diff=item.diff_dict)
+            checked[host.host] = item
+        elif options.history is not None and host.error is not None and host.error.kind != "interrupted":
+            target = host.scan_target.target
+            host.extra["history_id"] = options.history.record(
+                host=target.host, domain=target.domain, tags=host.scan_target.tags,
+                started_at=host.started_at, finished_at=host.finished_at, document=None,
+                error=(host.error.kind, host.error.detail), tool_version=__version__,
+            )
+        progress.done(host)
+        return host
+
+    with _sigterm_as_interrupt():
+        run = run_fleet(targets, parallel, on_result, threading.Event())
+    document = fleet_document(run)
+    _write_fleet_outputs(run, document, checked, options, json_out, html_dir)
+    if run.interrupted:
+        return EXIT_INTERRUPTED
+    counted = [f for host in run.results if host.host in checked
+               for f in checked[host.host].counted(options.diff_only)]
+    return exit_code(counted, options.fail_on, document["summary"]["errors"])
+
+
+def _write_fleet_outputs(
+    run: FleetRun,
+    document: dict[str, Any],
+    checked: dict[str, Checked],
+    options: Scheduled,
+    json_out: str | None,
+    html_dir: Path | None,
+) -> None:
+    from casaudit.report import document as doc_io
+    from casaudit.report import fleet as fleet_report
+
+    if json_out == "-":
+        sys.stdout.write(doc_io.dumps(document))
+    else:
+        fleet_report.summary(document, sys.stdout, diff_only=options.diff_only)
+    for host in run.results:
+        for line in checked[host.host].expired if host.host in checked else []:
+            sys.stderr.write(f"casaudit: baseline: {host.host}: {safe(line)}\n")
+    stream = sys.stderr if json_out == "-" else sys.stdout
+    if json_out and json_out != "-":
+        _write(Path(json_out), doc_io.dumps(document), "--json")
+        stream.write(f"JSON report: {json_out}\n")
+    if html_dir is not None:
+        index = fleet_report.write_html(document, html_dir)
+        stream.write(f"HTML reports: {index}\n")
+    stream.flush()
+
+
+def _write(path: Path, text: str, option: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{option} {str(path)!r}: cannot write ({exc.strerror or exc})") from None
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """systemd stops a service with SIGTERM: end the scan as Ctrl-C does, writing what finished."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Progress:
+    """One line per finished host on stderr, only when stderr is a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self._total, self._count = total, 0
+        self._on = sys.stderr.isatty()
+
+    def done(self, host: HostResult) -> None:
+        self._count += 1
+        if self._on:
+            state = host.status if host.error is None else f"error ({host.error.kind})"
+            sys.stderr.write(f"[{self._count}/{self._total}] {safe(host.host)}: {state}\n")

@@ -1,0 +1,99 @@
+"""Helpers for the scheduled-scan tests: targets files for running labs, a tarpit, drifting postures."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from casaudit.lab import LabInstance
+
+
+def target_entry(lab: LabInstance, host: str | None = None, **extra: object) -> str:
+    """A [[targets]] table auditing a running lab (as `lab.scan_args()` does)."""
+    host = host or lab.host
+    names = dict.fromkeys([host, *lab.names])
+    pins = ", ".join(f'"{name}:{lab.address}"' for name in names)
+    ports = ", ".join(f"{service} = {port}" for service, port in lab.ports.items())
+    lines = [
+        "[[targets]]",
+        f'host = "{host}"',
+        f"resolve = [{pins}]",
+        f"ports = {{ {ports} }}",
+        f'ca_file = "{lab.ca_file}"',
+    ]
+    lines += [f"{key} = {_toml(value)}" for key, value in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return str(value)
+
+
+def write_targets(path: Path, *entries: str, defaults: str = "timeout = 5\n") -> Path:
+    path.write_text("[defaults]\n" + defaults + "\n" + "\n".join(entries), encoding="utf-8")
+    return path
+
+
+@contextmanager
+def tarpit() -> Iterator[int]:
+    """A loopback port that accepts connections (kernel backlog) and never answers."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        yield int(listener.getsockname()[1])
+    finally:
+        listener.close()
+
+
+def tarpit_entry(port: int, host: str = "mail.tarpit.test", **extra: object) -> str:
+    lines = [
+        "[[targets]]",
+        f'host = "{host}"',
+        f'resolve = ["{host}:127.0.0.1"]',
+        f"ports = {{ http = {port}, https = {port} }}",
+    ]
+    lines += [f"{key} = {_toml(value)}" for key, value in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+_DRIFT_HEAD = '''
+host = "mail.drift.test"
+domain = "drift.test"
+[tls]
+names = ["mail.drift.test"]
+[https]
+default = { status = 404, body = "nothing" }
+[http]
+default = { status = 404, body = "nothing" }
+'''
+
+#: Basic in clear on ActiveSync and EWS.
+DRIFT_BEFORE = 'name = "drift-before"\nsummary = "before"\n' + _DRIFT_HEAD + '''
+[[http.routes]]
+path = "/Microsoft-Server-ActiveSync"
+status = 401
+headers = [["WWW-Authenticate", "Basic realm=\\"mail.drift.test\\""]]
+[[http.routes]]
+path = "/EWS"
+status = 401
+headers = [["WWW-Authenticate", "Basic realm=\\"mail.drift.test\\""]]
+'''
+
+#: ActiveSync fixed (resolved), EWS now offers NTLM too (changed), Autodiscover opened (new).
+DRIFT_AFTER = 'name = "drift-after"\nsummary = "after"\n' + _DRIFT_HEAD + '''
+[[http.routes]]
+path = "/EWS"
+status = 401
+headers = [["WWW-Authenticate", "NTLM"], ["WWW-Authenticate", "Basic realm=\\"mail.drift.test\\""]]
+[[http.routes]]
+path = "/autodiscover"
+status = 401
+headers = [["WWW-Authenticate", "Basic realm=\\"mail.drift.test\\""]]
+'''
