@@ -106,6 +106,8 @@ class HttpExchange:
         body_excerpt: the first bytes of the body decoded leniently (untrusted text).
         body_bytes: how many body bytes were read (reading stops at a cap).
         body_truncated: True when casaudit stopped reading before the end.
+        body_error: why the body could not be read to its end (cut, reset, deadline)
+            while status and headers were received.
         auth_schemes: the WWW-Authenticate schemes offered (Basic, NTLM, ...), in order.
         tls_version: the negotiated TLS version on https, else None.
         peer: the "address:port" actually connected to.
@@ -125,6 +127,7 @@ class HttpExchange:
     body_excerpt: str = ""
     body_bytes: int = 0
     body_truncated: bool = False
+    body_error: ProbeError | None = None
     auth_schemes: tuple[str, ...] = ()
     tls_version: str | None = None
     peer: str | None = None

@@ -9,7 +9,7 @@ import pytest
 from casaudit.api import ScanOptions, audit
 from casaudit.lab import Lab, posture_names
 from casaudit.model import AuditResult, CheckStatus
-from casaudit.plan import DEFAULT_PORTS, Target
+from casaudit.plan import Target
 from tests.conftest import run_cli
 
 WEB_CHECKS = (
@@ -35,9 +35,8 @@ EXPECTED = {
 
 def _scan(name: str) -> tuple[AuditResult, str, str]:
     with Lab.start(name) as lab:
-        ports = {**DEFAULT_PORTS, **lab.ports}
         result = audit(
-            Target(lab.host, lab.domain, ports),
+            Target(lab.host, lab.domain, lab.target_ports()),
             ScanOptions(pins={n: lab.address for n in lab.names}, timeout=5),
         )
         return result, lab.url("http", ""), lab.url("https", "")
@@ -125,3 +124,34 @@ def test_scan_json_lists_discovered_urls_with_auth_schemes_and_forms(validate_sc
     assert len(baselines) == 2 and all(e["path"].startswith("/casaudit-") for e in baselines)
     flagged = {(f["check"], f["endpoint"]) for f in document["findings"]}
     assert ("exchange.admin_exposed", f"{https}/ecp") in flagged
+
+
+#: posture -> the version checks that must fail on it (the others must not). Builds from the
+#: postures: 2013 CU23 15.0.1497.12 has the March 2021 SU (ProxyLogon fixed) but not the
+#: April one (ProxyShell, fixed in .15); 2016 CU23 15.1.2507.6 predates the ProxyNotShell fix
+#: (.16); 2019 15.2.1748.39 postdates every fix. Every product up to 2019 is past its
+#: extended support end (2025-10-14 for 2016 and 2019); SE has none.
+VERSION_EXPECTED = {
+    "exchange2007-legacy": {"exchange.version_eol"},
+    "exchange2010-sp3": {"exchange.version_eol"},
+    "exchange2013-offload": {"exchange.version_eol", "exchange.known_vulnerable_build"},
+    "exchange2016-direct": {"exchange.version_eol", "exchange.known_vulnerable_build"},
+    "exchange2019-proxied": {"exchange.version_eol"},
+    "exchange-se-hardened": set(),
+    "generic-nginx": set(),
+    "catchall-proxy": set(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VERSION_EXPECTED))
+def test_version_checks_fire_exactly_on_the_postures_whose_build_calls_for_it(scans, name):
+    result, _, _ = scans[name]
+    checks = ("exchange.version_eol", "exchange.known_vulnerable_build")
+    failed = {row.check for row in result.checks if row.check in checks
+              and row.status is CheckStatus.FAIL}
+    assert failed == VERSION_EXPECTED[name], [
+        (row.check, row.status.value, row.reason) for row in result.checks if row.check in checks]
+    if name in ("generic-nginx", "catchall-proxy"):
+        # Not Exchange: no version is invented for them, so nothing is disclosed either.
+        assert not [row for row in result.checks if row.check == "exchange.version_disclosed"
+                    and row.status is CheckStatus.FAIL]

@@ -23,7 +23,6 @@ import threading
 import time
 from typing import Any
 
-import httpcore
 import httpx
 
 from casaudit.evidence_autodiscover import (
@@ -61,13 +60,12 @@ from casaudit.probes.errors import probe_error
 from casaudit.probes.http import (
     MAX_EXCERPT_CHARS,
     REDIRECT_STATUSES,
-    REQUEST_HEADERS,
-    PinnedNetworkBackend,
     _bounded_headers,
     _peer,
     _tls_version,
     _unverified_context,
     now,
+    pinned_client,
 )
 from casaudit.resolve import ResolutionError
 
@@ -437,23 +435,8 @@ class AutodiscoverProbe:
 
 
 def _pinned_client(context: ProbeContext, ssl_context: ssl.SSLContext) -> httpx.Client:
-    """The HTTP probe's client construction: the scan's resolver, no redirects, no env.
-
-    The pool has no limits of its own (the scan's thread pool bounds requests):
-    httpcore 1.0.9's sync pool can close an idle connection it has just handed to
-    another thread when it trims (encode/httpcore#1110: "Bad file descriptor").
-    """
-    transport = httpx.HTTPTransport(verify=ssl_context)
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=ssl_context,
-        max_connections=None,
-        max_keepalive_connections=None,
-        network_backend=PinnedNetworkBackend(context.resolver),
-    )
-    return httpx.Client(
-        transport=transport, timeout=httpx.Timeout(context.timeout), follow_redirects=False,
-        trust_env=False, headers=dict(REQUEST_HEADERS),
-    )
+    """The HTTP probe's client: the scan's resolver, no redirects, no env, hard deadlines."""
+    return pinned_client(context.resolver, context.timeout, ssl_context)
 
 
 def observing_client(context: ProbeContext) -> httpx.Client:

@@ -7,13 +7,29 @@ An auditor's tool must not read a swallowed exception as a pass, and must keep
 from __future__ import annotations
 
 import ssl
+import threading
 from collections.abc import Iterator
+from typing import Protocol
 
 import httpcore
 import httpx
 
 from casaudit.model import ProbeError
 from casaudit.resolve import ResolutionError
+
+_watched = threading.local()
+
+
+class _Expirable(Protocol):
+    expired: bool
+
+    @property
+    def describe(self) -> str: ...
+
+
+def watch(watchdog: _Expirable) -> None:
+    """Remember this thread's current exchange deadline, so a failure it caused reads as one."""
+    _watched.watchdog = watchdog
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -27,6 +43,10 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 def probe_error(exc: BaseException) -> ProbeError:
     """Classify an exception raised while talking to a server."""
+    watchdog = getattr(_watched, "watchdog", None)
+    if watchdog is not None and watchdog.expired:
+        # The connection was cut on purpose at the exchange's deadline (slowloris & co).
+        return ProbeError("timeout", watchdog.describe)
     chain = list(_chain(exc))
     for item in chain:
         if isinstance(item, ResolutionError):

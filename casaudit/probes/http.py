@@ -8,10 +8,13 @@ URL answers; the TLS probe judges the certificate. No credential is ever sent.
 
 from __future__ import annotations
 
+import socket
 import ssl
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpcore
 import httpx
@@ -22,7 +25,7 @@ from casaudit.parse.html_form import find_logon_form
 from casaudit.parse.http_auth import schemes
 from casaudit.plan import HttpProbeTask, endpoint_url, plan_http
 from casaudit.probes.base import ProbeContext
-from casaudit.probes.errors import probe_error
+from casaudit.probes.errors import probe_error, watch
 from casaudit.resolve import Resolver
 
 MAX_BODY_BYTES = 64 * 1024
@@ -72,22 +75,13 @@ class PinnedNetworkBackend(httpcore.NetworkBackend):
 
 def _client(resolver: Resolver, timeout: float) -> httpx.Client:
     """An httpx client that resolves through the scan's resolver and never follows alone."""
-    context = _unverified_context()
-    transport = httpx.HTTPTransport(verify=context)
-    # httpx has no hook for name resolution; its pool takes a network backend.
-    # The scan's thread pool bounds how many requests run at once, so the
-    # connection pool gets no limit of its own: httpcore 1.0.9's sync pool
-    # closes an idle connection it has just handed to another thread when it
-    # "makes room" or trims keep-alives (encode/httpcore#1110), which showed as
-    # "Bad file descriptor" on a few requests of a scan. Without limits it never does.
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=context,
-        max_connections=None,
-        max_keepalive_connections=None,
-        network_backend=PinnedNetworkBackend(resolver),
-    )
+    return pinned_client(resolver, timeout, _unverified_context())
+
+
+def pinned_client(resolver: Resolver, timeout: float, context: ssl.SSLContext) -> httpx.Client:
+    """A client through the scan's resolver whose every exchange has a hard deadline."""
     return httpx.Client(
-        transport=transport,
+        transport=WatchedTransport(context, resolver, deadline=timeout * 2),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,
@@ -95,6 +89,67 @@ def _client(resolver: Resolver, timeout: float) -> httpx.Client:
         # what a hostile server compressed is a memory bomb.
         headers=dict(REQUEST_HEADERS),
     )
+
+
+class WatchedTransport(httpx.HTTPTransport):
+    """httpx's transport, resolving through the scan and cutting overlong exchanges.
+
+    httpx has no hook for name resolution; its pool takes a network backend.
+    The scan's thread pool bounds how many requests run at once, so the
+    connection pool gets no limit of its own: httpcore 1.0.9's sync pool closes
+    an idle connection it has just handed to another thread when it "makes room"
+    or trims keep-alives (encode/httpcore#1110), which showed as "Bad file
+    descriptor" on a few requests of a scan. No keep-alive either: one connection
+    per exchange, so the watchdog cuts exactly the connection of the exchange
+    that outlived its deadline.
+    """
+
+    def __init__(self, context: ssl.SSLContext, resolver: Resolver, deadline: float) -> None:
+        super().__init__(verify=context)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=context,
+            max_connections=None,
+            max_keepalive_connections=0,
+            network_backend=PinnedNetworkBackend(resolver),
+        )
+        self._deadline = deadline
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        watchdog = Watchdog(self._deadline)
+        outer = request.extensions.get("trace")
+
+        def trace(event: str, info: dict[str, object]) -> None:
+            watchdog.trace(event, info)
+            if outer is not None:
+                outer(event, info)
+
+        request.extensions = {**request.extensions, "trace": trace}
+        watch(watchdog)
+        watchdog.start()
+        try:
+            response = super().handle_request(request)
+        except BaseException:
+            watchdog.cancel()
+            raise
+        response.stream = _WatchedStream(response.stream, watchdog)  # type: ignore[arg-type]
+        return response
+
+
+class _WatchedStream(httpx.SyncByteStream):
+    """The response body; its close ends the exchange's watchdog."""
+
+    def __init__(self, inner: Any, watchdog: Watchdog) -> None:
+        self._inner = inner
+        self._watchdog = watchdog
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._inner
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._watchdog.cancel()
 
 
 def _unverified_context() -> ssl.SSLContext:
@@ -111,6 +166,57 @@ def _unverified_context() -> ssl.SSLContext:
     except ssl.SSLError:
         pass
     return context
+
+
+class Watchdog:
+    """Cuts the connection of an exchange that outlives its deadline.
+
+    httpx's timeouts bound each read, so a server trickling one byte per second
+    (slowloris) would never trip them; this bounds the whole exchange. It learns
+    the socket from httpcore's trace hook and shuts it down from a timer thread,
+    which unblocks the reading thread at once.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+        self.expired = False
+
+    def trace(self, event: str, info: dict[str, object]) -> None:
+        # start_tls hands the descriptor to a new SSLSocket: follow it there.
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None  # type: ignore[attr-defined]
+            with self._lock:
+                self._socket = sock
+                cut_now = self.expired
+            if cut_now:
+                self._cut()
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.expired = True
+            sock = self._socket
+        if sock is not None:
+            try:
+                # The plain socket method: SSLSocket.shutdown would also drop its TLS
+                # object under the feet of the reading thread.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    @property
+    def describe(self) -> str:
+        return f"the exchange did not finish within its {self._seconds:g} s deadline"
 
 
 class HttpProbe:
@@ -211,8 +317,8 @@ class HttpProbe:
                 # another thread, and asking a closed socket fails with EBADF.
                 stream = response.extensions.get("network_stream")
                 tls_version, peer = _tls_version(stream), _peer(stream)
-                body, truncated = self._read_bounded(response)
                 headers = _bounded_headers(response.headers.raw)
+                body, truncated, body_error = self._read_bounded(response)
                 return HttpExchange(
                     method=method,
                     url=url,
@@ -227,6 +333,7 @@ class HttpProbe:
                     ],
                     body_bytes=len(body),
                     body_truncated=truncated,
+                    body_error=body_error,
                     auth_schemes=schemes(v for k, v in headers if k.lower() == "www-authenticate"),
                     tls_version=tls_version,
                     peer=peer,
@@ -241,16 +348,19 @@ class HttpProbe:
                 error=probe_error(exc),
             )
 
-    def _read_bounded(self, response: httpx.Response) -> tuple[bytes, bool]:
-        deadline = time.monotonic() + self._deadline_seconds
+    def _read_bounded(self, response: httpx.Response) -> tuple[bytes, bool, ProbeError | None]:
+        """At most MAX_BODY_BYTES; a body cut short keeps the status and headers."""
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_raw(chunk_size=16384):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size >= MAX_BODY_BYTES or time.monotonic() > deadline:
-                return b"".join(chunks)[:MAX_BODY_BYTES], True
-        return b"".join(chunks), False
+        try:
+            for chunk in response.iter_raw(chunk_size=16384):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= MAX_BODY_BYTES:
+                    return b"".join(chunks)[:MAX_BODY_BYTES], True, None
+        except Exception as exc:  # noqa: BLE001 - the answer so far is still evidence
+            return b"".join(chunks), True, probe_error(exc)
+        return b"".join(chunks), False, None
 
 
 def _merged(
