@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from casaudit.evidence_mail import MailEvidence
 from casaudit.identify import origin_of
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.parse.ntlm import NtlmChallenge, NtlmError, decode_challenge_b64
 from casaudit.probes.ntlm import NtlmEvidence
 
 CHECK = CheckMeta(
@@ -52,7 +54,43 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
     groups: dict[str, list[NtlmEvidence]] = {}
     for item in evidence.of(NtlmEvidence):
         groups.setdefault(origin_of(item.endpoint), []).append(item)
-    return [_judge(origin, items) for origin, items in groups.items()]
+    outcomes = [_judge(origin, items) for origin, items in groups.items()]
+    return outcomes + [_judge_mail(item) for item in evidence.of(MailEvidence)
+                       if item.ntlm is not None and item.ntlm.challenge is not None]
+
+
+def _revealed(challenge: NtlmChallenge) -> list[str]:
+    names = challenge.names
+    revealed = [f"{_LABELS[key]} {value!r}" for key, value in names.items() if key != "target_name"]
+    if not revealed and names.get("target_name"):
+        revealed = [f"target name {names['target_name']!r}"]
+    if challenge.os_version is not None:
+        revealed.append(f"Windows {challenge.os_version}")
+    return revealed
+
+
+def _judge_mail(item: MailEvidence) -> Outcome:
+    """IMAP4 AUTHENTICATE NTLM / POP3 AUTH NTLM: the mail probe kept the raw challenge."""
+    assert item.ntlm is not None and item.ntlm.challenge is not None
+    command = "AUTHENTICATE NTLM" if item.protocol == "imap" else "AUTH NTLM"
+    try:
+        challenge = decode_challenge_b64(item.ntlm.challenge)
+    except NtlmError as exc:
+        return Outcome(item.endpoint, CheckStatus.NOT_ASSESSED,
+                       f"the {command} challenge could not be decoded: {exc}", (item.id,))
+    revealed = _revealed(challenge)
+    if not revealed:
+        return Outcome(item.endpoint, CheckStatus.PASS, "the NTLM challenge names nothing",
+                       (item.id,))
+    where = "inside TLS" if item.ntlm.over_tls else "before TLS"
+    return Outcome(
+        item.endpoint, CheckStatus.FAIL,
+        f"{command} drew a challenge naming the server", (item.id,),
+        observed=(
+            f"{command} on {item.endpoint} ({where}; a NEGOTIATE sent, the exchange then "
+            f"cancelled with '*') was answered with a CHALLENGE revealing " + ", ".join(revealed)
+        ),
+    )
 
 
 def _judge(origin: str, items: list[NtlmEvidence]) -> Outcome:
@@ -61,12 +99,7 @@ def _judge(origin: str, items: list[NtlmEvidence]) -> Outcome:
     for item in decoded:
         challenge = item.challenge
         assert challenge is not None
-        names = challenge.names
-        revealed = [f"{_LABELS[key]} {value!r}" for key, value in names.items() if key != "target_name"]
-        if not revealed and names.get("target_name"):
-            revealed = [f"target name {names['target_name']!r}"]
-        if challenge.os_version is not None:
-            revealed.append(f"Windows {challenge.os_version}")
+        revealed = _revealed(challenge)
         if revealed:
             return Outcome(
                 origin, CheckStatus.FAIL,
