@@ -139,7 +139,9 @@ def run_point(
     child.returncode = os.waitstatus_to_exitcode(status)
     document = json.loads(out.read_text())
     results = document["results"]
-    requests = sum(len(item["exchanges"]) for entry in results if entry["scan"]
+    # HTTP exchanges of every probe family that records them (web, Autodiscover);
+    # TLS handshakes and mail dialogues are not counted here.
+    requests = sum(len(item.get("exchanges") or ()) for entry in results if entry["scan"]
                    for item in entry["scan"]["evidence"])
     durations = [_seconds(e["finished_at"]) - _seconds(e["started_at"]) for e in results]
     return {
