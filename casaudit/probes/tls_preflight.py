@@ -16,24 +16,13 @@ import threading
 import time
 
 from casaudit.model import ProbeError
+from casaudit.probes.http import _unverified_context as _context
 
 MAX_LINE = 4096
 MAX_LINES = 50
 
 #: The command that upgrades each cleartext mail protocol, and its success prefix.
 _UPGRADE = {"IMAP": (b"a STARTTLS\r\n", b"a OK"), "POP3": (b"STLS\r\n", b"+OK")}
-
-
-def _context() -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-    try:
-        context.set_ciphers("ALL:@SECLEVEL=0")
-    except ssl.SSLError:
-        pass
-    return context
 
 
 class _Deadline:
