@@ -5,7 +5,7 @@ A module name starting with "_" is not a check (the catalog skips it).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from casaudit.evidence_mail import MailEvidence
 from casaudit.model import CheckStatus, EvidenceSet, Outcome, Severity
@@ -51,6 +51,21 @@ def no_greeting(item: MailEvidence) -> Outcome:
     why = f" ({item.error.detail})" if item.error else ""
     return Outcome(item.endpoint, CheckStatus.NOT_ASSESSED,
                    f"the port is open but gave no {what} greeting{why}", (item.id,))
+
+
+def judge_cleartext_ports(
+    evidence: EvidenceSet, judge: Callable[[MailEvidence], Outcome]
+) -> list[Outcome]:
+    """One outcome per cleartext mail port (110, 143): closed, silent, or `judge`'s verdict."""
+    outcomes = []
+    for item in mail_evidence(evidence, cleartext_only=True):
+        if (outcome := closed_or_unknown(item, "nothing listens in clear")) is not None:
+            outcomes.append(outcome)
+        elif not speaks_protocol(item):
+            outcomes.append(no_greeting(item))
+        else:
+            outcomes.append(judge(item))
+    return outcomes
 
 
 def exposure(evidence: EvidenceSet, protocol: str) -> list[Outcome]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from casaudit.evidence_mail import MailEvidence
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
 from casaudit.parse.mail import CLEARTEXT_SASL
-from checks._mail import closed_or_unknown, mail_evidence, no_greeting, speaks_protocol
+from checks._mail import judge_cleartext_ports
 
 CHECK = CheckMeta(
     id="mail.cleartext_login",
@@ -44,17 +44,8 @@ CHECK = CheckMeta(
 
 
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
-    outcomes = []
-    for item in mail_evidence(evidence, cleartext_only=True):
-        if (outcome := closed_or_unknown(item, "nothing listens in clear")) is not None:
-            outcomes.append(outcome)
-        elif not speaks_protocol(item):
-            outcomes.append(no_greeting(item))
-        elif item.protocol == "imap":
-            outcomes.append(_imap(item))
-        else:
-            outcomes.append(_pop3(item))
-    return outcomes
+    return judge_cleartext_ports(
+        evidence, lambda item: _imap(item) if item.protocol == "imap" else _pop3(item))
 
 
 def _clear_sasl(item: MailEvidence) -> list[str]:

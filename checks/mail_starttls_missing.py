@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from casaudit.evidence_mail import MailEvidence
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
-from checks._mail import NAMES, closed_or_unknown, mail_evidence, no_greeting, speaks_protocol
+from checks._mail import NAMES, judge_cleartext_ports
 
 CHECK = CheckMeta(
     id="mail.starttls_missing",
@@ -35,15 +35,7 @@ CHECK = CheckMeta(
 
 
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
-    outcomes = []
-    for item in mail_evidence(evidence, cleartext_only=True):
-        if (outcome := closed_or_unknown(item, "nothing listens in clear")) is not None:
-            outcomes.append(outcome)
-        elif not speaks_protocol(item):
-            outcomes.append(no_greeting(item))
-        else:
-            outcomes.append(_judge(item))
-    return outcomes
+    return judge_cleartext_ports(evidence, _judge)
 
 
 def _judge(item: MailEvidence) -> Outcome:

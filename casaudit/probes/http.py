@@ -226,7 +226,6 @@ class HttpProbe:
         self._context = context
         self._client = _client(context.resolver, context.timeout)
         self._scope = context.scope
-        self._deadline_seconds = context.timeout * 2
 
     def tasks(self) -> list[HttpProbeTask]:
         return plan_http(self._context.target)
