@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
 from casaudit.web_checks import describe, endpoints, unanswered
 
@@ -45,12 +47,18 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         own = endpoint.url.transport_recommendations
         refused = "the port refused the connection: nothing is served in cleartext"
         if (outcome := unanswered(endpoint, refused)) is not None:
+            if outcome.status is CheckStatus.PASS:
+                # A closed port 80 is what the URL's SSL recommendation asks: it counts as met.
+                outcome = dataclasses.replace(outcome, recommendations=own)
             outcomes.append(outcome)
             continue
         chain = endpoint.own_chain
         if (target := endpoint.leaves_for_https) is not None:
+            # Redirecting plain HTTP to HTTPS is exactly what CAS-01/04/06/08/11/12 ask of the
+            # URL, so this pass cites them; the other passes below prove nothing about SSL.
             outcomes.append(Outcome(
                 item.endpoint, CheckStatus.PASS, f"plain HTTP redirects to {target}", (item.id,),
+                own,
             ))
             continue
         last = chain[-1]

@@ -48,6 +48,9 @@ def test_hardened_posture_passes_and_follows_redirects_to_https(hardened_lab, va
     assert run.code == 0, run.stderr
     document = validate_scan(run.json())
     assert document["findings"] == []
+    # Plain HTTP only redirecting to HTTPS is what each URL's SSL recommendation asks.
+    verdicts = {r["id"]: r["verdict"] for r in document["recommendations"]}
+    assert {verdicts[cas] for cas in ("CAS-01", "CAS-04", "CAS-06", "CAS-08", "CAS-12")} == {"met"}
     rows = [r for r in document["checks"] if r["check"] == "http.basic_cleartext"]
     assert len(rows) == len(EXCHANGE_PATHS) and {r["status"] for r in rows} == {"pass"}
     owa = next(e for e in document["evidence"] if e["kind"] == "http"
