@@ -352,7 +352,7 @@ class HttpProbe:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_raw(chunk_size=16384):
+            for chunk in response.iter_raw():
                 chunks.append(chunk)
                 size += len(chunk)
                 if size >= MAX_BODY_BYTES:
