@@ -308,6 +308,41 @@ class HitRecorder:
         self.close()
 
 
+# -- the wrong protocol on a port: TLS where cleartext is due, and the reverse -------------
+
+#: A TLS 1.2 ServerHello record (random all zeros, ECDHE-RSA-AES128-GCM-SHA256).
+SERVER_HELLO = (b"\x16\x03\x03\x00\x2a\x02\x00\x00\x26\x03\x03" + b"\x00" * 32
+                + b"\x00\xc0\x2f\x00")
+
+
+def greeting(line: bytes) -> Behaviour:
+    """Say `line` on connect, then nothing more (with TLS: a mail server on the wrong port)."""
+
+    def behaviour(sock: socket.socket, stop: threading.Event) -> None:
+        if _send(sock, line):
+            stop.wait(10)
+
+    return behaviour
+
+
+def server_hello_first(sock: socket.socket, stop: threading.Event) -> None:
+    """Send a TLS ServerHello the moment the client connects, where a greeting is due."""
+    if _send(sock, SERVER_HELLO):
+        stop.wait(10)
+
+
+def cleartext_http(sock: socket.socket, stop: threading.Event) -> None:
+    """A plain HTTP server on a TLS port: whatever arrives, a 400 in clear, then close."""
+    sock.settimeout(2.0)
+    try:
+        sock.recv(4096)
+    except OSError:
+        return
+    body = b"<html><body>400 Bad Request: plain HTTP request sent to HTTPS port?</body></html>"
+    _send(sock, b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: %d\r\n"
+                b"Connection: close\r\n\r\n" % len(body) + body)
+
+
 BEHAVIOURS: dict[str, Behaviour] = {
     "silent": silent,
     "slowloris": slowloris,
@@ -327,6 +362,10 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "autodiscover_malformed": autodiscover_xml(MALFORMED_XML),
     "autodiscover_cut_short": autodiscover_xml(MALFORMED_XML[:120], promised=5000),
     "autodiscover_huge": autodiscover_huge,
+    "imap_greeting": greeting(b"* OK [CAPABILITY IMAP4rev1 STARTTLS] IMAP4 ready\r\n"),
+    "pop3_greeting": greeting(b"+OK POP3 ready\r\n"),
+    "server_hello_first": server_hello_first,
+    "cleartext_http": cleartext_http,
 }
 
 
