@@ -96,8 +96,8 @@ PRODUCT = st.sampled_from([
     "The Microsoft Exchange POP3 service is ready. [", "Microsoft Exchange Server 2007 POP3 service ready",
     "Dovecot (Debian) ready.", "Dovecot ready", "Cyrus IMAP v", "version 1.2.3", "v9999.9999.999999.999999",
 ])
-GREETING = st.lists(st.one_of(STATUS, PRODUCT, NOISE, st.from_regex(r"\d{1,6}(\.\d{1,7}){0,5}", fullmatch=True)),
-                    max_size=8).map(_splice)
+VERSION = st.from_regex(r"\d{1,6}(\.\d{1,7}){0,5}", fullmatch=True)
+GREETING = st.lists(st.one_of(STATUS, PRODUCT, NOISE, VERSION), max_size=8).map(_splice)
 SERVER_BYTES = st.binary(max_size=300).map(lambda b: b.decode("utf-8", "replace"))
 
 
