@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ class HostileRun:
     stderr: str
     document: dict[str, Any] | None
     html: str
-    artefacts: dict[str, bytes] = field(default_factory=dict)
+    json_text: str = ""
 
     def evidence(self, scheme: str) -> list[dict[str, Any]]:
         assert self.document is not None
@@ -106,12 +106,11 @@ def scan_served(
     probes: str = NO_TLS_FAMILY,
     posture: str = "exchange-se-hardened",
     extra_args: tuple[str, ...] = (),
-    history: bool = False,
+    db: Path | None = None,
 ) -> HostileRun:
     """Scan the lab host with each service of `served` replaced by its hostile server.
 
-    With `history`, the scan records into a history database of its own in the
-    temporary directory; every file the run wrote is returned in `artefacts`.
+    With `db`, the scan records into that history database, else into none.
     """
     with Lab.start(posture) as lab, ExitStack() as stack, \
             tempfile.TemporaryDirectory() as tmp:
@@ -121,7 +120,7 @@ def scan_served(
             ports[service] = hostile.port
         args = [lab.host, "--timeout", str(timeout), "--probes", probes,
                 "--dns-server", lab.dns_server, "--ca-file", str(lab.ca_file), *extra_args]
-        args += ["--db", str(Path(tmp) / "history.sqlite")] if history else ["--no-history"]
+        args += ["--db", str(db)] if db is not None else ["--no-history"]
         for name in lab.names:
             args += ["--resolve", f"{name}:127.0.0.1"]
         for service, port in ports.items():
@@ -150,5 +149,5 @@ def scan_served(
             code=process.returncode, seconds=seconds,
             peak_rss_mib=usage.ru_maxrss / 1024, stdout=out.read_text(errors="replace"),
             stderr=err.read_text(errors="replace"), document=document, html=html,
-            artefacts={path.name: path.read_bytes() for path in Path(tmp).iterdir() if path.is_file()},
+            json_text=json_path.read_text() if json_path.exists() else "",
         )

@@ -343,6 +343,86 @@ def cleartext_http(sock: socket.socket, stop: threading.Event) -> None:
                 b"Connection: close\r\n\r\n" % len(body) + body)
 
 
+# -- mail servers whose words are hostile ---------------------------------------------------
+
+
+def mail_dialogue(greeting: bytes, replies: dict[bytes, bytes], *, tagged: bool) -> Behaviour:
+    """Greet, then answer each command line from `replies` (by verb; b"" is the default).
+
+    `tagged` (IMAP): the verb is the second word and `{tag}` in a reply becomes the
+    command's tag. The dialogue ends after QUIT or LOGOUT, or at 64 KiB of input.
+    """
+
+    def behaviour(sock: socket.socket, stop: threading.Event) -> None:
+        sock.settimeout(1.0)
+        if not _send(sock, greeting):
+            return
+        buffer = b""
+        while not stop.is_set() and len(buffer) < 65536:
+            try:
+                chunk = sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not chunk:
+                return
+            buffer += chunk
+            while b"\n" in buffer:
+                line, _, buffer = buffer.partition(b"\n")
+                words = line.strip().split(b" ")
+                tag, verb = (words[0], words[1] if len(words) > 1 else b"") if tagged else (b"", words[0])
+                verb = verb.upper()
+                if not _send(sock, replies.get(verb, replies[b""]).replace(b"{tag}", tag)):
+                    return
+                if verb in (b"QUIT", b"LOGOUT"):
+                    return
+
+    return behaviour
+
+
+def escape_mail(protocol: str, version: str = "2.4.17") -> Behaviour:
+    """A POP3 or IMAP4 server whose greeting, capabilities and replies carry terminal
+    escapes (colour, title, clear screen, blink), `<script>` and invalid UTF-8."""
+    if protocol == "pop3":
+        return mail_dialogue(
+            b"+OK \x1b[31m<script>alert('pop3')</script>\xff\xfe Cyrus POP3 v%s "
+            b"\x1b]0;pwned\x07ready\r\n" % version.encode(),
+            {b"CAPA": b"+OK\r\nUSER\r\nX-\x1b[2J<script>alert('capa')</script>\xc3\x28\r\n.\r\n",
+             b"USER": b"-ERR \x1b[5m<script>alert('user')</script>\xff\r\n",
+             b"QUIT": b"+OK bye\r\n", b"": b"-ERR unknown command\r\n"},
+            tagged=False,
+        )
+    return mail_dialogue(
+        b"* OK [ALERT] \x1b[31m<script>alert('imap')</script>\xff Cyrus IMAP v%s "
+        b"\x1b]0;pwned\x07ready\r\n" % version.encode(),
+        {b"CAPABILITY": b"* CAPABILITY IMAP4rev1 X-\x1b[2J<script>alert('caps')</script>\xc3\x28\r\n"
+                        b"{tag} OK done\r\n",
+         b"LOGOUT": b"* BYE \x1b[5m<script>alert('bye')</script>\r\n{tag} OK\r\n",
+         b"": b"{tag} BAD unknown command\r\n"},
+        tagged=True,
+    )
+
+
+def mail_flood(sock: socket.socket, stop: threading.Event) -> None:
+    """One endless line where a greeting is due."""
+    chunk = b"* OK " + b"A" * 65536
+    while not stop.is_set() and _send(sock, chunk):
+        pass
+
+
+def dribble(start: bytes, line: bytes) -> Behaviour:
+    """`start` (a greeting and the start of an answer), then `line` every 0.1 s for ever."""
+
+    def behaviour(sock: socket.socket, stop: threading.Event) -> None:
+        if not _send(sock, start):
+            return
+        while not stop.wait(0.1) and _send(sock, line):
+            pass
+
+    return behaviour
+
+
 BEHAVIOURS: dict[str, Behaviour] = {
     "silent": silent,
     "slowloris": slowloris,
@@ -366,6 +446,12 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "pop3_greeting": greeting(b"+OK POP3 ready\r\n"),
     "server_hello_first": server_hello_first,
     "cleartext_http": cleartext_http,
+    "pop3_escapes": escape_mail("pop3"),
+    "imap_escapes": escape_mail("imap"),
+    "mail_flood": mail_flood,
+    # A CAPA (POP3) or CAPABILITY (IMAP4) answer that never ends.
+    "pop3_dribble": dribble(b"+OK ready\r\n+OK\r\n", b"X\r\n"),
+    "imap_dribble": dribble(b"* OK ready\r\n", b"* X\r\n"),
 }
 
 

@@ -578,7 +578,13 @@ class _Imap(imaplib2.IMAP4):  # type: ignore[misc]
 
     def _get_capabilities(self) -> None:
         try:
-            super()._get_capabilities()
+            _, data = self.capability()
+            if data == [None]:
+                raise self.error("no CAPABILITY response from server")
+            # imaplib2 decodes the listing as strict ASCII, so one stray byte from the
+            # server (invalid UTF-8, Latin-1) aborted the whole dialogue with a
+            # UnicodeDecodeError; such bytes become U+FFFD instead.
+            self.capabilities = tuple(bytes(data[-1]).decode("ascii", "replace").upper().split())
         except Exception as exc:
             self._transcript.capabilities(MailCapabilities(self._in_tls, error=self.failure(exc)))
             raise
