@@ -105,3 +105,18 @@ def test_the_tls_pre_handshake_ends_in_time_on_the_wrong_protocol(behaviour, tls
     assert elapsed < 0.5 * 3 + 1
     if kind == "tls":
         assert "not TLS" in error.detail
+
+
+@pytest.mark.parametrize("behaviour", ["tls_garbage", "tls_reset"])
+def test_broken_handshakes_on_every_tls_port_with_the_tls_family(behaviour, validate_scan):
+    # Given garbage instead of a ServerHello (or a reset mid-handshake) on 443, 993 and 995,
+    run = scan_served({s: Served(behaviour) for s in ("https", "imaps", "pop3s")},
+                      probes=NO_TLS_FAMILY + ",tls")
+    # When the host is scanned with sslyze too, Then each ends in time with the error named.
+    _assert_bounded(run, validate_scan)
+    kinds = {"tls"} if behaviour == "tls_garbage" else {"tls", "reset"}
+    for service in ("imaps", "pop3s"):
+        assert run.mail(service)["error"]["kind"] in kinds
+    tls = [e for e in run.of_kind("tls") if e["endpoint"].split(":")[0] in ("https", "imaps", "pop3s")]
+    assert len(tls) == 5 and all(e["error"]["kind"] in kinds for e in tls), tls
+    assert {e["exchanges"][0]["status"] for e in run.evidence("http")} == {301}
