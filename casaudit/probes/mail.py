@@ -213,9 +213,12 @@ class MailProbe:
                     evidence["login_in_clear"] = self._pop3_user_test(task, transcript)
         finally:
             _close_quietly(sock)
-        if not task.implicit_tls and transcript.greeting is None and transcript.error is not None \
-                and transcript.error.kind == "timeout":
-            transcript.error = self._silent_port(task, transcript.error)
+        error = transcript.error
+        if not task.implicit_tls and transcript.greeting is None and error is not None \
+                and error.kind in ("timeout", "reset", "protocol") and error.detail != _TLS_WHERE_CLEARTEXT:
+            # Silence, a reset or a hang-up instead of a greeting: what a TLS server does
+            # to a client that never sends its ClientHello (at its own handshake timeout).
+            transcript.error = self._silent_port(task, error)
         return self._evidence(task, started, transcript, reachability="open", peer=peer, **evidence)
 
     def _silent_port(self, task: MailProbeTask, error: ProbeError) -> ProbeError:
@@ -239,7 +242,7 @@ class MailProbe:
             _close_quietly(sock)
         return ProbeError(
             "protocol",
-            f"no cleartext greeting within {self._context.timeout:g} s, and the port completes "
+            f"no cleartext greeting ({error.detail}), and the port completes "
             f"a TLS handshake ({version}): it speaks TLS from the first byte, not cleartext "
             f"{task.protocol.upper()}",
         )
