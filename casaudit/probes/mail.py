@@ -547,7 +547,10 @@ class _Imap(imaplib2.IMAP4):  # type: ignore[misc]
             self._seen_bytes = self._seen_bytes or bool(data)
             return data
         except BaseException as exc:
-            self._transcript.cause = self._transcript.cause or exc
+            if not self.Terminate:
+                # Once imaplib2 is shutting the connection down itself, a read failing on
+                # the closed socket (EBADF) says nothing about the server.
+                self._transcript.cause = self._transcript.cause or exc
             raise
 
     def send(self, data: bytes) -> None:
