@@ -3,9 +3,12 @@
 Each behaviour is a small function that owns one accepted connection and does
 something a malicious or broken server does: never answer, trickle bytes,
 stop half-way, send without end, send absurd headers, loop redirects, lure
-off scope, speak garbage instead of TLS. `HostileServer` serves one behaviour
-on 127.0.0.1 (port 0) until closed; every connection thread stops when the
-server closes, so a test never leaves a thread writing forever.
+off scope, speak garbage instead of TLS, speak TLS where cleartext is due (and
+the reverse), answer Autodiscover with XML bombs, external entities and DTDs,
+greet in POP3/IMAP4 with terminal escapes and markup, flood or dribble lines.
+`HostileServer` serves one behaviour on 127.0.0.1 (port 0) until closed; every
+connection thread stops when the server closes, so a test never leaves a thread
+writing forever. `HitRecorder` is the listener an XXE would reach.
 """
 
 from __future__ import annotations
