@@ -10,8 +10,11 @@ import base64
 import dataclasses
 import os
 import pickle
+import sqlite3
 import subprocess
 import sys
+import zlib
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -113,11 +116,28 @@ def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     )
 
 
+def _history_texts(db: Path) -> dict[str, str]:
+    """Every byte of the history database, readable: the raw files (main, -wal, -shm), and
+    each row's values with the zlib-compressed documents inflated (raw bytes would hide them).
+    """
+    texts = {path.name: path.read_bytes().decode("latin-1")
+             for path in sorted(db.parent.glob(db.name + "*")) if path.is_file()}
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as connection:
+        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for number, row in enumerate(connection.execute(f'SELECT * FROM "{table}"')):
+                values = [zlib.decompress(v).decode("utf-8") if isinstance(v, bytes) else str(v)
+                          for v in row]
+                texts[f"{table} row {number}"] = "\x00".join(values)
+    return texts
+
+
 def test_no_artefact_of_an_authenticated_scan_holds_the_password(tmp_path: Path, validate_scan):
     json_path, html_path = tmp_path / "scan.json", tmp_path / "scan.html"
+    db = tmp_path / "history" / "history.sqlite3"
     with Lab.start(postures.authenticated()) as lab:
         done = _cli(["scan", *lab.scan_args(), "--email", postures.USER, "--authenticated",
-                     "--json", str(json_path), "--html", str(html_path)],
+                     "--json", str(json_path), "--html", str(html_path), "--db", str(db)],
                     {"CASAUDIT_PASSWORD": postures.PASSWORD})
         assert credentialed(lab.requests()), "the scan did authenticate"
     assert done.returncode == 1, done.stderr  # the http:// OAB URL is a high finding
@@ -126,14 +146,17 @@ def test_no_artefact_of_an_authenticated_scan_holds_the_password(tmp_path: Path,
     document = validate_scan(json.loads(json_path.read_text()))
     assert document["options"]["authenticated"] is True
     assert any(f["check"] == "autodiscover.insecure_advertised_url" for f in document["findings"])
+    history = _history_texts(db)
+    # The history holds the scan in full (so the grep below is not of an empty file).
+    assert any("[credentials withheld from the report]" in text for name, text in history.items()
+               if name.startswith("scans row"))
     artefacts = {"json": json_path.read_text(), "html": html_path.read_text(),
-                 "stdout": done.stdout, "stderr": done.stderr}
+                 "stdout": done.stdout, "stderr": done.stderr, **history}
     for name, text in artefacts.items():
         for secret in (postures.PASSWORD, TOKEN, base64.b64encode(postures.PASSWORD.encode()).decode()):
             assert secret not in text, f"the password leaked into {name}"
     assert "[credentials withheld from the report]" in artefacts["json"]
-    assert list(tmp_path.iterdir()) == [json_path, html_path] or set(tmp_path.iterdir()) == {
-        json_path, html_path}
+    assert set(tmp_path.iterdir()) == {json_path, html_path, db.parent}
 
 
 def test_authenticated_needs_email_and_a_password_source():

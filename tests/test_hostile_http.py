@@ -50,6 +50,8 @@ def test_a_response_cut_midway_keeps_its_status_and_names_the_cut(validate_scan)
     for exchange in _first(run):
         assert exchange["status"] == 200 and exchange["body_truncated"]
         assert exchange["body_error"]["kind"] in ("protocol", "reset")
+        # The 500 bytes that did arrive are kept (httpx's 16 KiB chunker used to drop them).
+        assert exchange["body_bytes"] == 500 and exchange["body_excerpt"] == "y" * 500
 
 
 @pytest.mark.parametrize("behaviour", ["endless_body", "huge_body"])

@@ -96,16 +96,31 @@ def looks_like_html(content_type: str, body: bytes) -> bool:
     return "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html"))
 
 
+#: How a POX body can fail to be read: the start of `parse_error`, and the failure the
+#: Autodiscover evidence names for it.
+_TOO_LARGE = "body larger than"
+_REFUSED = "refused by defusedxml"
+_MALFORMED = "not well-formed XML"
+_CUT = "body cut short"
+UNREAD_FAILURES = {
+    _TOO_LARGE: "xml_too_large",
+    _REFUSED: "xml_forbidden",
+    _MALFORMED: "xml_malformed",
+    _CUT: "xml_cut_short",
+}
+
+
 def parse_pox(body: bytes, truncated: bool = False) -> PoxSummary:
     """Summarise a POX response body; never raises on hostile input."""
     if truncated or len(body) > MAX_XML_BYTES:
-        return PoxSummary(parse_error=f"body larger than {MAX_XML_BYTES} bytes: not parsed")
+        return PoxSummary(parse_error=f"{_TOO_LARGE} {MAX_XML_BYTES} bytes: not parsed")
     try:
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except defusedxml.DefusedXmlException as exc:
-        return PoxSummary(parse_error=f"refused by defusedxml: {type(exc).__name__}")
+        # A DTD, an entity or an external reference: billion laughs, quadratic blowup, XXE.
+        return PoxSummary(parse_error=f"{_REFUSED}: {type(exc).__name__}")
     except (ParseError, ValueError, UnicodeError) as exc:
-        return PoxSummary(parse_error=f"not well-formed XML: {_cut(str(exc), 200)}")
+        return PoxSummary(parse_error=f"{_MALFORMED}: {_cut(str(exc), 200)}")
     namespace, name = _split(root.tag)
     summary = PoxSummary(
         root=name,
@@ -129,6 +144,21 @@ def parse_pox(body: bytes, truncated: bool = False) -> PoxSummary:
         redirect_addr=_text(_child(account, "RedirectAddr")),
         settings=_settings(response) if response is not None else (),
     )
+
+
+def cut_short(detail: str) -> PoxSummary:
+    """The summary of a body the server stopped sending half-way: nothing is parsed."""
+    return PoxSummary(parse_error=f"{_CUT}: not parsed ({_cut(detail, 200)})")
+
+
+def unread_failure(summary: PoxSummary) -> str | None:
+    """`xml_forbidden`, `xml_malformed`, `xml_too_large` or `xml_cut_short`; None if it parsed."""
+    if summary.parse_error is None:
+        return None
+    for start, failure in UNREAD_FAILURES.items():
+        if summary.parse_error.startswith(start):
+            return failure
+    return "xml_malformed"
 
 
 def _settings(response: Element) -> tuple[AdvertisedSetting, ...]:

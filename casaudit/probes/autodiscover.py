@@ -40,11 +40,13 @@ from casaudit.parse.autodiscover import (
     AdvertisedSetting,
     JsonV2Summary,
     PoxSummary,
+    cut_short,
     looks_like_html,
     looks_like_xml,
     parse_json_v2,
     parse_pox,
     pox_request,
+    unread_failure,
 )
 from casaudit.parse.http_auth import schemes
 from casaudit.plan import (
@@ -83,6 +85,11 @@ class _Reply:
         self.exchange = exchange
         self.body = body
         self.truncated = truncated
+
+    @property
+    def cut(self) -> ProbeError | None:
+        """Why the body stopped before its end (the server hung up, reset, ran out of time)."""
+        return self.exchange.body_error
 
 
 class _Outcome:
@@ -336,9 +343,10 @@ class AutodiscoverProbe:
         client = client or self._client
         try:
             with client.stream(method, url, content=body, headers=dict(headers)) as response:
-                data, truncated = self._read_bounded(response)
                 stream = response.extensions.get("network_stream")
+                tls_version, peer = _tls_version(stream), _peer(stream)
                 response_headers = _bounded_headers(response.headers.raw)
+                data, truncated, cut = self._read_bounded(response)
                 exchange = HttpExchange(
                     method=method, url=url,
                     request_headers=recorded_headers(response.request.headers.raw),
@@ -348,11 +356,11 @@ class AutodiscoverProbe:
                     body_excerpt=data[: MAX_EXCERPT_CHARS * 4].decode("utf-8", "replace")[
                         :MAX_EXCERPT_CHARS
                     ],
-                    body_bytes=len(data), body_truncated=truncated,
+                    body_bytes=len(data), body_truncated=truncated, body_error=cut,
                     auth_schemes=schemes(
                         v for k, v in response_headers if k.lower() == "www-authenticate"
                     ),
-                    tls_version=_tls_version(stream), peer=_peer(stream),
+                    tls_version=tls_version, peer=peer,
                 )
                 return _Reply(exchange, data, truncated)
         except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
@@ -362,16 +370,20 @@ class AutodiscoverProbe:
                 started_at=started, error=probe_error(exc),
             ))
 
-    def _read_bounded(self, response: httpx.Response) -> tuple[bytes, bool]:
+    def _read_bounded(self, response: httpx.Response) -> tuple[bytes, bool, ProbeError | None]:
+        """At most MAX_XML_BYTES; a body cut short keeps the status and names the cut."""
         deadline = time.monotonic() + self._deadline_seconds
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_raw(chunk_size=16384):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_XML_BYTES or time.monotonic() > deadline:
-                return b"".join(chunks)[:MAX_XML_BYTES], True
-        return b"".join(chunks), False
+        try:
+            for chunk in response.iter_raw():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_XML_BYTES or time.monotonic() > deadline:
+                    return b"".join(chunks)[:MAX_XML_BYTES], True, None
+        except Exception as exc:  # noqa: BLE001 - the answer so far is still evidence
+            return b"".join(chunks), True, probe_error(exc)
+        return b"".join(chunks), False, None
 
     def _canary_if_needed(self, last: _Reply, autodiscover: bool) -> HttpExchange | None:
         """A 200 that is not Autodiscover: does a path no Exchange has answer 200 too?"""
@@ -513,6 +525,9 @@ def _xml_of(reply: _Reply) -> PoxSummary | None:
     exchange = reply.exchange
     if exchange.error is not None or not looks_like_xml(reply.body):
         return None
+    if reply.cut is not None:
+        # Even a complete-looking prefix is not read: the rest could change its meaning.
+        return cut_short(reply.cut.detail)
     return parse_pox(reply.body, reply.truncated)
 
 
@@ -581,4 +596,8 @@ def _judge_https(
             return _Outcome(WORKING, None,
                             f"{exchange.status} Autodiscover error {xml.error_code} ({xml.message or ''})")
         return _Outcome(WORKING, None, f"{exchange.status} Autodiscover response")
+    if xml is not None and xml.parse_error is not None and 200 <= (exchange.status or 0) < 300:
+        # XML that could not be read safely (a DTD, entities, XXE), broken, too big or cut.
+        return _Outcome(FAILED, unread_failure(xml), f"{exchange.status} with XML not read: "
+                        f"{xml.parse_error}"[:300])
     return _judge_plain(last, canary)

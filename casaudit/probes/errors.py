@@ -41,6 +41,19 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
+#: OpenSSL's reasons when the first bytes back are not a TLS record at all.
+_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "HTTPS_PROXY_REQUEST"})
+
+
+def tls_error(exc: ssl.SSLError) -> ProbeError:
+    """A failed handshake; one whose peer answered in cleartext says so (`not TLS`)."""
+    reason = exc.reason or exc.strerror or str(exc)
+    if exc.reason in _NOT_TLS_REASONS:
+        return ProbeError("tls", f"TLS handshake failed: {reason}: the server answered with "
+                                 "something that is not TLS (cleartext on a TLS port?)")
+    return ProbeError("tls", f"TLS handshake failed: {reason}")
+
+
 def probe_error(exc: BaseException) -> ProbeError:
     """Classify an exception raised while talking to a server."""
     watchdog = getattr(_watched, "watchdog", None)
@@ -54,8 +67,7 @@ def probe_error(exc: BaseException) -> ProbeError:
         if isinstance(item, ConnectionRefusedError):
             return ProbeError("refused", "connection refused: nothing listens on this port")
         if isinstance(item, ssl.SSLError):
-            reason = item.reason or item.strerror or str(item)
-            return ProbeError("tls", f"TLS handshake failed: {reason}")
+            return tls_error(item)
         if isinstance(item, ConnectionResetError):
             return ProbeError("reset", "the server reset the connection")
     for item in chain:
@@ -64,7 +76,9 @@ def probe_error(exc: BaseException) -> ProbeError:
         if isinstance(item, (httpx.TimeoutException, httpcore.TimeoutException, TimeoutError)):
             return ProbeError("timeout", "the server stopped answering in time")
         if isinstance(item, (httpx.RemoteProtocolError, httpcore.RemoteProtocolError)):
-            return ProbeError("protocol", f"the server broke the HTTP protocol: {item}")
+            hint = (" (no HTTP status line: another protocol, such as TLS, on this port?)"
+                    if "illegal request line" in str(item) or "illegal status line" in str(item) else "")
+            return ProbeError("protocol", f"the server broke the HTTP protocol: {item}{hint}")
         if isinstance(item, OSError) and item.strerror:
             return ProbeError("unreachable", item.strerror)
     text = str(exc) or type(exc).__name__

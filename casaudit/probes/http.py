@@ -8,6 +8,7 @@ URL answers; the TLS probe judges the certificate. No credential is ever sent.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import ssl
 import threading
@@ -26,7 +27,7 @@ from casaudit.parse.http_auth import schemes
 from casaudit.plan import HttpProbeTask, endpoint_url, plan_http
 from casaudit.probes.base import ProbeContext
 from casaudit.probes.errors import probe_error, watch
-from casaudit.resolve import Resolver
+from casaudit.resolve import ResolutionError, Resolver
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_EXCERPT_CHARS = 4096
@@ -226,6 +227,8 @@ class HttpProbe:
         self._context = context
         self._client = _client(context.resolver, context.timeout)
         self._scope = context.scope
+        self._tls_ports: dict[tuple[str, int], bool] = {}
+        self._tls_lock = threading.Lock()
 
     def tasks(self) -> list[HttpProbeTask]:
         return plan_http(self._context.target)
@@ -245,6 +248,11 @@ class HttpProbe:
         visited = {url}
         for hop in range(MAX_REDIRECTS + 1):
             exchange = self._exchange(method, url, headers, body)
+            if exchange.error is not None and exchange.error.kind in ("reset", "protocol") \
+                    and url.startswith("http://") and self._speaks_tls(url):
+                exchange = dataclasses.replace(exchange, error=ProbeError(
+                    exchange.error.kind, f"{exchange.error.detail}; the port completes a TLS "
+                    "handshake: it speaks TLS, not plain HTTP"))
             chain.append(exchange)
             if exchange.error or exchange.status not in REDIRECT_STATUSES:
                 break
@@ -282,6 +290,27 @@ class HttpProbe:
             exchanges=tuple(chain),
             redirect_stopped=stopped,
         )
+
+    def _speaks_tls(self, url: str) -> bool:
+        """Whether the port of a plain-HTTP URL that broke off completes a TLS handshake.
+
+        One bounded handshake per host and port (a TLS server on port 80 resets or
+        hangs up on a cleartext request; this names why).
+        """
+        from casaudit.probes.tls_preflight import preflight
+
+        parsed = httpx.URL(url)
+        key = (parsed.host, parsed.port or 80)
+        with self._tls_lock:
+            if key not in self._tls_ports:
+                try:
+                    address = self._context.resolver.resolve(key[0])[0]
+                except (ResolutionError, IndexError):
+                    self._tls_ports[key] = False
+                else:
+                    self._tls_ports[key] = preflight(
+                        address, key[1], key[0], None, self._context.timeout / 2) is None
+            return self._tls_ports[key]
 
     def _next_hop(self, current: str, location: str) -> tuple[str | None, str | None]:
         """The absolute URL to follow, or why not to follow it."""
@@ -352,7 +381,7 @@ class HttpProbe:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_raw(chunk_size=16384):
+            for chunk in response.iter_raw():
                 chunks.append(chunk)
                 size += len(chunk)
                 if size >= MAX_BODY_BYTES:

@@ -76,6 +76,11 @@ MAX_SASL_STEPS = 3
 SESSION_STEPS = 6
 
 
+#: The first bytes of a TLS record (handshake or alert, SSL 3.0 to TLS 1.3 framing).
+_TLS_RECORD_STARTS = (b"\x16\x03", b"\x15\x03")
+_TLS_WHERE_CLEARTEXT = "the server spoke TLS where a cleartext greeting was due (not a mail greeting)"
+
+
 class _TooLarge(Exception):
     """The server sent more than a bounded read allows."""
 
@@ -208,7 +213,39 @@ class MailProbe:
                     evidence["login_in_clear"] = self._pop3_user_test(task, transcript)
         finally:
             _close_quietly(sock)
+        error = transcript.error
+        if not task.implicit_tls and transcript.greeting is None and error is not None \
+                and error.kind in ("timeout", "reset", "protocol") and error.detail != _TLS_WHERE_CLEARTEXT:
+            # Silence, a reset or a hang-up instead of a greeting: what a TLS server does
+            # to a client that never sends its ClientHello (at its own handshake timeout).
+            transcript.error = self._silent_port(task, error)
         return self._evidence(task, started, transcript, reachability="open", peer=peer, **evidence)
+
+    def _silent_port(self, task: MailProbeTask, error: ProbeError) -> ProbeError:
+        """No greeting on a cleartext port: does it wait for a TLS ClientHello instead?
+
+        One more connection, a handshake and nothing else, bounded by the step
+        timeout: a port that completes it speaks TLS from the first byte (an
+        IMAPS/POP3S listener on the cleartext port), which is worth naming.
+        """
+        try:
+            sock = self._connect(task.host, task.port)
+        except Exception:  # noqa: BLE001 - the first connection's error stands
+            return error
+        try:
+            sock.settimeout(self._context.timeout)
+            with self._wrap(sock, task.host) as tls:
+                version = tls.version()
+        except Exception:  # noqa: BLE001 - not TLS either: the timeout stands
+            return error
+        finally:
+            _close_quietly(sock)
+        return ProbeError(
+            "protocol",
+            f"no cleartext greeting ({error.detail}), and the port completes "
+            f"a TLS handshake ({version}): it speaks TLS from the first byte, not cleartext "
+            f"{task.protocol.upper()}",
+        )
 
     def _evidence(
         self, task: MailProbeTask, started: str, transcript: _Transcript, *, reachability: str,
@@ -374,6 +411,9 @@ class _Pop3:
             if not chunk:
                 raise _Protocol("the server closed the connection")
             self._budget.spend(len(chunk))
+            if self._transcript.greeting is None and not self._buffer \
+                    and not isinstance(self._sock, ssl.SSLSocket) and chunk.startswith(_TLS_RECORD_STARTS):
+                raise _Protocol(_TLS_WHERE_CLEARTEXT)
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         if len(line) > MAX_LINE_BYTES:
@@ -483,6 +523,7 @@ class _Imap(imaplib2.IMAP4):  # type: ignore[misc]
         #: A failed STARTTLS leaves the stream in an unknown state: no LOGOUT then.
         self._broken = False
         self._last_line = b""
+        self._seen_bytes = False
         super().__init__(host=host, port=0, timeout=timeout, debug=0, identifier="casaudit-imap")
 
     # -- imaplib2's overridable I/O ------------------------------------------------
@@ -501,9 +542,15 @@ class _Imap(imaplib2.IMAP4):  # type: ignore[misc]
                 while self.sock.pending() and len(data) < MAX_LINE_BYTES:
                     data += self.sock.recv(self.sock.pending())
             self._budget.spend(len(data))
+            if not self._seen_bytes and not self._in_tls and data.startswith(_TLS_RECORD_STARTS):
+                raise _Protocol(_TLS_WHERE_CLEARTEXT)
+            self._seen_bytes = self._seen_bytes or bool(data)
             return data
         except BaseException as exc:
-            self._transcript.cause = self._transcript.cause or exc
+            if not self.Terminate:
+                # Once imaplib2 is shutting the connection down itself, a read failing on
+                # the closed socket (EBADF) says nothing about the server.
+                self._transcript.cause = self._transcript.cause or exc
             raise
 
     def send(self, data: bytes) -> None:
@@ -537,7 +584,13 @@ class _Imap(imaplib2.IMAP4):  # type: ignore[misc]
 
     def _get_capabilities(self) -> None:
         try:
-            super()._get_capabilities()
+            _, data = self.capability()
+            if data == [None]:
+                raise self.error("no CAPABILITY response from server")
+            # imaplib2 decodes the listing as strict ASCII, so one stray byte from the
+            # server (invalid UTF-8, Latin-1) aborted the whole dialogue with a
+            # UnicodeDecodeError; such bytes become U+FFFD instead.
+            self.capabilities = tuple(bytes(data[-1]).decode("ascii", "replace").upper().split())
         except Exception as exc:
             self._transcript.capabilities(MailCapabilities(self._in_tls, error=self.failure(exc)))
             raise

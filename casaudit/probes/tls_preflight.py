@@ -16,6 +16,7 @@ import threading
 import time
 
 from casaudit.model import ProbeError
+from casaudit.probes.errors import tls_error
 from casaudit.probes.http import _unverified_context as _context
 
 MAX_LINE = 4096
@@ -60,6 +61,9 @@ def _read_line(sock: socket.socket, deadline: _Deadline) -> bytes:
         if not chunk:
             raise ProbeFailure(ProbeError("protocol", "the server closed the connection before TLS"))
         data += chunk
+        if data in (b"\x16\x03", b"\x15\x03"):
+            raise ProbeFailure(ProbeError(
+                "protocol", "the server spoke TLS where a cleartext greeting was due (no STARTTLS)"))
     return data
 
 
@@ -108,11 +112,14 @@ def preflight(
             tls.do_handshake()
         return None
     except ProbeFailure as failure:
+        if deadline.expired:
+            # The deadline shut the socket down: what the read then saw is its doing.
+            return ProbeError("timeout", f"no TLS handshake within {seconds:g} s")
         return failure.error
     except ssl.SSLError as exc:
         if deadline.expired:
             return ProbeError("timeout", f"the TLS handshake did not finish within {seconds:g} s")
-        return ProbeError("tls", f"TLS handshake failed: {exc.reason or exc}")
+        return tls_error(exc)
     except (TimeoutError, OSError) as exc:
         if deadline.expired or isinstance(exc, TimeoutError):
             return ProbeError("timeout", f"the TLS handshake did not finish within {seconds:g} s")
