@@ -1,7 +1,7 @@
 """Scan a lab host some of whose ports are hostile servers, measuring time and memory.
 
 Shared by the hostile tests and benchmarks/hostile_table.py: the scan runs in a
-child process (real CLI), and os.wait4 gives that child's own peak RSS.
+child process (real CLI) whose own peak RSS is measured (see `run_measured`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,40 @@ KILL_AFTER_S = 120
 #: Every family but sslyze's TLS scan, whose hundreds of handshakes against the same lab
 #: listener would make the other port's 2 s timeouts flaky on 2 cores.
 NO_TLS_FAMILY = "http,ntlm,hostless,autodiscover,mail"
+
+
+#: Started by the (possibly large) test process; it starts the command and reports the
+#: command's own rusage. Linux carries the peak RSS of the address space an exec replaces
+#: into the new program's ru_maxrss, so a command spawned straight from a pytest process
+#: of 300 MB "peaks" at 300 MB; spawned from this small launcher it shows its own peak.
+_LAUNCHER = """
+import os, sys
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as report:
+    report.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+
+
+def run_measured(argv: list[str], stdout: Any, stderr: Any, kill_after_s: float) -> tuple[int, int]:
+    """Run `argv` to its end (killed after `kill_after_s`); its exit code and own peak RSS in KiB."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "rusage"
+        launcher = subprocess.Popen(
+            [sys.executable, "-S", "-c", _LAUNCHER, str(report), *argv],
+            stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        # A hung scan is a failure to report, not a hung test run.
+        killer = threading.Timer(kill_after_s, os.killpg, (launcher.pid, 9))
+        killer.start()
+        try:
+            launcher.wait()
+        finally:
+            killer.cancel()
+        if not report.exists():
+            return -9, 0
+        code, peak = report.read_text().split()
+        return int(code), int(peak)
 
 
 @dataclass(frozen=True)
@@ -130,24 +164,16 @@ def scan_served(
         out, err = Path(tmp) / "out", Path(tmp) / "err"
         started = time.monotonic()
         with out.open("w") as stdout, err.open("w") as stderr:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "casaudit", "scan", *args],
-                stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
-            )
-            # A hung scan is a failure to report, not a hung test run.
-            killer = threading.Timer(KILL_AFTER_S, process.kill)
-            killer.start()
-            _, status, usage = os.wait4(process.pid, 0)
-            killer.cancel()
-            process.returncode = os.waitstatus_to_exitcode(status)
+            code, peak_rss_kib = run_measured(
+                [sys.executable, "-m", "casaudit", "scan", *args], stdout, stderr, KILL_AFTER_S)
         seconds = time.monotonic() - started
         document = json.loads(json_path.read_text()) if json_path.exists() else None
         html = html_path.read_text() if html_path.exists() else ""
         first_service, first = next(iter(served.items()))
         return HostileRun(
             behaviour=first.name or str(first.behaviour), scheme=first_service,
-            code=process.returncode, seconds=seconds,
-            peak_rss_mib=usage.ru_maxrss / 1024, stdout=out.read_text(errors="replace"),
+            code=code, seconds=seconds,
+            peak_rss_mib=peak_rss_kib / 1024, stdout=out.read_text(errors="replace"),
             stderr=err.read_text(errors="replace"), document=document, html=html,
             json_text=json_path.read_text() if json_path.exists() else "",
         )
