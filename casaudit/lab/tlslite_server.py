@@ -39,7 +39,7 @@ from casaudit.lab.posture import TlsliteSettings
 
 HANDSHAKE_SECONDS = 10.0
 #: Clients one tlslite listener serves at once; more wait in the accept backlog.
-MAX_CONNECTIONS = 16
+MAX_CONNECTIONS = 64
 
 #: Posture version names -> tlslite's (major, minor).
 _VERSIONS = {"SSLv3": (3, 0), "TLSv1": (3, 1), "TLSv1.1": (3, 2), "TLSv1.2": (3, 3)}
@@ -217,6 +217,12 @@ class TlsliteSocket:
 
     def __init__(self, sock: socket.socket, context: TlsliteContext) -> None:
         self._raw = sock
+        # tlslite writes each record with its own send(): without this, Nagle holds a
+        # response's second record until the client's delayed ACK (40 ms on Linux).
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         self._context = context
         self._bounded = _DeadlineSocket(sock)
         self._tls = context.connection(self._bounded)
