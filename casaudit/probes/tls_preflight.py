@@ -16,7 +16,7 @@ import threading
 import time
 
 from casaudit.model import ProbeError
-from casaudit.probes.http import _unverified_context as _context
+from casaudit.probes.common import observing_context as _context
 
 MAX_LINE = 4096
 MAX_LINES = 50
