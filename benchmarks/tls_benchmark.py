@@ -9,7 +9,8 @@ whole processes, alternating, N runs each:
   sslyze    `python -m sslyze HOST:PORT{127.0.0.1}`: its default scan of the HTTPS
             port alone.
 
-It prints both medians, their ratio (target <= 1.5) and each tool's peak RSS.
+It prints both medians, their ratio (target <= 1.5), each tool's median CPU seconds
+(user + system from wait4: steadier than wall time on a busy machine) and peak RSS.
 With --rtt-ms 20 it re-runs itself inside a private network namespace
 (`unshare -n`) whose loopback is delayed by half the RTT each way with netem,
 because real servers are not on loopback and concurrency is what hides latency.
