@@ -9,7 +9,8 @@ whole processes, alternating, N runs each:
   sslyze    `python -m sslyze HOST:PORT{127.0.0.1}`: its default scan of the HTTPS
             port alone.
 
-It prints both medians, their ratio (target <= 1.5) and each tool's peak RSS.
+It prints both medians, their ratio (target <= 1.5), each tool's median CPU seconds
+(user + system from wait4: steadier than wall time on a busy machine) and peak RSS.
 With --rtt-ms 20 it re-runs itself inside a private network namespace
 (`unshare -n`) whose loopback is delayed by half the RTT each way with netem,
 because real servers are not on loopback and concurrency is what hides latency.
@@ -54,8 +55,8 @@ def find_nginx() -> str:
     return "/usr/sbin/nginx"
 
 
-def timed(command: list[str]) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS in KiB and exit code of one whole child process."""
+def timed(command: list[str]) -> tuple[float, int, int, float]:
+    """Wall seconds, peak RSS in KiB, exit code and CPU seconds (user + system) of one child."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -67,7 +68,7 @@ def timed(command: list[str]) -> tuple[float, int, int]:
         process.stderr.close()
     if process.returncode not in (0, 1):
         raise RuntimeError(f"{command[:4]} exited {process.returncode}: {stderr[-600:]}")
-    return elapsed, usage.ru_maxrss, process.returncode
+    return elapsed, usage.ru_maxrss, process.returncode, usage.ru_utime + usage.ru_stime
 
 
 def measure(nginx: NginxInstance, runs: int, output: Path) -> dict[str, object]:
@@ -79,26 +80,30 @@ def measure(nginx: NginxInstance, runs: int, output: Path) -> dict[str, object]:
     timed(casaudit)
     timed(sslyze)
     times: dict[str, list[float]] = {"casaudit": [], "sslyze": []}
+    cpu: dict[str, list[float]] = {"casaudit": [], "sslyze": []}
     peaks: dict[str, int] = {"casaudit": 0, "sslyze": 0}
     for _ in range(runs):
         for name, command in (("casaudit", casaudit), ("sslyze", sslyze)):
-            elapsed, rss, _ = timed(command)
+            elapsed, rss, _, seconds = timed(command)
             times[name].append(elapsed)
+            cpu[name].append(seconds)
             peaks[name] = max(peaks[name], rss)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    return {"medians": medians, "peaks": peaks, "times": times,
+    cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
+    return {"medians": medians, "peaks": peaks, "times": times, "cpu": cpu_medians,
             "ratio": medians["casaudit"] / medians["sslyze"]}
 
 
 def report(label: str, result: dict[str, object]) -> None:
     medians = result["medians"]
     peaks = result["peaks"]
-    assert isinstance(medians, dict) and isinstance(peaks, dict)
+    cpu = result["cpu"]
+    assert isinstance(medians, dict) and isinstance(peaks, dict) and isinstance(cpu, dict)
     print(f"\n== {label}")
     print(f"  casaudit, 5 TLS services (+2 names' certificates): median {medians['casaudit']:.2f} s, "
-          f"peak RSS {peaks['casaudit'] / 1024:.0f} MiB")
+          f"CPU {cpu['casaudit']:.2f} s, peak RSS {peaks['casaudit'] / 1024:.0f} MiB")
     print(f"  sslyze default scan, HTTPS port only:               median {medians['sslyze']:.2f} s, "
-          f"peak RSS {peaks['sslyze'] / 1024:.0f} MiB")
+          f"CPU {cpu['sslyze']:.2f} s, peak RSS {peaks['sslyze'] / 1024:.0f} MiB")
     verdict = "meets" if float(result["ratio"]) <= 1.5 else "misses"  # type: ignore[arg-type]
     print(f"  ratio casaudit/sslyze: {result['ratio']:.2f} ({verdict} the <= 1.5 target)")
     times = result["times"]

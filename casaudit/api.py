@@ -31,7 +31,7 @@ from casaudit.model import (
 from casaudit.plan import Scope, Target
 from casaudit.probes import PROBE_FACTORIES, ProbeContext, family
 from casaudit.probes.base import Probe
-from casaudit.probes.http import now
+from casaudit.probes.common import now
 from casaudit.probes.pacing import POLL_SECONDS, Pacer
 from casaudit.recommendations import judge
 from casaudit.resolve import ResolutionError, Resolver

@@ -331,19 +331,25 @@ def _write_outputs(
     *,
     summary: bool | Callable[[dict[str, Any], TextIO], None] = True,
 ) -> None:
+    # Each renderer is imported only when its output is asked for (Jinja2 for HTML...).
     from casaudit.report import document as doc_io
-    from casaudit.report import findings_csv, html, junit, sarif, terminal
 
     to_stdout = outputs.json == "-"
     if to_stdout:
         sys.stdout.write(doc_io.dumps(document))
+    elif callable(summary):
+        summary(document, sys.stdout)
     elif summary:
-        (summary if callable(summary) else terminal.summary)(document, sys.stdout)
+        from casaudit.report import terminal
+
+        terminal.summary(document, sys.stdout)
     written: list[tuple[str, object]] = []
     if outputs.json and not to_stdout:
         _write(Path(outputs.json), doc_io.dumps(document), "--json")
         written.append(("JSON", outputs.json))
     if outputs.html or outputs.pdf:
+        from casaudit.report import html
+
         page = html.render(document)
         if outputs.html:
             _write(outputs.html, page, "--html")
@@ -354,12 +360,18 @@ def _write_outputs(
             write_pdf(page, outputs.pdf)
             written.append(("PDF", outputs.pdf))
     if outputs.sarif:
+        from casaudit.report import sarif
+
         _write(outputs.sarif, sarif.render(document), "--sarif")
         written.append(("SARIF", outputs.sarif))
     if outputs.junit:
+        from casaudit.report import junit
+
         _write(outputs.junit, junit.render(document), "--junit")
         written.append(("JUnit", outputs.junit))
     if outputs.csv:
+        from casaudit.report import findings_csv
+
         _write(outputs.csv, findings_csv.render(document), "--csv", encoding=findings_csv.ENCODING)
         written.append(("CSV", outputs.csv))
     stream = sys.stderr if to_stdout else sys.stdout

@@ -13,10 +13,6 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import dns.exception
-import dns.rdatatype
-import dns.resolver
-
 from casaudit.errors import UsageError
 from casaudit.plan import normalise_host
 
@@ -131,6 +127,12 @@ class Resolver:
         return addresses
 
     def _ask_dns_server(self, name: str) -> tuple[str, ...]:
+        # dnspython is imported when a query is due: a scan whose names are all pinned
+        # (--resolve) never pays for it.
+        import dns.exception
+        import dns.rdatatype
+        import dns.resolver
+
         assert self._dns_server is not None
         resolver = dns.resolver.Resolver(configure=False)
         resolver.nameservers = [self._dns_server[0]]
@@ -161,6 +163,10 @@ class Resolver:
         DNS server. At most `limit` records are kept, sorted by priority, then
         by weight (highest first), as a client would try them.
         """
+        import dns.exception
+        import dns.rdatatype
+        import dns.resolver
+
         if self._dns_server:
             resolver = dns.resolver.Resolver(configure=False)
             resolver.nameservers = [self._dns_server[0]]

@@ -19,17 +19,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from casaudit import __version__
 from casaudit.baseline import Baseline
 from casaudit.diff import ScanDiff, diff_documents
 from casaudit.errors import UsageError
-from casaudit.fleet import FleetRun, HostResult, fleet_document, run_fleet
 from casaudit.history import History
 from casaudit.model import AuditResult, Severity
 from casaudit.report.terminal import safe
-from casaudit.targets import ScanTarget
+
+if TYPE_CHECKING:
+    from casaudit.fleet import FleetRun, HostResult
+    from casaudit.targets import ScanTarget
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_HOST_ERRORS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -137,6 +139,9 @@ def scan_targets(
     html_dir: Path | None,
 ) -> int:
     """Scan every target, write outputs (even after Ctrl-C), return the exit code."""
+    # Imported here: a single-host scan never needs the fleet runner.
+    from casaudit.fleet import fleet_document, run_fleet
+
     checked: dict[str, Checked] = {}
     progress = _Progress(len(targets))
 

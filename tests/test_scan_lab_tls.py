@@ -94,6 +94,33 @@ def test_each_flaw_fires_alone(flaw, settings, names, expected):
         }
 
 
+SSL3_RANGE = """
+[tls.tlslite]
+services = ["https"]
+min_version = "SSLv3"
+max_version = "TLSv1"
+suites = ["TLS_RSA_WITH_RC4_128_SHA", "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_RSA_WITH_AES_128_CBC_SHA"]
+"""
+
+
+def test_ssl3_rc4_and_3des_served_by_tlslite_are_named_per_version():
+    # Given an HTTPS listener that only speaks SSL 3.0 and TLS 1.0 (tlslite-ng)
+    with Lab.start(parse_posture(posture("ssl3", SSL3_RANGE))) as lab:
+        result = scan(lab)
+    https = f"https://{lab.host}:{lab.ports['https']}"
+    # Then: the legacy versions and weak suites, and static RSA, are the only TLS findings
+    assert failing(result) == {check: {https} for check in (
+        "tls.legacy_protocol", "tls.weak_cipher", "tls.no_forward_secrecy")}
+    observed = {f.check: f.observed for f in result.findings}
+    assert observed["tls.legacy_protocol"].endswith("completes handshakes with SSL 3.0, TLS 1.0")
+    assert observed["tls.weak_cipher"].endswith(
+        "SSL 3.0: TLS_RSA_WITH_3DES_EDE_CBC_SHA (3DES), TLS_RSA_WITH_RC4_128_SHA (RC4); "
+        "TLS 1.0: TLS_RSA_WITH_3DES_EDE_CBC_SHA (3DES), TLS_RSA_WITH_RC4_128_SHA (RC4)")
+    statuses = {r.check: r.status.value for r in result.checks if r.check.startswith("tls.")}
+    assert {statuses[c] for c in statuses if c.startswith("tls.vuln.")} == {"pass"}
+    assert statuses["tls.no_fallback_scsv"] == "pass"
+
+
 def test_incomplete_chain_and_self_signed_are_named():
     settings = 'issuer = "intermediate"\nsend_intermediate = false'
     with Lab.start(parse_posture(posture("incomplete", settings))) as lab:
@@ -129,6 +156,7 @@ def test_hardened_posture_is_clean_with_every_name_checked(hardened_lab, validat
     assert {e["scope"] for e in https if e["name_role"] != "host"} == {"certificate"}
     rows = {(r["check"], r["status"]) for r in document["checks"] if r["check"].startswith("tls.")}
     assert {status for _, status in rows} == {"pass"}
+    assert {("tls.legacy_protocol", "pass"), ("tls.weak_cipher", "pass")} <= rows
     assert {check for check, _ in rows} >= {
         "tls.vuln.heartbleed", "tls.vuln.robot", "tls.vuln.ccs_injection",
         "tls.vuln.insecure_renegotiation", "tls.vuln.compression", "tls.no_fallback_scsv",
@@ -145,14 +173,37 @@ def test_legacy_posture_shows_its_2007_era_tls(legacy_lab, validate_scan):
             found.setdefault(f["check"], set()).add(f["endpoint"])
     https = f"https://{legacy_lab.host}:{legacy_lab.ports['https']}"
     assert set(found) == {
-        "tls.legacy_protocol", "tls.no_forward_secrecy", "tls.cert_weak_signature",
-        "tls.cert_name_mismatch", "http.hsts_missing",
+        "tls.legacy_protocol", "tls.weak_cipher", "tls.no_forward_secrecy",
+        "tls.cert_weak_signature", "tls.cert_name_mismatch", "http.hsts_missing",
     }
     # The 2007 host's mail services share its Schannel settings, STARTTLS ones included.
     mail = {f"{service}://{legacy_lab.host}:{legacy_lab.ports[service]}"
             for service in ("imaps", "pop3s", "imap", "pop3") if service in legacy_lab.ports}
     assert len(mail) == 4
     assert found["tls.legacy_protocol"] == {https} | mail
+    assert found["tls.weak_cipher"] == {https} | mail
+    # SSL 3.0, RC4 and 3DES (served by tlslite-ng) seen by sslyze's legacy client on every port
+    by_endpoint = {(f["check"], f["endpoint"]): f["observed"] for f in document["findings"]}
+    for endpoint in {https} | mail:
+        assert "with SSL 3.0, TLS 1.0, TLS 1.1" in by_endpoint["tls.legacy_protocol", endpoint]
+        weak = by_endpoint["tls.weak_cipher", endpoint]
+        for version in ("SSL 3.0", "TLS 1.0", "TLS 1.1", "TLS 1.2"):
+            assert (f"{version}: TLS_RSA_WITH_3DES_EDE_CBC_SHA (3DES), TLS_RSA_WITH_RC4_128_MD5 "
+                    "(RC4), TLS_RSA_WITH_RC4_128_SHA (RC4)") in weak
+    evidence = next(e for e in document["evidence"] if e["kind"] == "tls" and e["endpoint"] == https)
+    accepted = {p["version"]: {s["name"] for s in p["accepted"]} for p in evidence["protocols"]}
+    # Schannel's list, no more: no ECDHE in SSL 3.0, no RC4/3DES with ECDHE, no SHA-256 before 1.2
+    assert accepted["SSL 3.0"] == accepted["TLS 1.0"] - {
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"} == {
+        "TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_AES_256_CBC_SHA", "TLS_RSA_WITH_RC4_128_SHA",
+        "TLS_RSA_WITH_RC4_128_MD5", "TLS_RSA_WITH_3DES_EDE_CBC_SHA"}
+    assert len(accepted["TLS 1.2"]) == 11 and not accepted["TLS 1.3"] and not accepted["SSL 2.0"]
+    # every sslyze command completed against tlslite-ng: the vulnerability checks pass
+    rows = {(r["check"], r["endpoint"]): r["status"] for r in document["checks"]}
+    for check in ("tls.vuln.heartbleed", "tls.vuln.robot", "tls.vuln.ccs_injection",
+                  "tls.vuln.insecure_renegotiation", "tls.vuln.compression",
+                  "tls.no_fallback_scsv"):
+        assert {rows[check, endpoint] for endpoint in {https} | mail} == {"pass"}, check
     assert found["tls.cert_name_mismatch"] == {
         https.replace(legacy_lab.host, f"autodiscover.{legacy_lab.domain}"),
         https.replace(legacy_lab.host, legacy_lab.domain),

@@ -48,6 +48,9 @@ class LabCertificates:
     ca_file: Path
     #: Server-side context presenting the leaf (and its chain).
     server_context: ssl.SSLContext
+    #: PEM of the leaf and the chain sent with it, and of the leaf's key (tlslite-ng reads them).
+    chain_file: Path | None = None
+    key_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,8 @@ def issue_certificates(tls: TlsSettings, workdir: Path) -> LabCertificates:
     key_file.chmod(0o600)
     context = server_context(tls)
     context.load_cert_chain(str(chain_file), str(key_file))
-    return LabCertificates(ca_file=ca_file, server_context=context)
+    return LabCertificates(ca_file=ca_file, server_context=context, chain_file=chain_file,
+                           key_file=key_file)
 
 
 def needs_security_level_0(tls: TlsSettings) -> bool:

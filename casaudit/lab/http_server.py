@@ -31,6 +31,7 @@ from typing import cast
 from urllib.parse import unquote, urlsplit
 
 from casaudit.lab.posture import HttpService, NtlmIdentity, Reply, Route, VirtualHost
+from casaudit.lab.tlslite_server import TlsliteContext, TlsliteSocket, connection_slots, wake
 from casaudit.parse.http_auth import schemes
 from casaudit.parse.ntlm import build_challenge
 
@@ -303,21 +304,42 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        tls_context: ssl.SSLContext | None,
+        tls_context: ssl.SSLContext | TlsliteContext | None,
         journal: RequestJournal | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.tls_context = tls_context
+        self._slots = connection_slots(tls_context)
         self.site = Site(HttpService(headers=(), default=Reply(404, "Not Found")), {})
         #: Host name -> its own Site (posture vhosts); other names get `site`.
         self.vhost_sites: dict[str, Site] = {}
         self.journal = journal or RequestJournal()
         self._lock = threading.Lock()
-        self._live: set[socket.socket] = set()
+        self._live: set[socket.socket | TlsliteSocket] = set()
         self._closing = False
 
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        # A bounded stack (tlslite-ng) serves so many clients at once; the rest wait here,
+        # in the accept backlog, and one not served within the client timeout is dropped.
+        if self._slots is not None and not self._slots.acquire(timeout=CLIENT_TIMEOUT_SECONDS):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)  # type: ignore[arg-type]
+        except BaseException:
+            if self._slots is not None:
+                self._slots.release()
+            raise
+
+    def process_request_thread(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        try:
+            super().process_request_thread(request, client_address)  # type: ignore[arg-type]
+        finally:
+            if self._slots is not None:
+                self._slots.release()
+
     def finish_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
-        connection = request
+        connection: socket.socket | TlsliteSocket = request
         try:
             if self.tls_context is not None:
                 request.settimeout(CLIENT_TIMEOUT_SECONDS)
@@ -329,10 +351,10 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
                     return
                 self._live.add(connection)
             try:
-                if isinstance(connection, ssl.SSLSocket):
-                    connection.do_handshake()
+                if connection is not request:
+                    connection.do_handshake()  # type: ignore[union-attr]
 
-                _Handler(connection, client_address, self)
+                _Handler(connection, client_address, self)  # type: ignore[arg-type]
             finally:
                 with self._lock:
                     self._live.discard(connection)
@@ -352,11 +374,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
             self._closing = True
             live = list(self._live)
         for connection in live:
-            try:
-                # The plain-socket shutdown, even for TLS: it only wakes the reader.
-                socket.socket.shutdown(connection, socket.SHUT_RDWR)
-            except OSError:
-                pass
+            wake(connection)
         super().server_close()
 
 
@@ -366,7 +384,7 @@ class HttpListener:
     def __init__(
         self,
         service: HttpService,
-        tls_context: ssl.SSLContext | None = None,
+        tls_context: ssl.SSLContext | TlsliteContext | None = None,
         address: str = LOOPBACK,
         ntlm: NtlmIdentity | None = None,
         vhosts: tuple[VirtualHost, ...] = (),

@@ -21,6 +21,10 @@ import threading
 from dataclasses import dataclass
 
 from casaudit.lab.posture import MailService
+from casaudit.lab.tlslite_server import TlsliteContext, TlsliteSocket, connection_slots
+
+#: What serves TLS for a mail listener: OpenSSL, or tlslite-ng for what OpenSSL dropped.
+ServerTls = ssl.SSLContext | TlsliteContext
 
 CLIENT_TIMEOUT_SECONDS = 10.0
 MAX_LINE_BYTES = 8192
@@ -69,11 +73,13 @@ class _Closed(Exception):
 class _Connection:
     """One client: a socket that may turn into TLS, read a bounded line at a time."""
 
-    def __init__(self, sock: socket.socket, service: str, recorder: MailRecorder) -> None:
+    def __init__(
+        self, sock: socket.socket | TlsliteSocket, service: str, recorder: MailRecorder
+    ) -> None:
         self.sock = sock
         self.service = service
         self.recorder = recorder
-        self.tls = isinstance(sock, ssl.SSLSocket)
+        self.tls = isinstance(sock, (ssl.SSLSocket, TlsliteSocket))
         self._buffer = b""
         self._count = 0
 
@@ -96,17 +102,17 @@ class _Connection:
         self.recorder.add(ReceivedLine(self.service, self.tls, line))
         return line
 
-    def start_tls(self, context: ssl.SSLContext) -> None:
+    def start_tls(self, context: ServerTls) -> None:
         if self._buffer:
             raise _Closed("data pipelined after STARTTLS")  # what a careful server does
-        self.sock = context.wrap_socket(self.sock, server_side=True)
+        self.sock = context.wrap_socket(self.sock, server_side=True)  # type: ignore[arg-type]
         self.tls = True
 
 
 # --------------------------------------------------------------------------- IMAP4
 
 
-def _imap_session(conn: _Connection, service: MailService, context: ssl.SSLContext) -> None:
+def _imap_session(conn: _Connection, service: MailService, context: ServerTls) -> None:
     conn.send(service.greeting)
     if not service.greeting.startswith("* OK"):
         return
@@ -165,7 +171,7 @@ def _imap_authenticate(
 # --------------------------------------------------------------------------- POP3
 
 
-def _pop3_session(conn: _Connection, service: MailService, context: ssl.SSLContext) -> None:
+def _pop3_session(conn: _Connection, service: MailService, context: ServerTls) -> None:
     conn.send(service.greeting)
     if not service.greeting.startswith("+OK"):
         return
@@ -234,13 +240,14 @@ class MailListener:
         self,
         name: str,
         service: MailService,
-        tls_context: ssl.SSLContext,
+        tls_context: ServerTls,
         recorder: MailRecorder,
         address: str,
     ) -> None:
         self.name = name
         self._service = service
         self._context = tls_context
+        self._slots = connection_slots(tls_context)
         self._recorder = recorder
         self._socket = socket.create_server((address, 0), backlog=64)
         self._socket.settimeout(0.05)
@@ -261,11 +268,17 @@ class MailListener:
 
     def _accept_loop(self) -> None:
         while not self._stop.is_set():
+            # A bounded stack (tlslite-ng) serves so many clients at once; the rest wait in
+            # the accept backlog.
+            if self._slots is not None and not self._slots.acquire(timeout=0.5):
+                continue
             try:
                 client, _ = self._socket.accept()
             except TimeoutError:
+                self._release()
                 continue
             except OSError:
+                self._release()
                 return
             thread = threading.Thread(
                 target=self._handle, args=(client,), name=f"casaudit-lab-{self.name}-client",
@@ -274,12 +287,17 @@ class MailListener:
             with self._lock:
                 if self._stop.is_set():
                     client.close()
+                    self._release()
                     return
                 self._clients[thread] = client
             thread.start()
 
+    def _release(self) -> None:
+        if self._slots is not None:
+            self._slots.release()
+
     def _handle(self, client: socket.socket) -> None:
-        sock = client
+        sock: socket.socket | TlsliteSocket = client
         try:
             client.settimeout(CLIENT_TIMEOUT_SECONDS)
             if self._service.implicit_tls:
@@ -297,6 +315,7 @@ class MailListener:
                 client.close()
                 with self._lock:
                     self._clients.pop(threading.current_thread(), None)
+                self._release()
 
     def close(self) -> None:
         """Stop accepting, cut every client, join every thread, close the socket."""

@@ -126,6 +126,28 @@ class VirtualHost:
 TLS_PROTOCOL_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 CERT_ISSUERS = ("ca", "intermediate", "self")
 SIGNATURE_HASHES = ("sha256", "sha384", "sha1")
+#: The listeners that speak TLS (the cleartext mail ones after STARTTLS/STLS).
+TLS_SERVICES = ("https", "imaps", "pop3s", "imap", "pop3")
+TLSLITE_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2")
+
+
+@dataclass(frozen=True)
+class TlsliteSettings:
+    """Listeners served by tlslite-ng instead of OpenSSL, and what they accept.
+
+    For what this machine's OpenSSL no longer implements: SSL 3.0, RC4, 3DES at a
+    sane security level. Same certificate chain and key as the OpenSSL listeners
+    (`TlsSettings`), so only suites for an RSA certificate can be listed.
+    """
+
+    #: Services (``https``, ``imaps``, ``pop3s``, ``imap``, ``pop3``) this stack serves.
+    services: tuple[str, ...]
+    #: IANA suite names in the server's order of preference, as Schannel lists them
+    #: (``TLS_RSA_WITH_RC4_128_SHA``...). Each is accepted in every version in range that
+    #: defines it: SHA-256/384 and GCM suites from TLS 1.2, ECDHE ones from TLS 1.0.
+    suites: tuple[str, ...]
+    min_version: str = "SSLv3"
+    max_version: str = "TLSv1.2"
 
 
 @dataclass(frozen=True)
@@ -155,6 +177,9 @@ class TlsSettings:
     max_version: str = "TLSv1.3"
     #: OpenSSL cipher string for TLS 1.2 and below; None keeps Python's ECDHE-only default.
     ciphers: str | None = None
+    #: Listeners served by tlslite-ng instead (versions and ciphers above then do not apply
+    #: to them); None: OpenSSL serves every TLS listener.
+    tlslite: TlsliteSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -376,6 +401,12 @@ class _PostureReader:
             bad = next(v.name for v in posture.vhosts if v.name not in posture.names)
             raise self.error(f"vhosts.{bad}", "not a lab name: add it to extra_names")
         self.check_placeholders(posture)
+        if posture.tls is not None and posture.tls.tlslite is not None:
+            opened = {name for name in TLS_SERVICES if getattr(posture, name) is not None}
+            for index, service in enumerate(posture.tls.tlslite.services):
+                if service not in opened:
+                    raise self.error(f"tls.tlslite.services[{index}]",
+                                     f"the posture has no [{service}] listener")
         return posture
 
     def mail(self, value: Any, key: str) -> MailService:
@@ -482,7 +513,7 @@ class _PostureReader:
     def tls(self, value: Any) -> TlsSettings:
         allowed = {
             "names", "valid_days", "starts_days", "key_bits", "signature_hash", "issuer",
-            "send_intermediate", "min_version", "max_version", "ciphers",
+            "send_intermediate", "min_version", "max_version", "ciphers", "tlslite",
         }
         data = self.table(value, "tls", allowed)
         names = self.array(
@@ -523,7 +554,38 @@ class _PostureReader:
             min_version=min_version,
             max_version=max_version,
             ciphers=ciphers,
+            tlslite=self.tlslite(data["tlslite"]) if "tlslite" in data else None,
         )
+
+    def tlslite(self, value: Any) -> TlsliteSettings:
+        key = "tls.tlslite"
+        data = self.table(value, key, {"services", "suites", "min_version", "max_version"})
+
+        def names(name: str, item: Callable[[Any, str], str]) -> tuple[str, ...]:
+            chosen = self.array(self.required(data, name, key), f"{key}.{name}", item)
+            if not chosen:
+                raise self.error(f"{key}.{name}", "needs at least one entry")
+            return tuple(dict.fromkeys(chosen))
+
+        settings = TlsliteSettings(
+            services=names("services", lambda item, where: self.choice(item, where, TLS_SERVICES)),
+            suites=names("suites", self.string),
+            min_version=self.choice(data.get("min_version", "SSLv3"), f"{key}.min_version",
+                                    TLSLITE_VERSIONS),
+            max_version=self.choice(data.get("max_version", "TLSv1.2"), f"{key}.max_version",
+                                    TLSLITE_VERSIONS),
+        )
+        if TLSLITE_VERSIONS.index(settings.max_version) < TLSLITE_VERSIONS.index(
+                settings.min_version):
+            raise self.error(f"{key}.max_version",
+                             f"{settings.max_version} is below min_version {settings.min_version}")
+        from casaudit.lab.tlslite_server import suite_ids
+
+        try:
+            suite_ids(settings.suites)
+        except ValueError as exc:
+            raise self.error(f"{key}.suites", str(exc)) from None
+        return settings
 
     def choice(self, value: Any, key: str, allowed: tuple[str, ...]) -> str:
         text = self.string(value, key)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from casaudit.lab.dns_server import DnsServer
 from casaudit.lab.http_server import LOOPBACK, HttpListener, RecordedRequest, RequestJournal
 from casaudit.lab.mail_server import MailListener, MailRecorder
 from casaudit.lab.posture import Posture, TlsSettings, load_posture
+from casaudit.lab.tlslite_server import TlsliteContext
 from casaudit.plan import DEFAULT_PORTS
 
 
@@ -128,13 +130,18 @@ class Lab:
             workdir.mkdir(parents=True, exist_ok=True)
         tls = posture.tls or TlsSettings(names=(posture.host,))
         certificates = issue_certificates(tls, workdir)
+        contexts: dict[str, ssl.SSLContext | TlsliteContext] = {}
+        if tls.tlslite is not None:
+            assert certificates.chain_file is not None and certificates.key_file is not None
+            legacy = TlsliteContext(tls.tlslite, certificates.chain_file, certificates.key_file)
+            contexts = dict.fromkeys(tls.tlslite.services, legacy)
 
         listeners: dict[str, HttpListener] = {}
         journal = RequestJournal()
         for scheme, service in (("http", posture.http), ("https", posture.https)):
             if service is None:
                 continue
-            context = certificates.server_context if scheme == "https" else None
+            context = contexts.get(scheme, certificates.server_context) if scheme == "https" else None
             listener = HttpListener(
                 service, context, LOOPBACK, posture.ntlm, posture.vhosts, journal
             )
@@ -144,7 +151,8 @@ class Lab:
         mail: dict[str, MailListener] = {}
         for name, mail_service in posture.mail.items():
             mail_listener = MailListener(
-                name, mail_service, certificates.server_context, recorder, LOOPBACK
+                name, mail_service, contexts.get(name, certificates.server_context), recorder,
+                LOOPBACK,
             )
             self._stack.callback(mail_listener.close)
             mail[name] = mail_listener

@@ -1,26 +1,41 @@
 """Probes: network I/O only. Each returns typed evidence and never judges it.
 
 `PROBE_FACTORIES` lists every probe family a scan runs, in evidence order; a new
-family is a module here and one line in that tuple.
+family is a module here and one line in that tuple. A family's module is imported
+only when a scan runs it, so ``--probes tls`` does not pay for httpx or dnspython.
 """
 
 from __future__ import annotations
 
-from casaudit.probes.autodiscover import AutodiscoverProbe
-from casaudit.probes.base import ProbeContext, ProbeFactory
-from casaudit.probes.hostless import HostlessProbe
-from casaudit.probes.http import HttpProbe
-from casaudit.probes.mail import MailProbe
-from casaudit.probes.ntlm import NtlmProbe
-from casaudit.probes.tls import TlsProbe
+import importlib
+from dataclasses import dataclass
+
+from casaudit.probes.base import Probe, ProbeContext, ProbeFactory
+
+
+@dataclass(frozen=True)
+class LazyFactory:
+    """A probe class named by module and class name, imported on first call."""
+
+    module: str
+    name: str
+
+    @property
+    def __name__(self) -> str:  # what family() reads, as for a class
+        return self.name
+
+    def __call__(self, context: ProbeContext) -> Probe:
+        factory: ProbeFactory = getattr(importlib.import_module(self.module), self.name)
+        return factory(context)
+
 
 PROBE_FACTORIES: tuple[ProbeFactory, ...] = (
-    HttpProbe,
-    TlsProbe,
-    MailProbe,
-    NtlmProbe,
-    HostlessProbe,
-    AutodiscoverProbe,
+    LazyFactory("casaudit.probes.http", "HttpProbe"),
+    LazyFactory("casaudit.probes.tls", "TlsProbe"),
+    LazyFactory("casaudit.probes.mail", "MailProbe"),
+    LazyFactory("casaudit.probes.ntlm", "NtlmProbe"),
+    LazyFactory("casaudit.probes.hostless", "HostlessProbe"),
+    LazyFactory("casaudit.probes.autodiscover", "AutodiscoverProbe"),
 )
 
 
@@ -32,4 +47,4 @@ def family(factory: ProbeFactory) -> str:
 def families() -> tuple[str, ...]:
     return tuple(family(factory) for factory in PROBE_FACTORIES)
 
-__all__ = ["PROBE_FACTORIES", "ProbeContext", "ProbeFactory", "families", "family"]
+__all__ = ["PROBE_FACTORIES", "LazyFactory", "ProbeContext", "ProbeFactory", "families", "family"]

@@ -15,6 +15,7 @@ import httpcore
 import httpx
 
 from casaudit.model import ProbeError
+from casaudit.probes.common import tls_error
 from casaudit.resolve import ResolutionError
 
 _watched = threading.local()
@@ -39,19 +40,6 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
-
-
-#: OpenSSL's reasons when the first bytes back are not a TLS record at all.
-_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "HTTPS_PROXY_REQUEST"})
-
-
-def tls_error(exc: ssl.SSLError) -> ProbeError:
-    """A failed handshake; one whose peer answered in cleartext says so (`not TLS`)."""
-    reason = exc.reason or exc.strerror or str(exc)
-    if exc.reason in _NOT_TLS_REASONS:
-        return ProbeError("tls", f"TLS handshake failed: {reason}: the server answered with "
-                                 "something that is not TLS (cleartext on a TLS port?)")
-    return ProbeError("tls", f"TLS handshake failed: {reason}")
 
 
 def probe_error(exc: BaseException) -> ProbeError:

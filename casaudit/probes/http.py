@@ -14,7 +14,6 @@ import ssl
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpcore
@@ -26,6 +25,7 @@ from casaudit.parse.html_form import find_logon_form
 from casaudit.parse.http_auth import schemes
 from casaudit.plan import HttpProbeTask, endpoint_url, plan_http
 from casaudit.probes.base import ProbeContext
+from casaudit.probes.common import now, observing_context
 from casaudit.probes.errors import probe_error, watch
 from casaudit.resolve import ResolutionError, Resolver
 
@@ -37,10 +37,6 @@ MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = f"casaudit/{__version__} (Exchange Client Access audit)"
 REQUEST_HEADERS = (("User-Agent", USER_AGENT), ("Accept", "*/*"), ("Accept-Encoding", "identity"))
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class PinnedNetworkBackend(httpcore.NetworkBackend):
@@ -153,20 +149,7 @@ class _WatchedStream(httpx.SyncByteStream):
             self._watchdog.cancel()
 
 
-def _unverified_context() -> ssl.SSLContext:
-    # Observing, not trusting: the TLS probe judges certificates. Old servers
-    # must still be reachable, so allow what the local OpenSSL can do.
-    # Not create_default_context(): loading the system CA store costs ~30 ms of
-    # CPU per scan, a third of a fleet scan's CPU, for certificates never checked here.
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-    try:
-        context.set_ciphers("ALL:@SECLEVEL=0")
-    except ssl.SSLError:
-        pass
-    return context
+_unverified_context = observing_context
 
 
 class Watchdog:

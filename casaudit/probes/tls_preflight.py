@@ -16,8 +16,8 @@ import threading
 import time
 
 from casaudit.model import ProbeError
-from casaudit.probes.errors import tls_error
-from casaudit.probes.http import _unverified_context as _context
+from casaudit.probes.common import observing_context as _context
+from casaudit.probes.common import tls_error
 
 MAX_LINE = 4096
 MAX_LINES = 50

@@ -1,0 +1,49 @@
+"""What every probe family shares and costs no third-party import: the clock and the TLS
+context probes observe servers with.
+
+Kept apart from `casaudit.probes.http` so that a scan running only some families
+(``--probes tls``) does not import httpx for a timestamp.
+"""
+
+from __future__ import annotations
+
+import ssl
+from datetime import UTC, datetime
+
+from casaudit.model import ProbeError
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def observing_context() -> ssl.SSLContext:
+    """A client context that completes a handshake with whatever the local OpenSSL can do.
+
+    Observing, not trusting: the TLS probe judges certificates. Old servers must
+    still be reachable, so allow what the local OpenSSL can do. Not
+    create_default_context(): loading the system CA store costs ~30 ms of CPU per
+    scan, a third of a fleet scan's CPU, for certificates never checked here.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    try:
+        context.set_ciphers("ALL:@SECLEVEL=0")
+    except ssl.SSLError:
+        pass
+    return context
+
+
+#: OpenSSL's reasons when the first bytes back are not a TLS record at all.
+_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "HTTPS_PROXY_REQUEST"})
+
+
+def tls_error(exc: ssl.SSLError) -> ProbeError:
+    """A failed handshake; one whose peer answered in cleartext says so (`not TLS`)."""
+    reason = exc.reason or exc.strerror or str(exc)
+    if exc.reason in _NOT_TLS_REASONS:
+        return ProbeError("tls", f"TLS handshake failed: {reason}: the server answered with "
+                                 "something that is not TLS (cleartext on a TLS port?)")
+    return ProbeError("tls", f"TLS handshake failed: {reason}")
