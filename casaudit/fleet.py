@@ -6,9 +6,10 @@ its own per-host limit (`concurrency` connections), rate limit and deadline.
 Whatever happens to a host (unresolvable, deadline passed, a bug) becomes an
 error entry; nothing one host does can end the run.
 
-Results are handed to `on_result` in the calling thread as each host finishes
-(it may return an updated result: baseline applied, history id), so the caller
-(history, progress) never needs a lock. Ctrl-C (KeyboardInterrupt
+Results are handed to `on_result(index, result)` in the calling thread as each
+host finishes (it may return an updated result: baseline applied, history id,
+the audit itself dropped once written), so the caller (history, progress)
+never needs a lock. Ctrl-C (KeyboardInterrupt
 in the calling thread) sets the shared cancel flag: queued hosts are not
 started, running ones stop at their next request, and `run_fleet` returns what
 finished with the rest marked `interrupted`.
@@ -16,12 +17,14 @@ finished with the rest marked `interrupted`.
 
 from __future__ import annotations
 
+import json
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any, TextIO
 
 from casaudit import __version__
 from casaudit.api import audit
@@ -61,7 +64,8 @@ class HostResult:
 
     @property
     def status(self) -> str:
-        return "assessed" if self.result is not None else "error"
+        # Not `result is not None`: a caller may drop the audit once it is written.
+        return "assessed" if self.error is None else "error"
 
 
 @dataclass
@@ -91,10 +95,13 @@ def scan_host(scan_target: ScanTarget, cancel: threading.Event) -> HostResult:
     return HostResult(scan_target, started, now(), result, error)
 
 
+OnResult = Callable[[int, HostResult], HostResult]
+
+
 def run_fleet(
     targets: Sequence[ScanTarget],
     parallel: int,
-    on_result: Callable[[HostResult], HostResult] | None = None,
+    on_result: OnResult | None = None,
     cancel: threading.Event | None = None,
 ) -> FleetRun:
     cancel = cancel or threading.Event()
@@ -140,33 +147,34 @@ def _collect(
     future: Future[HostResult],
     index: int,
     results: dict[int, HostResult],
-    on_result: Callable[[HostResult], HostResult] | None,
+    on_result: OnResult | None,
 ) -> None:
     result = future.result()
-    results[index] = on_result(result) if on_result is not None else result
+    results[index] = on_result(index, result) if on_result is not None else result
 
 
-def fleet_document(run: FleetRun) -> dict[str, Any]:
-    """The `casaudit.fleet/1` document: one entry per target, in targets-file order."""
+def fleet_entry(host: HostResult, scan: dict[str, Any] | None) -> dict[str, Any]:
+    """One host's entry of `results`; `scan` is its casaudit.scan/1 document (None: not assessed)."""
+    return {
+        "host": host.host,
+        "domain": host.scan_target.target.domain,
+        "tags": dict(host.scan_target.tags),
+        "status": host.status,
+        "error": None if host.error is None else {"kind": host.error.kind, "detail": host.error.detail},
+        "started_at": host.started_at,
+        "finished_at": host.finished_at,
+        "history_id": host.extra.get("history_id"),
+        "diff": host.extra.get("diff"),
+        "scan": scan,
+    }
+
+
+def _document(run: FleetRun, entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     counts = {severity.value: 0 for severity in Severity}
-    entries = []
-    for host in run.results:
-        document = host.result.to_dict() if host.result is not None else None
-        if document is not None:
-            for finding in document["findings"]:
+    for entry in entries:
+        if entry["scan"] is not None:
+            for finding in entry["scan"]["findings"]:
                 counts[finding["severity"]] += 1
-        entries.append({
-            "host": host.host,
-            "domain": host.scan_target.target.domain,
-            "tags": dict(host.scan_target.tags),
-            "status": host.status,
-            "error": None if host.error is None else {"kind": host.error.kind, "detail": host.error.detail},
-            "started_at": host.started_at,
-            "finished_at": host.finished_at,
-            "history_id": host.extra.get("history_id"),
-            "diff": host.extra.get("diff"),
-            "scan": document,
-        })
     return {
         "schema": FLEET_SCHEMA,
         "tool": {"name": "casaudit", "version": __version__},
@@ -180,5 +188,88 @@ def fleet_document(run: FleetRun) -> dict[str, Any]:
             "errors": sum(1 for e in entries if e["status"] == "error"),
             "findings_by_severity": counts,
         },
-        "results": entries,
+        "results": list(entries),
+    }
+
+
+def fleet_document(run: FleetRun) -> dict[str, Any]:
+    """The `casaudit.fleet/1` document: one entry per target, in targets-file order."""
+    return _document(run, [
+        fleet_entry(host, host.result.to_dict() if host.result is not None else None)
+        for host in run.results
+    ])
+
+
+class FleetSpool:
+    """The fleet document without holding every host's scan in memory.
+
+    `add` takes each host's entry as it finishes: its full JSON goes to an
+    anonymous temporary file (only if `keep_scans`), and a slim copy stays in
+    memory with what the terminal table, the HTML index and the exit code read
+    (severity counts; each finding's id, severity, check, endpoint, acceptance).
+    `document` is the fleet document made of slim entries; `write` streams the
+    full one, entries in targets-file order read back one at a time.
+    """
+
+    def __init__(self, keep_scans: bool) -> None:
+        self._file: IO[bytes] | None = (
+            tempfile.TemporaryFile(prefix="casaudit-fleet-") if keep_scans else None)
+        self._spans: dict[int, tuple[int, int]] = {}
+        self._slim: dict[int, dict[str, Any]] = {}
+
+    def add(self, index: int, entry: dict[str, Any]) -> None:
+        if self._file is not None:
+            data = _nested(entry).encode("utf-8")
+            start = self._file.seek(0, 2)
+            self._file.write(data)
+            self._spans[index] = (start, len(data))
+        self._slim[index] = {**entry, "scan": _slim_scan(entry["scan"])}
+
+    def document(self, run: FleetRun) -> dict[str, Any]:
+        """The fleet document with slim scans (see the class docstring)."""
+        return _document(run, [
+            self._slim.get(index) or fleet_entry(host, None) for index, host in enumerate(run.results)])
+
+    def write(self, run: FleetRun, out: TextIO) -> None:
+        """The full `casaudit.fleet/1` document, as `report.document.dumps` would write it."""
+        if self._file is None:
+            raise ValueError("this spool keeps no scans (keep_scans=False)")
+        head = self.document(run)
+        del head["results"]
+        text = _dumps(head)
+        out.write(text[: text.rindex("\n}")] + ',\n  "results": [')
+        for number, chunk in enumerate(self._entries(run)):
+            out.write(("," if number else "") + "\n" + chunk)
+        out.write("\n  ]\n}\n" if run.results else "]\n}\n")
+
+    def _entries(self, run: FleetRun) -> Iterator[str]:
+        for index, host in enumerate(run.results):
+            span = self._spans.get(index)
+            if span is None or self._file is None:
+                yield _nested(self._slim.get(index) or fleet_entry(host, None))
+                continue
+            self._file.seek(span[0])
+            yield self._file.read(span[1]).decode("utf-8")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _nested(entry: dict[str, Any]) -> str:
+    """An entry as it reads inside `results` (str.splitlines would split inside strings)."""
+    return "    " + _dumps(entry).replace("\n", "\n    ")
+
+
+def _slim_scan(scan: dict[str, Any] | None) -> dict[str, Any] | None:
+    if scan is None:
+        return None
+    keep = ("id", "severity", "check", "endpoint", "accepted")
+    return {
+        "summary": {"findings_by_severity": dict(scan["summary"]["findings_by_severity"])},
+        "findings": [{key: finding[key] for key in keep if key in finding} for finding in scan["findings"]],
     }
