@@ -12,8 +12,11 @@ pins) to lab n and asks lab n's DNS server for SRV, so nothing is shared
 between hosts but the lab process and the scanner process. Point N scans the
 first N labs.
 
-The scanner is the real CLI in its own process; its wall time, CPU time and
-peak resident memory come from wait4. The lab's CPU time over the same
+The scanner is the real CLI in its own process; its wall time and CPU time
+(worker processes included) come from wait4, as does the peak resident memory
+of its largest process; the memory of all its processes together is sampled
+from /proc every 0.1 s (summed RSS, and PSS, which counts pages the forked
+workers share with the parent once). The lab's CPU time over the same
 interval comes from getrusage inside the lab process (asked before and after),
 as do its TLS handshakes (server-side wraps) and TCP connections accepted, so
 work is compared in CPU seconds and handshakes, which other jobs on the
@@ -226,6 +229,49 @@ def _seconds(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        try:
+            for task in os.listdir(f"/proc/{pids[index]}/task"):
+                with open(f"/proc/{pids[index]}/task/{task}/children") as children:
+                    pids += [int(child) for child in children.read().split()]
+        except OSError:
+            pass
+        index += 1
+    return pids
+
+
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in KiB; PSS shares copy-on-write pages among the forks."""
+    values = {"Rss:": 0, "Pss:": 0}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                name, _, rest = line.partition(" ")
+                if name in values:
+                    values[name] = int(rest.split()[0])
+    except (OSError, ValueError):
+        pass
+    return values["Rss:"], values["Pss:"]
+
+
+class TreeMemory(threading.Thread):
+    """Samples the summed memory of the scanner and its worker processes every 0.1 s."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.rss_kb, self.pss_kb = pid, 0, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.1):
+            sizes = [_memory_kb(pid) for pid in _tree(self.pid)]
+            self.rss_kb = max(self.rss_kb, sum(rss for rss, _ in sizes))
+            self.pss_kb = max(self.pss_kb, sum(pss for _, pss in sizes))
+
+
 def _usage(lab: Connection) -> dict:
     lab.send("usage")
     return lab.recv()
@@ -244,8 +290,12 @@ def run_point(
     before = _usage(lab)
     began = time.monotonic()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    memory = TreeMemory(child.pid)
+    memory.start()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.monotonic() - began
+    memory.done.set()
+    memory.join()
     after = _usage(lab)
     child.returncode = os.waitstatus_to_exitcode(status)
     document = json.loads(out.read_text())
@@ -267,7 +317,11 @@ def run_point(
         "requests": requests,
         "handshakes": after["handshakes"] - before["handshakes"],
         "connections": after["accepted"] - before["accepted"],
+        # wait4: the largest single process (the scanner, or one of its workers);
+        # sampled: the sum over the scanner and its workers, RSS and PSS.
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "tree_rss_mb": round(memory.rss_kb / 1024, 1),
+        "tree_pss_mb": round(memory.pss_kb / 1024, 1),
         "scanner_cpu_s": round(scanner_cpu, 2),
         "lab_cpu_s": round(lab_cpu, 2),
         "cpu_per_host_s": round((scanner_cpu + lab_cpu) / hosts, 3),
@@ -316,11 +370,13 @@ def main() -> None:
     print(f"\nround trip added: {2 * args.delay_ms:g} ms; {' '.join(extra)}; {os.cpu_count()} CPUs; "
           f"idle lab CPU {idle_rate:.3f} s/s")
     print("| hosts | load | wall s | x of first | requests | TLS handshakes | connections "
-          "| peak RSS MB | scanner CPU s | lab CPU s | CPU s/host | median host scan s |")
+          "| peak RSS MB (largest process / all, RSS / all, PSS) | scanner CPU s | lab CPU s "
+          "| CPU s/host | median host scan s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['hosts']} | {r['load']} | {r['wall_s']} | {r['wall_s'] / base:.1f} | {r['requests']} "
-              f"| {r['handshakes']} | {r['connections']} | {r['peak_rss_mb']} | {r['scanner_cpu_s']} "
+              f"| {r['handshakes']} | {r['connections']} "
+              f"| {r['peak_rss_mb']} / {r['tree_rss_mb']} / {r['tree_pss_mb']} | {r['scanner_cpu_s']} "
               f"| {r['lab_cpu_s']} | {r['cpu_per_host_s']} | {r['median_host_scan_s']} |")
 
 
