@@ -137,9 +137,10 @@ def scan(
         "(see docs/scheduled-scans.md) instead of HOST; --html is then a directory.")] = None,
     parallel: Annotated[int, typer.Option(
         min=1, max=1024, help="With --targets: hosts scanned at once.")] = 16,
-    workers: Annotated[int | None, typer.Option(
+    workers: Annotated[int, typer.Option(
         min=1, max=256, help="With --targets: processes sharing the --parallel hosts, so that "
-        "the scan uses more than one core (default: one per CPU; 1: all in this process).")] = None,
+        "the scan's CPU work can use N cores (e.g. one per core when the machine has cores to "
+        "spare; each process adds memory).")] = 1,
     rate: Annotated[float | None, typer.Option(
         min=0, max=10000, metavar="RPS",
         help="Requests per second to each host (default: no limit).")] = None,
@@ -288,7 +289,7 @@ def _scan_targets(
     ctx: typer.Context, targets: Path, parallel: int, resolve: list[str] | None, dns_server: str | None,
     ca_file: Path | None, port: list[str] | None, timeout: float, concurrency: int, rate: float | None,
     deadline: float | None, json_out: str | None, html_out: Path | None, fail_on: FailOn,
-    db: Path | None, no_history: bool, diff_only: bool, baseline: Path | None, workers: int | None,
+    db: Path | None, no_history: bool, diff_only: bool, baseline: Path | None, workers: int,
 ) -> None:
     """`scan --targets FILE`: command-line options override the file's [defaults], not its targets."""
     import threading

@@ -115,14 +115,6 @@ def scan_host(scan_target: ScanTarget, cancel: threading.Event) -> HostResult:
 OnResult = Callable[[int, HostResult], HostResult]
 
 
-def default_workers() -> int:
-    """Worker processes for `scan --targets`: one per CPU this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 def run_fleet(
     targets: Sequence[ScanTarget],
     parallel: int,

@@ -25,7 +25,7 @@ from casaudit import __version__
 from casaudit.baseline import Baseline
 from casaudit.diff import ScanDiff, diff_documents
 from casaudit.errors import UsageError
-from casaudit.fleet import FleetRun, FleetSpool, HostResult, default_workers, fleet_entry, run_fleet
+from casaudit.fleet import FleetRun, FleetSpool, HostResult, fleet_entry, run_fleet
 from casaudit.history import History
 from casaudit.model import AuditResult, Severity
 from casaudit.report.terminal import safe
@@ -135,7 +135,7 @@ def scan_targets(
     options: Scheduled,
     json_out: str | None,
     html_dir: Path | None,
-    workers: int | None = 1,
+    workers: int = 1,
 ) -> int:
     """Scan every target, write outputs (even after Ctrl-C), return the exit code.
 
@@ -178,8 +178,7 @@ def scan_targets(
 
     try:
         with _sigterm_as_interrupt():
-            run = run_fleet(targets, parallel, on_result, threading.Event(),
-                            workers=default_workers() if workers is None else workers)
+            run = run_fleet(targets, parallel, on_result, threading.Event(), workers=workers)
         document = spool.document(run)
         _write_fleet_outputs(run, spool, document, expired, options, json_out, html_dir)
     finally:
