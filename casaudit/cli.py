@@ -137,6 +137,10 @@ def scan(
         "(see docs/scheduled-scans.md) instead of HOST; --html is then a directory.")] = None,
     parallel: Annotated[int, typer.Option(
         min=1, max=1024, help="With --targets: hosts scanned at once.")] = 16,
+    workers: Annotated[int, typer.Option(
+        min=1, max=256, help="With --targets: processes sharing the --parallel hosts, so that "
+        "the scan's CPU work can use N cores (e.g. one per core when the machine has cores to "
+        "spare; each process adds memory).")] = 1,
     rate: Annotated[float | None, typer.Option(
         min=0, max=10000, metavar="RPS",
         help="Requests per second to each host (default: no limit).")] = None,
@@ -163,7 +167,7 @@ def scan(
     if targets is not None:
         _scan_targets(ctx, targets, parallel, resolve, dns_server, ca_file, port, timeout,
                       concurrency, rate, deadline, json_out, html_out, fail_on, db, no_history,
-                      diff_only, baseline)
+                      diff_only, baseline, workers)
     assert host is not None
     from casaudit.api import ScanOptions, audit
     from casaudit.plan import (
@@ -285,7 +289,7 @@ def _scan_targets(
     ctx: typer.Context, targets: Path, parallel: int, resolve: list[str] | None, dns_server: str | None,
     ca_file: Path | None, port: list[str] | None, timeout: float, concurrency: int, rate: float | None,
     deadline: float | None, json_out: str | None, html_out: Path | None, fail_on: FailOn,
-    db: Path | None, no_history: bool, diff_only: bool, baseline: Path | None,
+    db: Path | None, no_history: bool, diff_only: bool, baseline: Path | None, workers: int,
 ) -> None:
     """`scan --targets FILE`: command-line options override the file's [defaults], not its targets."""
     import threading
@@ -313,7 +317,7 @@ def _scan_targets(
     loaded_baseline = _load_baseline(baseline)
     with open_history(db, not no_history, diff_only) as history:
         scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value))
-        code = scan_targets(scan_list, parallel, scheduled, json_out, html_out)
+        code = scan_targets(scan_list, parallel, scheduled, json_out, html_out, workers)
     if code == 130:
         sys.stderr.write("casaudit: interrupted: wrote the hosts that finished\n")
     if threading.active_count() > 1:

@@ -30,7 +30,7 @@ from casaudit.model import AuditResult, Severity
 from casaudit.report.terminal import safe
 
 if TYPE_CHECKING:
-    from casaudit.fleet import FleetRun, HostResult
+    from casaudit.fleet import FleetRun, FleetSpool, HostResult
     from casaudit.targets import ScanTarget
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_HOST_ERRORS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -137,20 +137,35 @@ def scan_targets(
     options: Scheduled,
     json_out: str | None,
     html_dir: Path | None,
+    workers: int = 1,
 ) -> int:
-    """Scan every target, write outputs (even after Ctrl-C), return the exit code."""
+    """Scan every target, write outputs (even after Ctrl-C), return the exit code.
+
+    Memory stays bounded by the hosts in flight: as each host finishes it is
+    recorded in the history, its HTML report written, its fleet entry spooled
+    to a temporary file (for --json), and only a slim summary is kept.
+    """
     # Imported here: a single-host scan never needs the fleet runner.
-    from casaudit.fleet import fleet_document, run_fleet
+    from casaudit.fleet import FleetSpool, fleet_entry, run_fleet
+    from casaudit.report import fleet as fleet_report
 
-    checked: dict[str, Checked] = {}
+    spool = FleetSpool(keep_scans=json_out is not None)
+    counted: list[dict[str, Any]] = []
+    expired: dict[int, list[str]] = {}
     progress = _Progress(len(targets))
+    if html_dir is not None:
+        fleet_report.prepare_html(html_dir)
 
-    def on_result(host: HostResult) -> HostResult:
+    def on_result(index: int, host: HostResult) -> HostResult:
+        scan = None
         if host.result is not None:
             item = after_scan(host.result, dict(host.scan_target.tags), options)
-            host = replace(host, result=item.result)
             host.extra.update(history_id=item.history_id, diff=item.diff_dict)
-            checked[host.host] = item
+            scan = item.document
+            counted.extend({"severity": f["severity"]} for f in item.counted(options.diff_only))
+            if item.expired:
+                expired[index] = item.expired
+            host = replace(host, result=None)  # written below: not kept until the end
         elif options.history is not None and host.error is not None and host.error.kind != "interrupted":
             target = host.scan_target.target
             host.extra["history_id"] = options.history.record(
@@ -158,53 +173,55 @@ def scan_targets(
                 started_at=host.started_at, finished_at=host.finished_at, document=None,
                 error=(host.error.kind, host.error.detail), tool_version=__version__,
             )
+        entry = fleet_entry(host, scan)
+        spool.add(index, entry)
+        if html_dir is not None:
+            fleet_report.write_host_html(entry, html_dir)
         progress.done(host)
         return host
 
-    with _sigterm_as_interrupt():
-        run = run_fleet(targets, parallel, on_result, threading.Event())
-    document = fleet_document(run)
-    _write_fleet_outputs(run, document, checked, options, json_out, html_dir)
+    try:
+        with _sigterm_as_interrupt():
+            run = run_fleet(targets, parallel, on_result, threading.Event(), workers=workers)
+        document = spool.document(run)
+        _write_fleet_outputs(run, spool, document, expired, options, json_out, html_dir)
+    finally:
+        spool.close()
     if run.interrupted:
         return EXIT_INTERRUPTED
-    counted = [f for host in run.results if host.host in checked
-               for f in checked[host.host].counted(options.diff_only)]
     return exit_code(counted, options.fail_on, document["summary"]["errors"])
 
 
 def _write_fleet_outputs(
     run: FleetRun,
+    spool: FleetSpool,
     document: dict[str, Any],
-    checked: dict[str, Checked],
+    expired: dict[int, list[str]],
     options: Scheduled,
     json_out: str | None,
     html_dir: Path | None,
 ) -> None:
-    from casaudit.report import document as doc_io
     from casaudit.report import fleet as fleet_report
 
     if json_out == "-":
-        sys.stdout.write(doc_io.dumps(document))
+        spool.write(run, sys.stdout)
     else:
         fleet_report.summary(document, sys.stdout, diff_only=options.diff_only)
-    for host in run.results:
-        for line in checked[host.host].expired if host.host in checked else []:
-            sys.stderr.write(f"casaudit: baseline: {host.host}: {safe(line)}\n")
+    for number in sorted(expired):
+        for line in expired[number]:
+            sys.stderr.write(f"casaudit: baseline: {run.results[number].host}: {safe(line)}\n")
     stream = sys.stderr if json_out == "-" else sys.stdout
     if json_out and json_out != "-":
-        _write(Path(json_out), doc_io.dumps(document), "--json")
+        try:
+            with open(json_out, "w", encoding="utf-8") as out:
+                spool.write(run, out)
+        except OSError as exc:
+            raise UsageError(f"--json {json_out!r}: cannot write ({exc.strerror or exc})") from None
         stream.write(f"JSON report: {json_out}\n")
     if html_dir is not None:
-        index = fleet_report.write_html(document, html_dir)
+        index = fleet_report.write_index(document, html_dir)
         stream.write(f"HTML reports: {index}\n")
     stream.flush()
-
-
-def _write(path: Path, text: str, option: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{option} {str(path)!r}: cannot write ({exc.strerror or exc})") from None
 
 
 @contextmanager

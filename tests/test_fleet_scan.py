@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from casaudit.lab import Lab
 from tests.conftest import ROOT, run_cli
@@ -45,7 +46,8 @@ def test_many_hosts_concurrently_with_dead_and_stalled_hosts(
             defaults="timeout = 20\nconcurrency = 4\ntags = { customer = \"default\" }\n",
         )
         began = time.monotonic()
-        run = run_cli("scan", "--targets", str(targets), "--parallel", "5", "--db",
+        # (in two worker processes: the parent alone records and writes)
+        run = run_cli("scan", "--targets", str(targets), "--parallel", "5", "--workers", "2", "--db",
                       str(tmp_path / "h.db"), "--json", "-", "--html", str(tmp_path / "html"),
                       timeout=60)
         elapsed = time.monotonic() - began
@@ -181,7 +183,8 @@ def test_ctrl_c_ends_the_scan_cleanly_and_writes_what_finished(legacy_lab, harde
         assert {r[0] for r in db.execute("SELECT host FROM scans")} == {legacy_lab.host, hardened_lab.host}
 
 
-def test_sigterm_is_handled_like_ctrl_c(legacy_lab, tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_is_handled_like_ctrl_c(legacy_lab, tmp_path, workers):
     with tarpit() as stalled:
         targets = write_targets(tmp_path / "t.toml", target_entry(legacy_lab), tarpit_entry(stalled),
                                 defaults="timeout = 30\n")
@@ -189,7 +192,7 @@ def test_sigterm_is_handled_like_ctrl_c(legacy_lab, tmp_path):
         env = dict(os.environ)
         child = subprocess.Popen(
             [sys.executable, "-m", "casaudit", "scan", "--targets", str(targets), "--db",
-             str(tmp_path / "h.db"), "--json", str(json_path)],
+             str(tmp_path / "h.db"), "--json", str(json_path), "--workers", workers],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, env=env,
         )
         try:

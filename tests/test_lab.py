@@ -219,6 +219,32 @@ def test_lab_binds_loopback_and_teardown_frees_every_port(name: str, tmp_path: P
     assert lab.ca_file.is_file(), "a workdir given by the caller is left in place"
 
 
+def test_a_lab_on_another_loopback_address_serves_there_only(tmp_path: Path) -> None:
+    # Given a lab started on 127.0.5.9 (Linux routes all of 127/8 to lo), as the fleet
+    # benchmark starts one lab per host.
+    with Lab.start(LEGACY, workdir=tmp_path, address="127.0.5.9") as lab:
+        assert lab.address == "127.0.5.9"
+        args = lab.scan_args()
+        pins = [args[i + 1] for i, arg in enumerate(args) if arg == "--resolve"]
+        assert pins and all(pin.endswith(":127.0.5.9") for pin in pins)
+        assert lab.dns_server.startswith("127.0.5.9:")
+        port = lab.ports["http"]
+        with socket.create_connection(("127.0.5.9", port), timeout=2) as sock:
+            sock.sendall(b"GET /owa HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert sock.recv(64).startswith(b"HTTP/1.1 200")
+        # Then nothing answers on that port of 127.0.0.1, and its DNS gives its own address.
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        query = dns.message.make_query(lab.host, "A")
+        answer = dns.query.udp(query, "127.0.5.9", port=lab.dns_port, timeout=2)
+        assert [r.address for rrset in answer.answer for r in rrset] == ["127.0.5.9"]
+
+
+def test_a_lab_refuses_an_address_off_loopback() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        Lab.start(LEGACY, address="192.0.2.1")
+
+
 def test_default_workdir_is_removed_and_idle_keepalive_does_not_hold_teardown() -> None:
     lab_handle = Lab.start(LEGACY)
     lab = lab_handle.instance

@@ -1,6 +1,7 @@
 """Start and stop a whole lab: certificates, HTTP/HTTPS and mail listeners, DNS.
 
-``Lab.start`` binds every socket on 127.0.0.1 port 0 first, then fills the
+``Lab.start`` binds every socket on 127.0.0.1 (or another loopback address,
+``address=``) port 0 first, then fills the
 posture's ``{http_port}``/``{https_port}`` placeholders with the ports the kernel
 chose, then starts serving. Sockets listen from the moment they are bound, so
 the lab is ready when ``start`` returns. Whatever fails half-way, everything
@@ -15,6 +16,7 @@ A scan of the lab points every service the posture does not run at that port
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import socket
 import ssl
@@ -107,8 +109,11 @@ class Lab:
     ``with Lab.start("exchange2007-legacy") as lab:`` gives a :class:`LabInstance`.
     """
 
-    def __init__(self, posture: Posture, workdir: Path | None = None) -> None:
+    def __init__(self, posture: Posture, workdir: Path | None = None, address: str = LOOPBACK) -> None:
+        if not ipaddress.ip_address(address).is_loopback:
+            raise ValueError(f"the lab binds loopback addresses only, not {address}")
         self._stack = ExitStack()
+        self._address = address
         try:
             self.instance = self._open(posture, workdir)
         except BaseException:
@@ -116,11 +121,17 @@ class Lab:
             raise
 
     @classmethod
-    def start(cls, posture: str | Path | Posture, workdir: Path | None = None) -> Lab:
-        """Start serving ``posture``: a shipped name, a posture file, or a Posture."""
+    def start(
+        cls, posture: str | Path | Posture, workdir: Path | None = None, address: str = LOOPBACK
+    ) -> Lab:
+        """Start serving ``posture``: a shipped name, a posture file, or a Posture.
+
+        ``address``: the loopback address to bind (any of 127.0.0.0/8 on Linux), so that
+        several labs can stand for several hosts.
+        """
         if not isinstance(posture, Posture):
             posture = load_posture(posture)
-        return cls(posture, workdir)
+        return cls(posture, workdir, address)
 
     def _open(self, posture: Posture, workdir: Path | None) -> LabInstance:
         if workdir is None:
@@ -143,7 +154,7 @@ class Lab:
                 continue
             context = contexts.get(scheme, certificates.server_context) if scheme == "https" else None
             listener = HttpListener(
-                service, context, LOOPBACK, posture.ntlm, posture.vhosts, journal
+                service, context, self._address, posture.ntlm, posture.vhosts, journal
             )
             self._stack.callback(listener.close)
             listeners[scheme] = listener
@@ -152,17 +163,17 @@ class Lab:
         for name, mail_service in posture.mail.items():
             mail_listener = MailListener(
                 name, mail_service, contexts.get(name, certificates.server_context), recorder,
-                LOOPBACK,
+                self._address,
             )
             self._stack.callback(mail_listener.close)
             mail[name] = mail_listener
         closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._stack.callback(closed.close)
-        closed.bind((LOOPBACK, 0))  # bound, never listening: connections are refused
+        closed.bind((self._address, 0))  # bound, never listening: connections are refused
 
         ports = {scheme: listener.port for scheme, listener in listeners.items()}
         ports.update({name: mail_listener.port for name, mail_listener in mail.items()})
-        dns = DnsServer(posture, LOOPBACK, ports)
+        dns = DnsServer(posture, self._address, ports)
         self._stack.callback(dns.close)
         placeholders = {
             "{host}": posture.host,
@@ -176,7 +187,7 @@ class Lab:
         dns.serve()
         return LabInstance(
             posture=posture,
-            address=LOOPBACK,
+            address=self._address,
             ports=ports,
             ca_file=certificates.ca_file,
             dns_port=dns.port,

@@ -7,19 +7,23 @@ connection code and suite list: offer every suite of a version at once; the
 server picks one; offer the rest again; repeat until the server refuses. That
 is one handshake per accepted suite plus one per group, whatever the server's
 preference order, and a version the server does not speak costs one handshake.
+No scheme that attributes each handshake to one suite can do with fewer.
 
 Suites are split between nassl's legacy and modern OpenSSL exactly as sslyze
-does, and each group into a few interleaved slices enumerated concurrently, so
-a server accepting many suites is not asked strictly one after another. When a
-handshake ends in a way elimination cannot attribute to a suite (sslyze refusing
-the server's weak DH group, an unknown suite name), the group falls back to
-sslyze's own one-suite-per-handshake test for what remains.
+does. The groups (every version, both OpenSSL builds) of a service are
+enumerated concurrently on the caller's pool, each group one handshake after
+another: splitting a group into slices enumerated side by side would shorten
+that chain but cost one more refused handshake per slice, and a fleet scan is
+bound by handshakes (the server's CPU and ours), not by one host's latency.
+When a handshake ends in a way elimination cannot attribute to a suite (sslyze
+refusing the server's weak DH group, an unknown suite name), the group falls
+back to sslyze's own one-suite-per-handshake test for what remains.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from functools import cache
 
@@ -33,11 +37,6 @@ from sslyze.plugins.openssl_cipher_suites._test_cipher_suite import (
 )
 from sslyze.plugins.openssl_cipher_suites.cipher_suites import CipherSuite, CipherSuitesRepository
 from sslyze.server_connectivity import ServerConnectivityInfo
-
-#: Slices per group: bounds the handshakes made one after another (latency) while
-#: costing one extra refused handshake per slice.
-SLICES = 4
-_MIN_SLICE = 8
 
 
 @dataclass(frozen=True)
@@ -59,21 +58,21 @@ def _legacy_tls12_names() -> frozenset[str]:
 
 def groups(version: TlsVersionEnum) -> list[tuple[bool, list[CipherSuite]]]:
     """(use legacy OpenSSL, suites) as sslyze's per-suite test would pick for each suite."""
+    return [(legacy, list(suites)) for legacy, suites in _groups(version)]
+
+
+@cache
+def _groups(version: TlsVersionEnum) -> tuple[tuple[bool, tuple[CipherSuite, ...]], ...]:
     suites = sorted(CipherSuitesRepository.get_all_cipher_suites(version), key=lambda s: s.name)
     if version is TlsVersionEnum.TLS_1_3:
-        return [(False, suites)]
+        return ((False, tuple(suites)),)
     if version is not TlsVersionEnum.TLS_1_2:
-        return [(True, suites)]
+        return ((True, tuple(suites)),)
     legacy = _legacy_tls12_names()
-    return [
-        (True, [s for s in suites if s.openssl_name in legacy]),
-        (False, [s for s in suites if s.openssl_name not in legacy]),
-    ]
-
-
-def slices(suites: Sequence[CipherSuite]) -> list[list[CipherSuite]]:
-    count = max(1, min(SLICES, len(suites) // _MIN_SLICE))
-    return [list(suites[index::count]) for index in range(count)]
+    return (
+        (True, tuple(s for s in suites if s.openssl_name in legacy)),
+        (False, tuple(s for s in suites if s.openssl_name not in legacy)),
+    )
 
 
 class _CannotAttribute(Exception):
@@ -132,37 +131,12 @@ def _eliminate(info: ServerConnectivityInfo, version: TlsVersionEnum, legacy: bo
     return accepted, handshakes, False
 
 
-def _group(info: ServerConnectivityInfo, version: TlsVersionEnum, legacy: bool,
-           suites: list[CipherSuite]) -> tuple[list[CipherSuite], int, bool]:
-    """One handshake offering the whole group; only if it succeeds, slices in parallel."""
-    try:
-        first = _pick(info, version, legacy, suites)
-    except _CannotAttribute:
-        first = "?"
-    if first is None:
-        return [], 1, False
-    by_name = {suite.openssl_name: suite for suite in suites}
-    if first not in by_name:
-        accepted = []
-        for suite in suites:
-            result = connect_with_cipher_suite(info, version, suite)
-            if isinstance(result, CipherSuiteAcceptedByServer):
-                accepted.append(suite)
-        return accepted, 1 + len(suites), True
-    rest = [suite for suite in suites if suite.openssl_name != first]
-    parts = slices(rest)
-    with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="tls-suites") as pool:
-        results = list(pool.map(lambda part: _eliminate(info, version, legacy, part), parts))
-    accepted = [by_name[first]] + [suite for found, _, _ in results for suite in found]
-    return accepted, 1 + sum(count for _, count, _ in results), any(f for _, _, f in results)
-
-
 def enumerate_version(
     info: ServerConnectivityInfo, version: TlsVersionEnum, pool: Executor
 ) -> Callable[[], Enumeration]:
     """Start enumerating `version` on `pool`; call the result to wait for the Enumeration."""
     futures: list[Future[tuple[list[CipherSuite], int, bool]]] = [
-        pool.submit(_group, info, version, legacy, suites)
+        pool.submit(_eliminate, info, version, legacy, suites)
         for legacy, suites in groups(version) if suites
     ]
 

@@ -86,18 +86,42 @@ def file_name(host: str) -> str:
 
 def write_html(document: dict[str, Any], directory: Path) -> Path:
     """One report per assessed host plus index.html; returns the index path."""
+    prepare_html(directory)
+    for entry in document["results"]:
+        write_host_html(entry, directory)
+    return write_index(document, directory)
+
+
+def prepare_html(directory: Path) -> None:
+    """Create the report directory, before the scan starts (a bad --html fails at once)."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        files = []
-        for entry in document["results"]:
-            name = file_name(entry["host"])
-            files.append(name)
-            if entry["scan"] is not None:
-                (directory / name).write_text(html.render(entry["scan"]), encoding="utf-8")
-        environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-        index = directory / "index.html"
+    except OSError as exc:
+        raise _cannot_write(directory, exc) from None
+
+
+def write_host_html(entry: dict[str, Any], directory: Path) -> None:
+    """The report of one assessed host (its entry with the full scan), as soon as it finished."""
+    if entry["scan"] is None:
+        return
+    try:
+        (directory / file_name(entry["host"])).write_text(html.render(entry["scan"]), encoding="utf-8")
+    except OSError as exc:
+        raise _cannot_write(directory, exc) from None
+
+
+def write_index(document: dict[str, Any], directory: Path) -> Path:
+    """index.html: every host with its counts (entries may carry slim scans: counts only)."""
+    files = [file_name(entry["host"]) for entry in document["results"]]
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    index = directory / "index.html"
+    try:
         index.write_text(environment.from_string(_INDEX).render(
             doc=document, files=files, severities=SEVERITIES), encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"--html {str(directory)!r}: cannot write ({exc.strerror or exc})") from None
+        raise _cannot_write(directory, exc) from None
     return index
+
+
+def _cannot_write(directory: Path, exc: OSError) -> UsageError:
+    return UsageError(f"--html {str(directory)!r}: cannot write ({exc.strerror or exc})")

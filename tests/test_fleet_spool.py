@@ -1,0 +1,67 @@
+"""FleetSpool: the fleet document streamed from a spool equals the one built in memory."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from casaudit.api import ScanOptions
+from casaudit.fleet import FleetRun, FleetSpool, HostError, HostResult, _document, fleet_entry
+from casaudit.plan import Target
+from casaudit.report import document as doc_io
+from casaudit.targets import ScanTarget
+
+
+def _host(name: str, error: HostError | None = None) -> HostResult:
+    target = ScanTarget(Target(name, name.split(".", 1)[1]), ScanOptions(), {"site": "paris"})
+    return HostResult(target, "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", error=error)
+
+
+def _scan(host: str) -> dict:
+    # What the spool reads of a casaudit.scan/1 document, plus evidence it must keep verbatim:
+    # a server string with U+2028 and a newline, which str.splitlines would have cut.
+    return {
+        "summary": {"findings_by_severity": {"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0}},
+        "findings": [{"id": "F001", "severity": "high", "check": "http.basic_cleartext",
+                      "endpoint": f"http://{host}:80/owa", "title": "t", "accepted": None}],
+        "evidence": [{"id": "http-001", "banner": "IIS\u2028x\nline two", "note": "é"}],
+    }
+
+
+def test_streamed_document_equals_the_one_built_in_memory() -> None:
+    hosts = [_host("mail.a.test"), _host("mail.b.test", HostError("deadline", "too slow")),
+             _host("mail.c.test"), _host("mail.d.test")]
+    run = FleetRun("2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", 4, hosts)
+    full = [fleet_entry(hosts[0], _scan("mail.a.test")), fleet_entry(hosts[1], None),
+            fleet_entry(hosts[2], _scan("mail.c.test")), fleet_entry(hosts[3], None)]
+    spool = FleetSpool(keep_scans=True)
+    # Given hosts finishing out of order, one never added (interrupted before it finished)
+    for index in (2, 0, 1):
+        spool.add(index, full[index])
+    out = io.StringIO()
+    spool.write(run, out)
+    spool.close()
+    # Then the streamed text is byte for byte what dumps() makes of the whole document
+    assert out.getvalue() == doc_io.dumps(_document(run, full))
+    assert json.loads(out.getvalue())["results"][0]["scan"]["evidence"][0]["banner"] == "IIS\u2028x\nline two"
+
+
+def test_slim_document_keeps_counts_and_finding_lines_only() -> None:
+    hosts = [_host("mail.a.test")]
+    run = FleetRun("2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", 1, hosts)
+    spool = FleetSpool(keep_scans=False)
+    spool.add(0, fleet_entry(hosts[0], _scan("mail.a.test")))
+    document = spool.document(run)
+    scan = document["results"][0]["scan"]
+    assert set(scan) == {"summary", "findings"}
+    assert scan["findings"] == [{"id": "F001", "severity": "high", "check": "http.basic_cleartext",
+                                 "endpoint": "http://mail.a.test:80/owa", "accepted": None}]
+    assert document["summary"]["findings_by_severity"]["high"] == 1
+
+
+def test_an_empty_run_streams_an_empty_results_list() -> None:
+    run = FleetRun("2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", 1, [])
+    spool = FleetSpool(keep_scans=True)
+    out = io.StringIO()
+    spool.write(run, out)
+    assert out.getvalue() == doc_io.dumps(_document(run, []))
