@@ -142,6 +142,9 @@ class DelayProxy:
                 await asyncio.wait_for(self._relay(reader, writer, upstream_port), 120)
             except (TimeoutError, OSError):
                 writer.close()
+            except asyncio.CancelledError:
+                # Cancelled at shutdown with connections still open: nothing to report.
+                writer.close()
             finally:
                 self._tasks.discard(task)
         return await asyncio.start_server(handle, "127.0.0.1", 0)
