@@ -58,6 +58,16 @@ def _send(sock: socket.socket, data: bytes) -> bool:
         return False
 
 
+def _heard_client(sock: socket.socket) -> bool:
+    """Wait up to 2 s for the client's first bytes (its ClientHello or request)."""
+    sock.settimeout(2.0)
+    try:
+        sock.recv(4096)
+        return True
+    except OSError:
+        return False
+
+
 def silent(sock: socket.socket, stop: threading.Event) -> None:
     """Accept and never say a word."""
     stop.wait()
@@ -150,10 +160,7 @@ def escape_strings(sock: socket.socket, stop: threading.Event) -> None:
 
 def tls_garbage(sock: socket.socket, stop: threading.Event) -> None:
     """Answer a ClientHello with bytes that are not TLS."""
-    sock.settimeout(2.0)
-    try:
-        sock.recv(4096)
-    except OSError:
+    if not _heard_client(sock):
         return
     _send(sock, b"\x16\x03\x01\x00\x05garbage-not-a-server-hello" * 10)
     stop.wait(0.5)
@@ -161,10 +168,7 @@ def tls_garbage(sock: socket.socket, stop: threading.Event) -> None:
 
 def tls_reset(sock: socket.socket, stop: threading.Event) -> None:
     """Reset the connection in the middle of the handshake."""
-    sock.settimeout(2.0)
-    try:
-        sock.recv(4096)
-    except OSError:
+    if not _heard_client(sock):
         return
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
 
@@ -336,10 +340,7 @@ def server_hello_first(sock: socket.socket, stop: threading.Event) -> None:
 
 def cleartext_http(sock: socket.socket, stop: threading.Event) -> None:
     """A plain HTTP server on a TLS port: whatever arrives, a 400 in clear, then close."""
-    sock.settimeout(2.0)
-    try:
-        sock.recv(4096)
-    except OSError:
+    if not _heard_client(sock):
         return
     body = b"<html><body>400 Bad Request: plain HTTP request sent to HTTPS port?</body></html>"
     _send(sock, b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: %d\r\n"

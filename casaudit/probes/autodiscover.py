@@ -60,6 +60,7 @@ from casaudit.plan import (
     probe_address,
 )
 from casaudit.probes.base import ProbeContext
+from casaudit.probes.common import allow_old_servers
 from casaudit.probes.errors import probe_error
 from casaudit.probes.http import (
     MAX_EXCERPT_CHARS,
@@ -487,12 +488,7 @@ def _verifying_context(ca_file: str | None, stamp: tuple[int, int] | None) -> ss
     context = ssl.create_default_context()
     if ca_file:
         context.load_verify_locations(cafile=str(ca_file))
-    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-    try:
-        context.set_ciphers("ALL:@SECLEVEL=0")
-    except ssl.SSLError:
-        pass
-    return context
+    return allow_old_servers(context)
 
 
 def recorded_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:

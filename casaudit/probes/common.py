@@ -28,6 +28,11 @@ def observing_context() -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
+    return allow_old_servers(context)
+
+
+def allow_old_servers(context: ssl.SSLContext) -> ssl.SSLContext:
+    """Let `context` complete a handshake with any protocol and suite the local OpenSSL has."""
     context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
     try:
         context.set_ciphers("ALL:@SECLEVEL=0")
