@@ -138,6 +138,10 @@ def test_report_opens_offline_and_shows_the_summary(
             assert target and page.locator(target).count() == 1
         assert page.locator("#inventory-table tbody tr").count() == len(document["evidence"])
         assert "never sends a password" in page.locator("#scope").inner_text()
+        # Nothing wider than the window: long URLs wrap instead of pushing a table off-screen.
+        scroll_width, client_width = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert scroll_width <= client_width, (scroll_width, client_width)
         page.screenshot(path=str(shots / f"{posture}-top.png"))
         # The whole legacy report is a very tall page (every finding with its evidence):
         # a full-page bitmap of it takes minutes in software rendering, so only its top.
