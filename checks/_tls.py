@@ -93,6 +93,12 @@ def chains(item: TlsEvidence) -> tuple[TlsChain, ...]:
     return ((item.certificate,) if item.certificate else ()) + item.other_chains
 
 
+def sent_below_root(item: TlsEvidence) -> Iterator[TlsCertificate]:
+    """Every certificate of every chain the service sent, roots left out (see `below_root`)."""
+    for chain in chains(item):
+        yield from below_root(chain)
+
+
 def below_root(chain: TlsChain) -> tuple[TlsCertificate, ...]:
     """The certificates sent, without a self-signed root (clients never check its signature).
 
@@ -174,10 +180,15 @@ def judge_protocols(
     judge: Callable[[TlsEvidence], Outcome],
 ) -> list[Outcome]:
     """Apply `judge` to every fully scanned service, after the usual not-assessed gates."""
-    outcomes = []
-    for item, blocked in judged(evidence):
-        outcomes.append(blocked or judge(item))
-    return outcomes
+    return [blocked or judge(item) for item, blocked in judged(evidence)]
+
+
+def judge_certificates(
+    evidence: EvidenceSet,
+    judge: Callable[[TlsEvidence], Outcome],
+) -> list[Outcome]:
+    """Apply `judge` to every service with a certificate to judge, after the usual gates."""
+    return [blocked or judge(item) for item, blocked in judged(evidence, certificate_check=True)]
 
 
 def flaw(

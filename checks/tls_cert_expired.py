@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from casaudit.evidence_tls import TlsEvidence
 from casaudit.model import CheckMeta, EvidenceSet, Outcome, Severity
 from checks import _tls
 
@@ -26,28 +27,22 @@ CHECK = CheckMeta(
 
 
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
-    outcomes = []
-    for item, blocked in _tls.judged(evidence, certificate_check=True):
-        if blocked:
-            outcomes.append(blocked)
-            continue
-        at = _tls.moment(item.started_at)
-        problems = []
-        for chain in _tls.chains(item):
-            for certificate in _tls.below_root(chain):
-                if _tls.moment(certificate.not_after) < at:
-                    days = (at - _tls.moment(certificate.not_after)).days
-                    problems.append(f"{_tls.describe(certificate)} expired on "
-                                    f"{certificate.not_after} ({days} days before the scan)")
-                elif _tls.moment(certificate.not_before) > at:
-                    problems.append(f"{_tls.describe(certificate)} is not valid before "
-                                    f"{certificate.not_before}")
-        problems = list(dict.fromkeys(problems))
-        if problems:
-            outcomes.append(_tls.failed(
-                item, "; ".join(problems), f"{_tls.where(item)}: {'; '.join(problems)}"))
-            continue
-        assert item.certificate is not None
-        outcomes.append(_tls.passed(
-            item, f"valid at scan time, until {item.certificate.leaf.not_after}"))
-    return outcomes
+    return _tls.judge_certificates(evidence, _judge)
+
+
+def _judge(item: TlsEvidence) -> Outcome:
+    at = _tls.moment(item.started_at)
+    problems = []
+    for certificate in _tls.sent_below_root(item):
+        if _tls.moment(certificate.not_after) < at:
+            days = (at - _tls.moment(certificate.not_after)).days
+            problems.append(f"{_tls.describe(certificate)} expired on "
+                            f"{certificate.not_after} ({days} days before the scan)")
+        elif _tls.moment(certificate.not_before) > at:
+            problems.append(f"{_tls.describe(certificate)} is not valid before "
+                            f"{certificate.not_before}")
+    problems = list(dict.fromkeys(problems))
+    if problems:
+        return _tls.failed(item, "; ".join(problems), f"{_tls.where(item)}: {'; '.join(problems)}")
+    assert item.certificate is not None
+    return _tls.passed(item, f"valid at scan time, until {item.certificate.leaf.not_after}")

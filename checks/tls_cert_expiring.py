@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from casaudit.evidence_tls import TlsEvidence
 from casaudit.model import CheckMeta, EvidenceSet, Outcome, Severity
 from checks import _tls
 
@@ -26,33 +27,29 @@ CHECK = CheckMeta(
 
 
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
-    outcomes = []
-    for item, blocked in _tls.judged(evidence, certificate_check=True):
-        if blocked:
-            outcomes.append(blocked)
-            continue
-        at = _tls.moment(item.started_at)
-        threshold = item.expiry_warning_days
-        soon = []
-        remaining = []
-        for chain in _tls.chains(item):
-            for certificate in _tls.below_root(chain):
-                left = _tls.moment(certificate.not_after) - at
-                if left.total_seconds() < 0:
-                    continue  # expired: tls.cert_expired's business
-                remaining.append(left.days)
-                if left.days < threshold:
-                    soon.append(f"{_tls.describe(certificate)} expires on {certificate.not_after}, "
-                                f"{left.days} days after the scan")
-        soon = list(dict.fromkeys(soon))
-        if soon:
-            outcomes.append(_tls.failed(
-                item, f"expires within {threshold} days",
-                f"{_tls.where(item)}: {'; '.join(soon)} (warning period {threshold} days)",
-            ))
-        elif remaining:
-            outcomes.append(_tls.passed(
-                item, f"{min(remaining)} days of validity left (warning period {threshold} days)"))
-        else:
-            outcomes.append(_tls.not_assessed(item, "every certificate is already expired"))
-    return outcomes
+    return _tls.judge_certificates(evidence, _judge)
+
+
+def _judge(item: TlsEvidence) -> Outcome:
+    at = _tls.moment(item.started_at)
+    threshold = item.expiry_warning_days
+    soon = []
+    remaining = []
+    for certificate in _tls.sent_below_root(item):
+        left = _tls.moment(certificate.not_after) - at
+        if left.total_seconds() < 0:
+            continue  # expired: tls.cert_expired's business
+        remaining.append(left.days)
+        if left.days < threshold:
+            soon.append(f"{_tls.describe(certificate)} expires on {certificate.not_after}, "
+                        f"{left.days} days after the scan")
+    soon = list(dict.fromkeys(soon))
+    if soon:
+        return _tls.failed(
+            item, f"expires within {threshold} days",
+            f"{_tls.where(item)}: {'; '.join(soon)} (warning period {threshold} days)",
+        )
+    if remaining:
+        return _tls.passed(
+            item, f"{min(remaining)} days of validity left (warning period {threshold} days)")
+    return _tls.not_assessed(item, "every certificate is already expired")

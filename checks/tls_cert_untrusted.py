@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from casaudit.evidence_tls import TlsEvidence
 from casaudit.model import CheckMeta, EvidenceSet, Outcome, Severity
 from checks import _tls
 
@@ -35,28 +36,28 @@ CHECK = CheckMeta(
 )
 
 
+TRUST_LABELS = {
+    "self_signed": "self-signed certificate",
+    "incomplete": "incomplete chain",
+    "untrusted_root": "untrusted root",
+    "invalid": "invalid chain",
+}
+
+
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
-    outcomes = []
-    for item, blocked in _tls.judged(evidence, certificate_check=True):
-        if blocked:
-            outcomes.append(blocked)
-            continue
-        bad = [chain for chain in _tls.chains(item) if chain.trust != "trusted"]
-        if bad:
-            chain = bad[0]
-            label = {
-                "self_signed": "self-signed certificate",
-                "incomplete": "incomplete chain",
-                "untrusted_root": "untrusted root",
-                "invalid": "invalid chain",
-            }.get(chain.trust, chain.trust)
-            outcomes.append(_tls.failed(
-                item, label,
-                f"{_tls.where(item)} sends a certificate for {_tls.describe(chain.leaf)} that is "
-                f"not trusted ({label}): {chain.trust_detail}; trust stores: "
-                f"{', '.join(chain.trust_stores) or 'none'}",
-            ))
-            continue
-        assert item.certificate is not None
-        outcomes.append(_tls.passed(item, item.certificate.trust_detail))
-    return outcomes
+    return _tls.judge_certificates(evidence, _judge)
+
+
+def _judge(item: TlsEvidence) -> Outcome:
+    bad = [chain for chain in _tls.chains(item) if chain.trust != "trusted"]
+    if bad:
+        chain = bad[0]
+        label = TRUST_LABELS.get(chain.trust, chain.trust)
+        return _tls.failed(
+            item, label,
+            f"{_tls.where(item)} sends a certificate for {_tls.describe(chain.leaf)} that is "
+            f"not trusted ({label}): {chain.trust_detail}; trust stores: "
+            f"{', '.join(chain.trust_stores) or 'none'}",
+        )
+    assert item.certificate is not None
+    return _tls.passed(item, item.certificate.trust_detail)

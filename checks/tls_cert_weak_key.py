@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_tls import TlsCertificate
+from casaudit.evidence_tls import TlsCertificate, TlsEvidence
 from casaudit.model import CheckMeta, EvidenceSet, Outcome, Severity
 from checks import _tls
 
@@ -40,20 +40,17 @@ def weak(certificate: TlsCertificate) -> bool:
 
 
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
-    outcomes = []
-    for item, blocked in _tls.judged(evidence, certificate_check=True):
-        if blocked:
-            outcomes.append(blocked)
-            continue
-        found = list(dict.fromkeys(
-            f"{_tls.describe(c)}: {c.key_type} {c.key_bits} bits"
-            for chain in _tls.chains(item) for c in _tls.below_root(chain) if weak(c)
-        ))
-        if found:
-            outcomes.append(_tls.failed(
-                item, "; ".join(found), f"{_tls.where(item)} sends weak keys: {'; '.join(found)}"))
-            continue
-        assert item.certificate is not None
-        leaf = item.certificate.leaf
-        outcomes.append(_tls.passed(item, f"leaf key {leaf.key_type} {leaf.key_bits} bits"))
-    return outcomes
+    return _tls.judge_certificates(evidence, _judge)
+
+
+def _judge(item: TlsEvidence) -> Outcome:
+    found = list(dict.fromkeys(
+        f"{_tls.describe(c)}: {c.key_type} {c.key_bits} bits"
+        for c in _tls.sent_below_root(item) if weak(c)
+    ))
+    if found:
+        return _tls.failed(
+            item, "; ".join(found), f"{_tls.where(item)} sends weak keys: {'; '.join(found)}")
+    assert item.certificate is not None
+    leaf = item.certificate.leaf
+    return _tls.passed(item, f"leaf key {leaf.key_type} {leaf.key_bits} bits")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from casaudit.evidence_tls import TlsEvidence
 from casaudit.model import CheckMeta, EvidenceSet, Outcome, Severity
 from checks import _tls
 
@@ -34,22 +35,17 @@ CHECK = CheckMeta(
 
 
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
-    outcomes = []
-    for item, blocked in _tls.judged(evidence, certificate_check=True):
-        if blocked:
-            outcomes.append(blocked)
-            continue
-        found = list(dict.fromkeys(
-            f"{_tls.describe(c)} signed with {c.signature_hash.upper()}"
-            for chain in _tls.chains(item) for c in _tls.below_root(chain)
-            if c.signature_hash and c.signature_hash.lower() in WEAK_HASHES
-        ))
-        if found:
-            outcomes.append(_tls.failed(
-                item, "; ".join(found), f"{_tls.where(item)}: {'; '.join(found)}"))
-            continue
-        assert item.certificate is not None
-        hashes = sorted({
-            c.signature_hash or "none" for c in _tls.below_root(item.certificate)})
-        outcomes.append(_tls.passed(item, f"signatures below the root use {', '.join(hashes)}"))
-    return outcomes
+    return _tls.judge_certificates(evidence, _judge)
+
+
+def _judge(item: TlsEvidence) -> Outcome:
+    found = list(dict.fromkeys(
+        f"{_tls.describe(c)} signed with {c.signature_hash.upper()}"
+        for c in _tls.sent_below_root(item)
+        if c.signature_hash and c.signature_hash.lower() in WEAK_HASHES
+    ))
+    if found:
+        return _tls.failed(item, "; ".join(found), f"{_tls.where(item)}: {'; '.join(found)}")
+    assert item.certificate is not None
+    hashes = sorted({c.signature_hash or "none" for c in _tls.below_root(item.certificate)})
+    return _tls.passed(item, f"signatures below the root use {', '.join(hashes)}")
