@@ -60,7 +60,7 @@ from casaudit.plan import (
     probe_address,
 )
 from casaudit.probes.base import ProbeContext
-from casaudit.probes.common import allow_old_servers
+from casaudit.probes.common import allow_old_servers, observing_context
 from casaudit.probes.errors import probe_error
 from casaudit.probes.http import (
     MAX_EXCERPT_CHARS,
@@ -68,7 +68,6 @@ from casaudit.probes.http import (
     _bounded_headers,
     _peer,
     _tls_version,
-    _unverified_context,
     now,
     pinned_client,
 )
@@ -456,7 +455,7 @@ def _pinned_client(context: ProbeContext, ssl_context: ssl.SSLContext) -> httpx.
 
 def observing_client(context: ProbeContext) -> httpx.Client:
     """Sees what a misconfigured server answers: no certificate verification."""
-    return _pinned_client(context, _unverified_context())
+    return _pinned_client(context, observing_context())
 
 
 def verifying_client(context: ProbeContext) -> httpx.Client:

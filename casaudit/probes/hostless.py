@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from casaudit.model import ProbeError
 from casaudit.plan import HostlessProbeTask, plan_hostless
 from casaudit.probes.base import ProbeContext
+from casaudit.probes.common import now, observing_context
 from casaudit.probes.errors import probe_error
-from casaudit.probes.http import MAX_HEADER_CHARS, _unverified_context, now
+from casaudit.probes.http import MAX_HEADER_CHARS
 
 MAX_HEAD_BYTES = 16 * 1024
 MAX_HEADERS = 100
@@ -69,7 +70,7 @@ class HeadError(Exception):
 class HostlessProbe:
     def __init__(self, context: ProbeContext) -> None:
         self._context = context
-        self._tls = _unverified_context()
+        self._tls = observing_context()
 
     def tasks(self) -> list[HostlessProbeTask]:
         return plan_hostless(self._context.target)

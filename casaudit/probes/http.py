@@ -72,7 +72,7 @@ class PinnedNetworkBackend(httpcore.NetworkBackend):
 
 def _client(resolver: Resolver, timeout: float) -> httpx.Client:
     """An httpx client that resolves through the scan's resolver and never follows alone."""
-    return pinned_client(resolver, timeout, _unverified_context())
+    return pinned_client(resolver, timeout, observing_context())
 
 
 def pinned_client(resolver: Resolver, timeout: float, context: ssl.SSLContext) -> httpx.Client:
@@ -147,9 +147,6 @@ class _WatchedStream(httpx.SyncByteStream):
             self._inner.close()
         finally:
             self._watchdog.cancel()
-
-
-_unverified_context = observing_context
 
 
 class Watchdog:

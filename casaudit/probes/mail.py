@@ -55,8 +55,8 @@ from casaudit.parse.mail import (
 )
 from casaudit.plan import MailProbeTask, plan_mail
 from casaudit.probes.base import ProbeContext
+from casaudit.probes.common import now, observing_context
 from casaudit.probes.errors import probe_error
-from casaudit.probes.http import _unverified_context, now
 
 #: nmap's NTLM NEGOTIATE (Type-1): 32 bytes, flags 0xA0088207, no domain, no
 #: workstation, no version (EXCHANGE-FACTS.md section 8). Sent as is, never built
@@ -183,7 +183,7 @@ class MailProbe:
 
     def __init__(self, context: ProbeContext) -> None:
         self._context = context
-        self._tls = _unverified_context()
+        self._tls = observing_context()
 
     def tasks(self) -> list[MailProbeTask]:
         return plan_mail(self._context.target)
