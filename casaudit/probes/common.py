@@ -12,6 +12,10 @@ from datetime import UTC, datetime
 
 from casaudit.model import ProbeError
 
+#: The first bytes of a TLS record (handshake or alert, SSL 3.0 to TLS 1.3 framing): what a
+#: TLS server sends where a cleartext greeting was due.
+TLS_RECORD_STARTS = (b"\x16\x03", b"\x15\x03")
+
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -55,7 +55,7 @@ from casaudit.parse.mail import (
 )
 from casaudit.plan import MailProbeTask, plan_mail
 from casaudit.probes.base import ProbeContext
-from casaudit.probes.common import now, observing_context
+from casaudit.probes.common import TLS_RECORD_STARTS, now, observing_context
 from casaudit.probes.errors import probe_error
 
 #: nmap's NTLM NEGOTIATE (Type-1): 32 bytes, flags 0xA0088207, no domain, no
@@ -76,8 +76,6 @@ MAX_SASL_STEPS = 3
 SESSION_STEPS = 6
 
 
-#: The first bytes of a TLS record (handshake or alert, SSL 3.0 to TLS 1.3 framing).
-_TLS_RECORD_STARTS = (b"\x16\x03", b"\x15\x03")
 _TLS_WHERE_CLEARTEXT = "the server spoke TLS where a cleartext greeting was due (not a mail greeting)"
 
 
@@ -412,7 +410,7 @@ class _Pop3:
                 raise _Protocol("the server closed the connection")
             self._budget.spend(len(chunk))
             if self._transcript.greeting is None and not self._buffer \
-                    and not isinstance(self._sock, ssl.SSLSocket) and chunk.startswith(_TLS_RECORD_STARTS):
+                    and not isinstance(self._sock, ssl.SSLSocket) and chunk.startswith(TLS_RECORD_STARTS):
                 raise _Protocol(_TLS_WHERE_CLEARTEXT)
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
@@ -542,7 +540,7 @@ class _Imap(imaplib2.IMAP4):  # type: ignore[misc]
                 while self.sock.pending() and len(data) < MAX_LINE_BYTES:
                     data += self.sock.recv(self.sock.pending())
             self._budget.spend(len(data))
-            if not self._seen_bytes and not self._in_tls and data.startswith(_TLS_RECORD_STARTS):
+            if not self._seen_bytes and not self._in_tls and data.startswith(TLS_RECORD_STARTS):
                 raise _Protocol(_TLS_WHERE_CLEARTEXT)
             self._seen_bytes = self._seen_bytes or bool(data)
             return data

@@ -16,8 +16,8 @@ import threading
 import time
 
 from casaudit.model import ProbeError
+from casaudit.probes.common import TLS_RECORD_STARTS, tls_error
 from casaudit.probes.common import observing_context as _context
-from casaudit.probes.common import tls_error
 
 MAX_LINE = 4096
 MAX_LINES = 50
@@ -61,7 +61,7 @@ def _read_line(sock: socket.socket, deadline: _Deadline) -> bytes:
         if not chunk:
             raise ProbeFailure(ProbeError("protocol", "the server closed the connection before TLS"))
         data += chunk
-        if data in (b"\x16\x03", b"\x15\x03"):
+        if data in TLS_RECORD_STARTS:
             raise ProbeFailure(ProbeError(
                 "protocol", "the server spoke TLS where a cleartext greeting was due (no STARTTLS)"))
     return data
