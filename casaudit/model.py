@@ -40,9 +40,18 @@ _SEVERITY_RANK = {
 
 
 class CheckStatus(StrEnum):
+    """What one check concluded on one endpoint (docs/verdicts.md is the rule book).
+
+    `pass` and `fail` each need an observation of the thing the check is about;
+    silence is never either.
+    """
+
     PASS = "pass"
     FAIL = "fail"
-    #: The evidence needed to judge is missing (port filtered, no answer, needs credentials).
+    #: The subject is observably absent (port refused, URL not found, STARTTLS not
+    #: offered, no Exchange on the host): there is nothing to judge.
+    NOT_APPLICABLE = "not_applicable"
+    #: Could not tell: timeout, reset, TLS failure, 5xx or an answer the check cannot read.
     NOT_ASSESSED = "not_assessed"
     #: The check itself broke on this evidence; reported, never silently read as a pass.
     ERROR = "error"
@@ -52,6 +61,8 @@ class Verdict(StrEnum):
     MET = "met"
     NOT_MET = "not_met"
     PARTIAL = "partial"
+    #: Nothing the recommendation is about exists on the host.
+    NOT_APPLICABLE = "not_applicable"
     NOT_ASSESSED = "not_assessed"
 
 
@@ -214,6 +225,10 @@ class CheckMeta:
     remediation: str
     severity_rationale: str = ""
     references: tuple[str, ...] = ()
+    #: The check asks whether something is reachable from outside (POP3 on 110, /ecp):
+    #: a refused port or a 404 is then the observation itself and passes. Every other
+    #: check judges a property of a service and is not applicable where it is absent.
+    exposure: bool = False
 
 
 @dataclass(frozen=True)
