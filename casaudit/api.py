@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from casaudit import __version__
+from casaudit.assessment import gate, host_answered
 from casaudit.catalog import Check, load_checks
 from casaudit.credentials import Credentials
 from casaudit.errors import TargetError, UsageError
@@ -157,6 +158,7 @@ def audit(
 
     evidence_set = EvidenceSet(tuple(evidence))
     check_rows, findings = evaluate(evidence_set, load_checks())
+    check_rows = gate(check_rows, host_answered(evidence_set, target.host))
     return AuditResult(
         tool={"name": "casaudit", "version": __version__},
         started_at=started,
@@ -174,7 +176,7 @@ def audit(
         evidence=evidence_set,
         checks=check_rows,
         findings=findings,
-        recommendations=judge(check_rows, findings),
+        recommendations=judge(check_rows, findings, options.probes),
     )
 
 

@@ -1,7 +1,9 @@
 """The casaudit command line: parse -> audit() -> render -> exit code.
 
-Exit codes: 0 no finding at or above --fail-on; 1 at least one; 2 bad usage or a
-scan that could not run. Every error the user can cause is one line on stderr.
+Exit codes, first that holds wins (docs/verdicts.md): 2 bad usage or a scan that
+could not run; 130 interrupted; 3 a host not assessed (or only partly, with
+--fail-on-unassessed); 1 a finding at or above --fail-on; 0 otherwise. Every
+error the user can cause is one line on stderr.
 """
 
 from __future__ import annotations
@@ -74,7 +76,12 @@ def _root(
         "  casaudit scan mail.example.com --html report.html\n\n"
         "  casaudit scan mail.example.com --resolve mail.example.com:192.0.2.10 --json -   "
         "(before DNS points at the new server)\n\n"
-        "  casaudit scan mail.example.com --fail-on medium   (a pre-go-live gate)"
+        "  casaudit scan mail.example.com --fail-on medium   (a pre-go-live gate)\n\n"
+        "Exit codes (the first that holds wins): 2 bad usage or a scan that could not start; "
+        "130 interrupted; 3 a host not assessed (nothing answered; with "
+        "--fail-on-unassessed also a host only partially assessed; with --targets also a "
+        "host that could not be scanned), whatever its findings; 1 a finding at or above "
+        "--fail-on (not accepted by --baseline; with --diff-only, new); 0 otherwise."
     )
 )
 def scan(
@@ -110,6 +117,11 @@ def scan(
         "--csv", metavar="PATH", help="Write the findings as CSV for spreadsheets.")] = None,
     fail_on: Annotated[FailOn, typer.Option(
         help="Exit 1 when a finding is at or above this severity.")] = FailOn.high,
+    fail_on_unassessed: Annotated[bool, typer.Option(
+        "--fail-on-unassessed",
+        help="Exit 3 also when a host was only partially assessed (some check rows that "
+             "apply got no usable answer), not only when nothing answered: for CI gates "
+             "that must have looked at everything.")] = False,
     timeout: Annotated[float, typer.Option(
         min=0.1, max=300, help="Seconds allowed for each network step.")] = 10.0,
     concurrency: Annotated[int, typer.Option(
@@ -167,7 +179,7 @@ def scan(
     if targets is not None:
         _scan_targets(ctx, targets, parallel, resolve, dns_server, ca_file, port, timeout,
                       concurrency, rate, deadline, json_out, html_out, fail_on, db, no_history,
-                      diff_only, baseline, workers)
+                      diff_only, baseline, workers, fail_on_unassessed)
     assert host is not None
     from casaudit.api import ScanOptions, audit
     from casaudit.plan import (
@@ -215,13 +227,20 @@ def scan(
     with open_history(db, not no_history, diff_only) as history:
         with _progress() as observer:
             result = audit(target, options, observer)
-        scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value))
+        scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value),
+                              fail_on_unassessed)
         checked = after_scan(result, {}, scheduled)
     _write_outputs(checked.document, outputs,
                    summary=(lambda doc, out: diff_only_summary(checked, out)) if diff_only else True)
     for line in checked.expired:
         sys.stderr.write(f"casaudit: baseline: {line}\n")
-    raise typer.Exit(exit_code(checked.counted(diff_only), Severity(fail_on.value)))
+    unassessed = scheduled.unassessed(checked.document["summary"]["status"])
+    if checked.document["summary"]["status"] == "not_assessed":
+        from casaudit.report.terminal import safe
+
+        sys.stderr.write(f"casaudit: {safe(target_host)} not assessed: "
+                         f"{safe(checked.document['summary']['status_reason'], 300)}\n")
+    raise typer.Exit(exit_code(checked.counted(diff_only), Severity(fail_on.value), int(unassessed)))
 
 
 def _parse_probes(text: str) -> tuple[str, ...]:
@@ -290,6 +309,7 @@ def _scan_targets(
     ca_file: Path | None, port: list[str] | None, timeout: float, concurrency: int, rate: float | None,
     deadline: float | None, json_out: str | None, html_out: Path | None, fail_on: FailOn,
     db: Path | None, no_history: bool, diff_only: bool, baseline: Path | None, workers: int,
+    fail_on_unassessed: bool,
 ) -> None:
     """`scan --targets FILE`: command-line options override the file's [defaults], not its targets."""
     import threading
@@ -316,7 +336,8 @@ def _scan_targets(
     scan_list = load_targets(targets, command_line)
     loaded_baseline = _load_baseline(baseline)
     with open_history(db, not no_history, diff_only) as history:
-        scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value))
+        scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value),
+                              fail_on_unassessed)
         code = scan_targets(scan_list, parallel, scheduled, json_out, html_out, workers)
     if code == 130:
         sys.stderr.write("casaudit: interrupted: wrote the hosts that finished\n")

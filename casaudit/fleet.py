@@ -331,11 +331,12 @@ def _worker(
 
 def fleet_entry(host: HostResult, scan: dict[str, Any] | None) -> dict[str, Any]:
     """One host's entry of `results`; `scan` is its casaudit.scan/1 document (None: not assessed)."""
+    status = host.status if scan is None else scan["summary"]["status"]
     return {
         "host": host.host,
         "domain": host.scan_target.target.domain,
         "tags": dict(host.scan_target.tags),
-        "status": host.status,
+        "status": status,
         "error": None if host.error is None else {"kind": host.error.kind, "detail": host.error.detail},
         "started_at": host.started_at,
         "finished_at": host.finished_at,
@@ -361,6 +362,8 @@ def _document(run: FleetRun, entries: Sequence[dict[str, Any]]) -> dict[str, Any
         "summary": {
             "hosts": len(entries),
             "assessed": sum(1 for e in entries if e["status"] == "assessed"),
+            "partially_assessed": sum(1 for e in entries if e["status"] == "partially_assessed"),
+            "not_assessed": sum(1 for e in entries if e["status"] == "not_assessed"),
             "errors": sum(1 for e in entries if e["status"] == "error"),
             "findings_by_severity": counts,
         },
@@ -446,6 +449,6 @@ def _slim_scan(scan: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     keep = ("id", "severity", "check", "endpoint", "accepted")
     return {
-        "summary": {"findings_by_severity": dict(scan["summary"]["findings_by_severity"])},
+        "summary": {key: scan["summary"][key] for key in ("status", "status_reason", "findings_by_severity")},
         "findings": [{key: finding[key] for key in keep if key in finding} for finding in scan["findings"]],
     }

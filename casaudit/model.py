@@ -304,6 +304,8 @@ class RecommendationVerdict:
     reason: str
     findings: tuple[str, ...] = ()
     checks: tuple[str, ...] = ()
+    #: The cited check rows counted by status (every status present, zeros included).
+    coverage: Mapping[str, int] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- the scan
@@ -338,12 +340,13 @@ class AuditResult:
         return max((f.severity for f in self.findings), key=lambda s: s.rank)
 
     def to_dict(self) -> dict[str, Any]:
+        from casaudit.assessment import host_answered, status_counts, summarise
+
         counts = {severity.value: 0 for severity in Severity}
         for finding in self.findings:
             counts[finding.severity.value] += 1
-        statuses = {status.value: 0 for status in CheckStatus}
-        for row in self.checks:
-            statuses[row.status.value] += 1
+        host = self.targets[0].host if self.targets else None
+        summary = summarise(self.checks, self.findings, host_answered(self.evidence, host))
         return {
             "schema": SCHEMA,
             "tool": dict(self.tool),
@@ -352,8 +355,12 @@ class AuditResult:
             "options": to_jsonable(self.options),
             "targets": [to_jsonable(t) for t in self.targets],
             "summary": {
+                "status": summary.status,
+                "status_reason": summary.status_reason,
+                "headline": to_jsonable(summary.headline),
+                "areas": to_jsonable(summary.areas),
                 "findings_by_severity": counts,
-                "checks_by_status": statuses,
+                "checks_by_status": status_counts(self.checks),
                 "worst_severity": (w.value if (w := self.worst_severity()) else None),
             },
             "evidence": [to_jsonable(e) for e in self.evidence],

@@ -7,9 +7,10 @@ paraphrase Microsoft's planning guide for the Exchange 2007 Client Access role;
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from casaudit.assessment import top_reasons
 from casaudit.model import (
     CheckResult,
     CheckStatus,
@@ -72,49 +73,70 @@ RECOMMENDATION_IDS = tuple(r.id for r in RECOMMENDATIONS)
 
 
 def judge(
-    checks: Iterable[CheckResult], findings: Iterable[Finding]
+    checks: Iterable[CheckResult],
+    findings: Iterable[Finding],
+    probes: Sequence[str] = (),
 ) -> tuple[RecommendationVerdict, ...]:
-    """A verdict per recommendation from what the checks concluded.
+    """A verdict per recommendation from the check rows that cite it (docs/verdicts.md).
 
-    A recommendation is `not_met` when an assessed row citing it failed at
-    medium severity or above, or when every assessed row failed; `partial` when
-    only low-severity failures stand beside passes; `met` when all assessed
-    rows passed; `not_assessed` (with the reasons) when nothing could be judged.
-    Informational findings do not count against a recommendation.
+    `met` only when every cited row that applies was assessed and passed;
+    `not_met` when a row failed at medium severity or above, or every assessed
+    row failed; `partial` when only low-severity failures stand beside passes;
+    `not_applicable` when every cited row found nothing to judge;
+    `not_assessed` otherwise, saying how many rows are missing and why.
+    Informational findings do not count against a recommendation. `probes`
+    is the --probes selection, so a recommendation without rows can say why.
     """
     rows = list(checks)
     finding_list = list(findings)
-    verdicts = []
-    for rec in RECOMMENDATIONS:
-        cited = [row for row in rows if rec.id in row.recommendations]
-        failed = [r for r in cited if r.status is CheckStatus.FAIL and r.severity is not Severity.INFO]
-        passed = [r for r in cited if r.status is CheckStatus.PASS]
-        unjudged = [r for r in cited if r.status in (CheckStatus.NOT_ASSESSED, CheckStatus.ERROR)]
-        finding_ids = tuple(f.id for f in finding_list if rec.id in f.recommendations)
-        check_ids = tuple(sorted({r.check for r in cited}))
-        by = ", ".join(check_ids)
-        serious = any(r.severity.rank >= Severity.MEDIUM.rank for r in failed)
-        if failed and passed and not serious:
-            verdict, reason = Verdict.PARTIAL, (
-                f"{len(failed)} of {len(failed) + len(passed)} endpoint checks failed ({by})"
-            )
-        elif failed:
-            verdict, reason = Verdict.NOT_MET, f"{len(failed)} endpoint checks failed ({by})"
-        elif passed:
-            verdict, reason = Verdict.MET, (
-                f"met as far as assessed: {len(passed)} endpoint checks passed ({by})"
-            )
-        elif unjudged:
-            reasons = sorted({r.reason for r in unjudged})
-            verdict, reason = Verdict.NOT_ASSESSED, "; ".join(reasons[:3])
-        elif rec.unassessable_reason:
-            verdict, reason = Verdict.NOT_ASSESSED, rec.unassessable_reason
-        else:
-            verdict, reason = Verdict.NOT_ASSESSED, "no check in this version of casaudit assesses it"
-        verdicts.append(
-            RecommendationVerdict(
-                id=rec.id, title=rec.title, section=rec.section, verdict=verdict,
-                reason=reason, findings=finding_ids, checks=check_ids,
-            )
+    return tuple(_verdict(rec, rows, finding_list, probes) for rec in RECOMMENDATIONS)
+
+
+def _verdict(rec: Recommendation, rows: Sequence[CheckResult], findings: Sequence[Finding],
+             probes: Sequence[str]) -> RecommendationVerdict:
+    cited = [row for row in rows if rec.id in row.recommendations]
+    coverage = {status.value: 0 for status in CheckStatus}
+    for row in cited:
+        coverage[row.status.value] += 1
+    applicable = [r for r in cited if r.status is not CheckStatus.NOT_APPLICABLE]
+    failed = [r for r in applicable if r.status is CheckStatus.FAIL and r.severity is not Severity.INFO]
+    passed = [r for r in applicable if r.status is CheckStatus.PASS]
+    unjudged = [r for r in applicable if r.status in (CheckStatus.NOT_ASSESSED, CheckStatus.ERROR)]
+    missing = (f"; {len(unjudged)} more could not be assessed ({top_reasons(unjudged)})"
+               if unjudged else "")
+
+    def verdict(value: Verdict, reason: str) -> RecommendationVerdict:
+        return RecommendationVerdict(
+            id=rec.id, title=rec.title, section=rec.section, verdict=value, reason=reason,
+            findings=tuple(f.id for f in findings if rec.id in f.recommendations),
+            checks=tuple(sorted({r.check for r in cited})), coverage=coverage,
         )
-    return tuple(verdicts)
+
+    if not cited:
+        if rec.unassessable_reason:
+            return verdict(Verdict.NOT_ASSESSED, rec.unassessable_reason)
+        if probes:
+            return verdict(Verdict.NOT_ASSESSED,
+                           f"not run: --probes {','.join(probes)} leaves out the probes that assess it")
+        return verdict(Verdict.NOT_ASSESSED, "no check in this version of casaudit assesses it")
+    if not applicable:
+        return verdict(Verdict.NOT_APPLICABLE,
+                       f"nothing it is about exists on the host: {top_reasons(cited)}")
+    if failed:
+        worst = max(failed, key=lambda r: (r.severity.rank, -failed.index(r)))
+        decided = f"decided by {worst.check} ({worst.severity.value}) on {worst.endpoint}"
+        counted = f"{len(failed)} of {len(failed) + len(passed)} assessed rows failed"
+        if worst.severity.rank < Severity.MEDIUM.rank and passed:
+            return verdict(Verdict.PARTIAL, f"{counted}, all low; {decided}{missing}")
+        return verdict(Verdict.NOT_MET, f"{decided}; {counted}{missing}")
+    if passed and not unjudged:
+        by = ", ".join(sorted({r.check for r in passed}))
+        return verdict(Verdict.MET, f"all {len(passed)} rows that apply passed ({by})")
+    if passed:
+        return verdict(Verdict.NOT_ASSESSED,
+                       f"incomplete: {len(passed)} rows passed, {len(unjudged)} could not be "
+                       f"assessed ({top_reasons(unjudged)})")
+    if unjudged:
+        return verdict(Verdict.NOT_ASSESSED, top_reasons(unjudged, 3))
+    # Only informational failures: they do not count, and nothing else was judged.
+    return verdict(Verdict.NOT_ASSESSED, "only informational rows; nothing else could be judged")

@@ -6,8 +6,10 @@ The CLI only wires options to these functions:
   the history, and records the new one (one transaction);
 - `scan_targets` runs a whole targets file through `casaudit.fleet`, doing the
   same for each host as it finishes, and writes the `casaudit.fleet/1` outputs;
-- `exit_code` decides 0/1/3 from what counts: findings not accepted by the
-  baseline, and with ``--diff-only`` only the new ones.
+- `exit_code` decides 0/1/3 (docs/verdicts.md): 3 when a host was not
+  assessed (or, with ``--fail-on-unassessed``, only partly), whatever its
+  findings; else 1 from what counts: findings not accepted by the baseline,
+  and with ``--diff-only`` only the new ones.
 """
 
 from __future__ import annotations
@@ -44,6 +46,13 @@ class Scheduled:
     baseline: Baseline | None
     diff_only: bool
     fail_on: Severity
+    #: --fail-on-unassessed: a partially assessed host exits 3 like a host not assessed.
+    fail_on_unassessed: bool = False
+
+    def unassessed(self, status: str) -> bool:
+        """Does a host with this `summary.status` (or "error") make the run exit 3?"""
+        return status in ("not_assessed", "error") or (
+            self.fail_on_unassessed and status == "partially_assessed")
 
 
 @dataclass(frozen=True)
@@ -97,10 +106,13 @@ def after_scan(result: AuditResult, tags: dict[str, str], options: Scheduled) ->
     return Checked(result, document, diff, diff_dict, history_id, expired)
 
 
-def exit_code(counted: Sequence[dict[str, Any]], fail_on: Severity, host_errors: int = 0) -> int:
+def exit_code(counted: Sequence[dict[str, Any]], fail_on: Severity, unassessed_hosts: int = 0) -> int:
+    """3 beats 1: a gate must not read "findings" as "everything was looked at"."""
+    if unassessed_hosts:
+        return EXIT_HOST_ERRORS
     if any(Severity(f["severity"]).rank >= fail_on.rank for f in counted):
         return EXIT_FINDINGS
-    return EXIT_HOST_ERRORS if host_errors else EXIT_OK
+    return EXIT_OK
 
 
 def diff_only_summary(checked: Checked, out: TextIO) -> None:
@@ -151,12 +163,14 @@ def scan_targets(
 
     spool = FleetSpool(keep_scans=json_out is not None)
     counted: list[dict[str, Any]] = []
+    unassessed = 0
     expired: dict[int, list[str]] = {}
     progress = _Progress(len(targets))
     if html_dir is not None:
         fleet_report.prepare_html(html_dir)
 
     def on_result(index: int, host: HostResult) -> HostResult:
+        nonlocal unassessed
         scan = None
         if host.result is not None:
             item = after_scan(host.result, dict(host.scan_target.tags), options)
@@ -174,6 +188,8 @@ def scan_targets(
                 error=(host.error.kind, host.error.detail), tool_version=__version__,
             )
         entry = fleet_entry(host, scan)
+        if options.unassessed(entry["status"]):
+            unassessed += 1
         spool.add(index, entry)
         if html_dir is not None:
             fleet_report.write_host_html(entry, html_dir)
@@ -189,7 +205,7 @@ def scan_targets(
         spool.close()
     if run.interrupted:
         return EXIT_INTERRUPTED
-    return exit_code(counted, options.fail_on, document["summary"]["errors"])
+    return exit_code(counted, options.fail_on, unassessed)
 
 
 def _write_fleet_outputs(

@@ -31,6 +31,7 @@ CHECK = CheckMeta(
         "Microsoft, Planning for Client Access Servers (Exchange 2007): Security Planning",
         "CISA KEV: CVE-2020-0688, CVE-2021-34473, CVE-2022-41082",
     ),
+    exposure=True,
 )
 
 

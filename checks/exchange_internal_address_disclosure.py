@@ -95,15 +95,16 @@ def _peers(item: HostlessEvidence | HttpEvidence) -> Iterable[str]:
             yield value.rsplit(":", 1)[0].strip("[]")
 
 
-def _responses(item: _Item) -> Iterable[tuple[str, str, tuple[tuple[str, str], ...]]]:
-    """(what was sent, URL, response headers) for each answer in an evidence item."""
+def _responses(item: _Item) -> Iterable[tuple[str, str, int | None, tuple[tuple[str, str], ...]]]:
+    """(what was sent, URL, status, response headers) for each answer in an evidence item."""
     if isinstance(item, HostlessEvidence):
         if item.status is not None:
-            yield f"{item.request} (no Host header) to {item.endpoint}", item.endpoint, item.headers
+            yield (f"{item.request} (no Host header) to {item.endpoint}", item.endpoint, item.status,
+                   item.headers)
     elif isinstance(item, HttpEvidence):
         for exchange in item.exchanges:
             if exchange.status is not None:
-                yield f"{exchange.method} {exchange.url}", exchange.url, exchange.headers
+                yield f"{exchange.method} {exchange.url}", exchange.url, exchange.status, exchange.headers
 
 
 def _judge(origin: str, host: str, items: list[_Item], peers: set[str]) -> Outcome:
@@ -112,10 +113,10 @@ def _judge(origin: str, host: str, items: list[_Item], peers: set[str]) -> Outco
     own = {host, domain, f"autodiscover.{domain}"}
     found: list[tuple[str, str]] = []
     hits: list[str] = []
-    answered = False
+    readable = False
     for item in items:
-        for sent, _url, headers in _responses(item):
-            answered = True
+        for sent, _url, status, headers in _responses(item):
+            readable = readable or (status is not None and 200 <= status < 500)
             for name, value in headers:
                 for shown in _disclosures(name, value, own, peers):
                     found.append((item.id, f"{name}: {value[:200]!r} in the answer to {sent}"))
@@ -128,13 +129,15 @@ def _judge(origin: str, host: str, items: list[_Item], peers: set[str]) -> Outco
             observed="; ".join(text for _, text in found[:3])
             + (f"; and {len(found) - 3} more" if len(found) > 3 else ""),
         )
-    if answered:
+    if readable:
         return Outcome(origin, CheckStatus.PASS, "no internal address or host name in any response", ids)
     errors = [item.error for item in items]
     if errors and all(e is not None and e.kind == "refused" for e in errors):
-        return Outcome(origin, CheckStatus.PASS, "the port refused the connection", ids)
-    detail = next((e.detail for e in errors if e is not None), "no answer")
-    return Outcome(origin, CheckStatus.NOT_ASSESSED, f"no HTTP answer ({detail})", ids)
+        return Outcome(origin, CheckStatus.NOT_APPLICABLE,
+                       "the port refused the connection: no response to read", ids)
+    # Error pages (5xx) come from whatever stands in front; they show nothing of Exchange.
+    detail = next((e.detail for e in errors if e is not None), "only error answers (5xx)")
+    return Outcome(origin, CheckStatus.NOT_ASSESSED, f"no usable HTTP answer ({detail})", ids)
 
 
 def _disclosures(name: str, value: str, own: set[str], peers: set[str]) -> list[str]:

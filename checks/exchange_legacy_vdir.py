@@ -33,6 +33,7 @@ CHECK = CheckMeta(
         "Microsoft TechNet bb885041, Outlook Web Access and Exchange 2007, Exchange 2003, "
         "and Exchange 2000 Coexistence",
     ),
+    exposure=True,
 )
 
 _GENERATION = {6: "Exchange 2000/2003", 8: "Exchange 2007", 14: "Exchange 2010"}

@@ -119,13 +119,19 @@ def _judge(origin: str, items: list[NtlmEvidence]) -> Outcome:
             f"the NTLM challenge from {broken[0].endpoint} could not be decoded: {broken[0].decode_error}",
             ids,
         )
-    answered = [item for item in items if item.status is not None]
+    answered = [item for item in items if item.status is not None and 200 <= item.status < 500]
     if not answered:
         error = items[0].error
         if error is not None and error.kind == "refused":
-            return Outcome(origin, CheckStatus.PASS, "the port refused the connection", ids)
-        detail = error.detail if error else "no answer"
-        return Outcome(origin, CheckStatus.NOT_ASSESSED, f"no HTTP answer ({detail})", ids)
+            return Outcome(origin, CheckStatus.NOT_APPLICABLE,
+                           "the port refused the connection: no NTLM to ask", ids)
+        # An error page (5xx) says nothing about which authentication the URLs offer.
+        detail = error.detail if error else f"answered {items[0].status}"
+        return Outcome(origin, CheckStatus.NOT_ASSESSED, f"no usable HTTP answer ({detail})", ids)
+    if all(item.status in (404, 410) for item in answered):
+        return Outcome(origin, CheckStatus.NOT_APPLICABLE,
+                       f"none of the {len(answered)} Windows-authentication URLs exists here "
+                       f"(answered {answered[0].status})", ids)
     silent = [item for item in answered if "NTLM" in item.auth_schemes]
     if silent:
         return Outcome(

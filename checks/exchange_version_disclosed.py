@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from casaudit.identify import Identification, Sighting, identify, origin_of
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, HttpEvidence, Outcome, Severity
+from casaudit.web_checks import proves_something
 
 CHECK = CheckMeta(
     id="exchange.version_disclosed",
@@ -62,13 +63,16 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
                 ),
             ))
             continue
-        if not any(x.status is not None for item in items for x in item.exchanges):
-            error = next((item.error for item in items if item.error is not None), None)
-            if error is not None and error.kind == "refused":
-                outcomes.append(Outcome(origin, CheckStatus.PASS, "the port refused the connection", ids))
+        if not any(proves_something(x) for item in items for x in item.exchanges):
+            errors = [item.error for item in items]
+            if errors and all(e is not None and e.kind == "refused" for e in errors):
+                outcomes.append(Outcome(origin, CheckStatus.NOT_APPLICABLE,
+                                        "the port refused the connection: no response to read", ids))
             else:
-                detail = error.detail if error else "no answer"
-                outcomes.append(Outcome(origin, CheckStatus.NOT_ASSESSED, f"no HTTP answer ({detail})", ids))
+                # Error pages (5xx) come from whatever stands in front: they show nothing.
+                detail = next((e.detail for e in errors if e is not None), "only error answers (5xx)")
+                outcomes.append(Outcome(origin, CheckStatus.NOT_ASSESSED,
+                                        f"no usable HTTP answer ({detail})", ids))
             continue
         if everywhere:
             outcomes.append(Outcome(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from casaudit.exchange import ROLE_BY_NAME
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, HttpEvidence, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.web_checks import endpoints, read, unusable
 
 CHECK = CheckMeta(
     id="http.basic_cleartext",
@@ -33,33 +33,21 @@ CHECK = CheckMeta(
 
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
     outcomes = []
-    for item in evidence.of(HttpEvidence):
-        url = ROLE_BY_NAME.get(item.role)
-        if item.scheme != "http" or url is None:
-            # HTTPS is another check's business; so is the baseline (not a Client Access URL).
-            continue
+    for endpoint in endpoints(evidence):
+        item = endpoint.item
+        if item.scheme != "http":
+            continue  # HTTPS is http.basic_offered's business.
         # A failure here breaks the URL's own SSL recommendation too; a pass does
         # not prove it (a logon form may still be served in clear), so passes
         # cite only this check's own recommendation.
-        own = url.transport_recommendations
-        if item.error is not None:
-            if item.error.kind == "refused":
-                outcomes.append(Outcome(
-                    item.endpoint, CheckStatus.PASS,
-                    "the port refused the connection: nothing is served in cleartext",
-                    (item.id,),
-                ))
-            else:
-                outcomes.append(Outcome(
-                    item.endpoint, CheckStatus.NOT_ASSESSED,
-                    f"no HTTP answer ({item.error.detail})", (item.id,), own,
-                ))
+        own = endpoint.url.transport_recommendations
+        reading = read(endpoint)
+        if not reading.usable:
+            outcomes.append(unusable(endpoint, reading))
             continue
         offending = [
-            exchange for exchange in item.exchanges
-            if exchange.url.startswith("http://")
-            and exchange.status == 401
-            and "Basic" in exchange.auth_schemes
+            exchange for exchange in endpoint.own_chain
+            if exchange.status == 401 and "Basic" in exchange.auth_schemes
         ]
         if offending:
             first = offending[0]
@@ -73,10 +61,8 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
                 ),
             ))
             continue
-        last = item.exchanges[-1]
-        answer = f"answered {last.status}" if last.status else "gave no answer"
         outcomes.append(Outcome(
             item.endpoint, CheckStatus.PASS,
-            f"{last.url} {answer} without a Basic challenge in cleartext", (item.id,),
+            f"{reading.reason}: no Basic challenge in cleartext", (item.id,),
         ))
     return outcomes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
-from casaudit.web_checks import describe, endpoints, unanswered
+from casaudit.web_checks import describe, endpoints, read, unusable
 
 CHECK = CheckMeta(
     id="http.basic_offered",
@@ -46,25 +46,20 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         item = endpoint.item
         if item.scheme != "https":
             continue  # Basic on plain HTTP is http.basic_cleartext's finding.
-        if (outcome := unanswered(endpoint, "the port refused the connection")) is not None:
-            outcomes.append(outcome)
+        reading = read(endpoint)
+        if not reading.usable:
+            outcomes.append(unusable(endpoint, reading))
             continue
         basic = [
             x for x in item.exchanges
             if x.url.startswith("https://") and x.status == 401 and "Basic" in x.auth_schemes
         ]
         if not basic:
-            last = item.exchanges[-1]
+            last = reading.last or item.exchanges[-1]
             offered = f" (offers {', '.join(last.auth_schemes)})" if last.auth_schemes else ""
             outcomes.append(Outcome(
                 item.endpoint, CheckStatus.PASS,
-                f"{describe(last)} without a Basic challenge{offered}", (item.id,),
-            ))
-            continue
-        if not endpoint.signals.found:
-            outcomes.append(Outcome(
-                item.endpoint, CheckStatus.PASS,
-                f"not an Exchange endpoint: {endpoint.signals.reason}", (item.id,),
+                f"{reading.reason} without a Basic challenge{offered}", (item.id,),
             ))
             continue
         first = basic[0]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
-from casaudit.web_checks import describe, endpoints, unanswered
+from casaudit.web_checks import Answer, Reading, describe, endpoints, read
 
 CHECK = CheckMeta(
     id="http.cleartext_served",
@@ -32,61 +30,63 @@ CHECK = CheckMeta(
         "Microsoft, Planning for Client Access Servers (Exchange 2007): Security Planning",
         "Microsoft Learn, Default settings for Exchange virtual directories",
     ),
+    # Whether a URL is served in clear is an exposure question: a closed port 80 answers it.
+    exposure=True,
 )
-
-#: A plain-HTTP answer with one of these statuses serves the service, not a refusal.
-_SERVED = frozenset({200, 201, 202, 203, 204, 206, 207, 401, 449})
 
 
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
+    all_endpoints = list(endpoints(evidence))
+    over_https = {
+        (e.item.host, e.url.role): read(e) for e in all_endpoints if e.item.scheme == "https"
+    }
     outcomes = []
-    for endpoint in endpoints(evidence):
+    for endpoint in all_endpoints:
         item = endpoint.item
         if item.scheme != "http":
             continue
         own = endpoint.url.transport_recommendations
-        refused = "the port refused the connection: nothing is served in cleartext"
-        if (outcome := unanswered(endpoint, refused)) is not None:
-            if outcome.status is CheckStatus.PASS:
-                # A closed port 80 is what the URL's SSL recommendation asks: it counts as met.
-                outcome = dataclasses.replace(outcome, recommendations=own)
-            outcomes.append(outcome)
-            continue
-        chain = endpoint.own_chain
-        if (target := endpoint.leaves_for_https) is not None:
-            # Redirecting plain HTTP to HTTPS is exactly what CAS-01/04/06/08/11/12 ask of the
-            # URL, so this pass cites them; the other passes below prove nothing about SSL.
+        reading = read(endpoint)
+        ids = (item.id,)
+        if reading.answer in (Answer.TO_HTTPS, Answer.BLOCKED):
+            # Redirecting plain HTTP to HTTPS, or refusing it (IIS "Require SSL" answers 403.4),
+            # is exactly what the URL's SSL recommendation asks: the pass cites it.
+            outcomes.append(Outcome(item.endpoint, CheckStatus.PASS, reading.reason, ids, own))
+        elif reading.absent:
+            outcomes.append(_not_in_cleartext(item.endpoint, ids, own, reading,
+                                              over_https.get((item.host, endpoint.url.role))))
+        elif reading.answer is Answer.SERVED:
+            last = reading.last
+            assert last is not None
+            what = "an authentication challenge" if last.status == 401 else "content"
             outcomes.append(Outcome(
-                item.endpoint, CheckStatus.PASS, f"plain HTTP redirects to {target}", (item.id,),
-                own,
+                item.endpoint, CheckStatus.FAIL,
+                f"plain HTTP serves {what} instead of redirecting to HTTPS", ids, own,
+                observed=f"{describe(last)} over plain HTTP ({endpoint.signals.reason})",
             ))
-            continue
-        last = chain[-1]
-        if last.status not in _SERVED:
-            if last.status in (301, 302, 303, 307, 308) and item.redirect_stopped:
-                outcomes.append(Outcome(
-                    item.endpoint, CheckStatus.NOT_ASSESSED,
-                    f"{describe(last)}, a redirect not followed ({item.redirect_stopped})",
-                    (item.id,),
-                ))
-            else:
-                outcomes.append(Outcome(
-                    item.endpoint, CheckStatus.PASS,
-                    f"{describe(last)}: nothing of the service is served in cleartext",
-                    (item.id,),
-                ))
-            continue
-        if not endpoint.signals.found:
-            outcomes.append(Outcome(
-                item.endpoint, CheckStatus.PASS,
-                f"not an Exchange endpoint: {endpoint.signals.reason}", (item.id,),
-            ))
-            continue
-        what = "an authentication challenge" if last.status == 401 else "content"
-        outcomes.append(Outcome(
-            item.endpoint, CheckStatus.FAIL,
-            f"plain HTTP serves {what} instead of redirecting to HTTPS",
-            (item.id,), own,
-            observed=f"{describe(last)} over plain HTTP ({endpoint.signals.reason})",
-        ))
+        else:
+            # No answer, an error page, or a plain-HTTP redirect not followed: what the
+            # client ends up with is unknown.
+            outcomes.append(Outcome(item.endpoint, CheckStatus.NOT_ASSESSED, reading.reason, ids))
     return outcomes
+
+
+def _not_in_cleartext(
+    endpoint: str, ids: tuple[str, ...], own: tuple[str, ...], reading: Reading,
+    https: Reading | None,
+) -> Outcome:
+    """Plain HTTP refuses or has no such URL: what that proves depends on the HTTPS side."""
+    if https is not None and https.usable:
+        return Outcome(
+            endpoint, CheckStatus.PASS,
+            f"not served over plain HTTP ({reading.reason}); the service answers over HTTPS", ids, own,
+        )
+    if https is None or https.absent:
+        return Outcome(endpoint, CheckStatus.NOT_APPLICABLE,
+                       f"no such URL on this host: {reading.reason}", ids)
+    # Nothing is served in clear, but whether the service exists over HTTPS is unknown:
+    # the pass proves the port's behaviour, not the URL's SSL recommendation.
+    return Outcome(
+        endpoint, CheckStatus.PASS,
+        f"nothing served over plain HTTP ({reading.reason}); over HTTPS: {https.reason}", ids,
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
-from casaudit.web_checks import endpoints, unanswered
+from casaudit.web_checks import Answer, endpoints, read, unusable
 
 CHECK = CheckMeta(
     id="http.form_cleartext",
@@ -38,25 +38,20 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
     for endpoint in endpoints(evidence):
         item = endpoint.item
         own = endpoint.url.transport_recommendations
-        if (outcome := unanswered(endpoint, "the port refused the connection")) is not None:
-            outcomes.append(outcome)
+        reading = read(endpoint)
+        if not reading.usable:
+            outcomes.append(unusable(endpoint, reading))
             continue
         forms = [(x, x.logon_form) for x in endpoint.own_chain if x.logon_form is not None]
         if not forms:
-            target = endpoint.leaves_for_https
-            reason = (
-                f"plain HTTP only redirects to {target}, where forms are judged"
-                if target else "no logon form served"
-            )
-            outcomes.append(Outcome(item.endpoint, CheckStatus.PASS, reason, (item.id,)))
-            continue
-        if not endpoint.signals.found:
-            # A catch-all's own portal page is not this Client Access URL.
-            outcomes.append(Outcome(
-                item.endpoint, CheckStatus.PASS,
-                f"a logon form is served, but not by this service: {endpoint.signals.reason}",
-                (item.id,),
-            ))
+            if reading.answer in (Answer.TO_HTTPS, Answer.BLOCKED) and item.scheme == "http":
+                # Plain HTTP hands the browser to HTTPS or refuses it: no form can be
+                # served in clear here (the HTTPS side is judged on its own).
+                outcomes.append(Outcome(item.endpoint, CheckStatus.PASS,
+                                        f"{reading.reason}: no logon form in cleartext", (item.id,)))
+            else:
+                outcomes.append(Outcome(item.endpoint, CheckStatus.NOT_APPLICABLE,
+                                        f"{reading.reason}: no logon form served", (item.id,)))
             continue
         bad = [
             (x, form) for x, form in forms

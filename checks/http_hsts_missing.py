@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, HttpExchange, Outcome, Severity
-from casaudit.web_checks import endpoints
+from casaudit.web_checks import endpoints, read, unusable
 
 _MAX_AGE = re.compile(r"(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:;|$)", re.IGNORECASE)
 
@@ -54,15 +54,11 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         if item.scheme != "https":
             continue
         own = endpoint.url.transport_recommendations
-        if item.error is not None:
-            reason = ("the HTTPS port refused the connection" if item.error.kind == "refused"
-                      else f"no HTTPS answer ({item.error.detail})")
-            outcomes.append(Outcome(item.endpoint, CheckStatus.NOT_ASSESSED, reason, (item.id,)))
-            continue
-        if not endpoint.signals.found:
-            outcomes.append(Outcome(
-                item.endpoint, CheckStatus.NOT_ASSESSED,
-                f"nothing to protect here: {endpoint.signals.reason}", (item.id,)))
+        reading = read(endpoint)
+        if not reading.usable:
+            # A closed port or a URL that is not there protects nothing; an error page or
+            # a timeout shows nothing of the headers the service sends.
+            outcomes.append(unusable(endpoint, reading))
             continue
         answered = [x for x in item.exchanges if x.status is not None and x.url.startswith("https://")]
         ages = [age for x in answered if (age := hsts(x)) is not None]

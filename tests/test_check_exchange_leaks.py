@@ -55,7 +55,9 @@ def test_ntlm_not_assessed_on_no_answer_undecodable_or_silent_ntlm():
     silent = _one(ntlm, ntlm_evidence())
     assert silent.status is CheckStatus.NOT_ASSESSED and "without a challenge" in silent.reason
     refused = _one(ntlm, ntlm_evidence(error=ProbeError("refused", "connection refused")))
-    assert refused.status is CheckStatus.PASS
+    assert refused.status is CheckStatus.NOT_APPLICABLE  # no listener: no challenge to read
+    error_page = _one(ntlm, ntlm_evidence(status=503))
+    assert error_page.status is CheckStatus.NOT_ASSESSED and "503" in error_page.reason
 
 
 def test_ntlm_one_row_per_listener():
@@ -105,8 +107,10 @@ def test_the_targets_own_names_and_the_connected_address_do_not_count():
     assert _one(internal, other).status is CheckStatus.FAIL
 
 
-def test_internal_not_assessed_without_answers_and_pass_when_refused():
+def test_internal_not_assessed_without_answers_and_not_applicable_when_refused():
     timeout = _one(internal, hostless_evidence(error=ProbeError("timeout", "no answer in 10 s")))
     assert timeout.status is CheckStatus.NOT_ASSESSED and "no answer in 10 s" in timeout.reason
     refused = _one(internal, hostless_evidence(error=ProbeError("refused", "connection refused")))
-    assert refused.status is CheckStatus.PASS
+    assert refused.status is CheckStatus.NOT_APPLICABLE
+    error_page = _one(internal, hostless_evidence(status=503))
+    assert error_page.status is CheckStatus.NOT_ASSESSED

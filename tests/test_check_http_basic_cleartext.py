@@ -47,10 +47,11 @@ def test_redirect_within_plain_http_to_a_basic_challenge_fails():
     assert _only(evidence_set(item)).status is CheckStatus.FAIL
 
 
-def test_refused_port_is_a_pass_and_timeout_is_not_assessed():
+def test_refused_port_is_not_applicable_and_timeout_is_not_assessed():
     refused = http_evidence(exchange(URL, error=ProbeError("refused", "connection refused")))
     silent = http_evidence(exchange(URL, error=ProbeError("timeout", "no answer")))
-    assert _only(evidence_set(refused)).status is CheckStatus.PASS
+    # Nothing listens: there is no challenge to judge (not a pass: nothing was observed).
+    assert _only(evidence_set(refused)).status is CheckStatus.NOT_APPLICABLE
     assert _only(evidence_set(silent)).status is CheckStatus.NOT_ASSESSED
 
 

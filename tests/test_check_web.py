@@ -66,16 +66,18 @@ def test_http_redirecting_to_an_https_form_is_judged_on_https_only():
     assert outcome.status is CheckStatus.PASS and "redirects" in outcome.reason
 
 
-def test_form_of_a_catch_all_is_not_exchange_and_no_answer_is_not_assessed():
+def test_form_of_a_catch_all_is_not_applicable_and_no_answer_is_not_assessed():
     base = baseline(exchange(f"http://{H}:80/casaudit-0123456789abcdef/", 200, body=SPA),
                     scheme="http")
     item = http_evidence(exchange(f"http://{H}:80/owa", 200, body=SPA,
                                   form=logon_form(f"http://{H}:80/owa")))
     outcomes = http_form_cleartext.evaluate(evidence_set(item, base))
-    assert [o.status for o in outcomes] == [CheckStatus.PASS]
-    assert "not by this service" in outcomes[0].reason
+    # The catch-all's own portal is not this Client Access URL: nothing of OWA to judge.
+    assert [o.status for o in outcomes] == [CheckStatus.NOT_APPLICABLE]
+    assert "nonexistent path" in outcomes[0].reason
     assert _only(http_form_cleartext, _silent("http", "/owa", "owa")).status is CheckStatus.NOT_ASSESSED
-    assert _only(http_form_cleartext, _refused("http", "/owa", "owa")).status is CheckStatus.PASS
+    refused = _only(http_form_cleartext, _refused("http", "/owa", "owa"))
+    assert refused.status is CheckStatus.NOT_APPLICABLE
 
 
 # --------------------------------------------------------------------------- http.cleartext_served
@@ -106,8 +108,9 @@ def test_a_catch_all_200_on_plain_http_is_not_an_exchange_url():
                     scheme="http")
     item = http_evidence(exchange(f"http://{H}:80/ecp", 200, body=SPA), path="/ecp", role="ecp")
     outcomes = http_cleartext_served.evaluate(evidence_set(item, base))
-    assert [o.status for o in outcomes] == [CheckStatus.PASS]
-    assert "not an Exchange endpoint" in outcomes[0].reason
+    # Answering like a path that cannot exist, with no /ecp over HTTPS either: no such URL.
+    assert [o.status for o in outcomes] == [CheckStatus.NOT_APPLICABLE]
+    assert "nonexistent path" in outcomes[0].reason
 
 
 def test_https_evidence_is_not_judged_by_cleartext_served():
@@ -143,7 +146,8 @@ def test_a_proxy_asking_basic_everywhere_is_not_an_exchange_basic_offer():
     item = http_evidence(exchange(f"https://{H}:443/owa", 401, auth=("Basic",),
                                   body="auth required"), scheme="https")
     outcomes = http_basic_offered.evaluate(evidence_set(item, base))
-    assert [o.status for o in outcomes] == [CheckStatus.PASS]
+    # Not a pass either: nothing tells what OWA itself would offer behind that proxy.
+    assert [o.status for o in outcomes] == [CheckStatus.NOT_APPLICABLE]
 
 
 # --------------------------------------------------------------------------- exchange.legacy_vdir

@@ -1,47 +1,24 @@
 """Presentation derived from a `casaudit.scan/1` document, shared by every renderer.
 
-Pure functions over the document: an overall verdict, a grade per area, the
-findings grouped by severity, an endpoint inventory and a bounded key/value
-view of any evidence item. Nothing here judges the target: a grade only
-summarises the check rows and findings the engine already produced.
-
-Areas are keyed by check-id prefix, so checks added later land in the right
-area without touching this module; an unknown prefix lands in "other".
+Pure functions over the document: the findings grouped by severity, the check
+rows grouped by area, an endpoint inventory and a bounded key/value view of any
+evidence item. Nothing here judges the target: the headline, the host's status
+and the grade per area are the engine's (`summary`, casaudit.assessment),
+shown as they are.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from casaudit.assessment import AREAS, OTHER_AREA, area_of
+
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
-STATUS_ORDER = ("fail", "error", "not_assessed", "pass")
-
-#: (prefix, area key), first match wins: the version checks live under `exchange.`.
-AREA_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("exchange.version", "version"),
-    ("exchange.known_vulnerable", "version"),
-    ("version.", "version"),
-    ("http.", "web"),
-    ("exchange.", "web"),
-    ("owa.", "web"),
-    ("tls.", "tls"),
-    ("mail.", "mail"),
-    ("autodiscover.", "autodiscover"),
-)
-AREAS: tuple[tuple[str, str], ...] = (
-    ("web", "Web (OWA, ActiveSync, EWS, Outlook Anywhere)"),
-    ("tls", "TLS and certificates"),
-    ("mail", "POP3 and IMAP4"),
-    ("autodiscover", "Autodiscover"),
-    ("version", "Exchange version"),
-)
-OTHER_AREA = ("other", "Other checks")
-
-#: Grade letter by the worst severity that failed in an area.
-_GRADE_BY_WORST = {"critical": "F", "high": "D", "medium": "C", "low": "B", "info": "A"}
+STATUS_ORDER = ("fail", "error", "not_assessed", "not_applicable", "pass")
+NO_GRADE = "–"
 
 #: Bounds for the generic evidence view: server text must not flood the report.
 MAX_EVIDENCE_ROWS = 80
@@ -49,18 +26,11 @@ MAX_VALUE_CHARS = 600
 MAX_DEPTH = 4
 
 
-def area_of(check_id: str) -> str:
-    for prefix, area in AREA_PREFIXES:
-        if check_id.startswith(prefix):
-            return area
-    return OTHER_AREA[0]
-
-
 @dataclass(frozen=True)
 class AreaGrade:
     key: str
     label: str
-    grade: str  # A, B, C, D, F, or "–" when nothing in the area was assessed
+    grade: str  # A, B, C, D, F, or NO_GRADE when nothing in the area was assessed
     summary: str
     counts: Mapping[str, int]  # check rows by status
     findings: int
@@ -79,68 +49,23 @@ def severity_rank(severity: str) -> int:
 
 
 def area_grades(document: Mapping[str, Any]) -> list[AreaGrade]:
-    """A grade per area: every fixed area, plus "other" when some check lands there."""
-    rows_by_area: dict[str, list[Mapping[str, Any]]] = {}
-    for row in document.get("checks", []):
-        rows_by_area.setdefault(area_of(str(row.get("check", ""))), []).append(row)
-    findings_by_area: dict[str, list[Mapping[str, Any]]] = {}
-    for finding in document.get("findings", []):
-        findings_by_area.setdefault(area_of(str(finding.get("check", ""))), []).append(finding)
-    areas = list(AREAS) + ([OTHER_AREA] if OTHER_AREA[0] in rows_by_area else [])
+    """The engine's grade per area (`summary.areas`), as the views show it."""
     return [
-        _grade(key, label, rows_by_area.get(key, []), findings_by_area.get(key, []))
-        for key, label in areas
+        AreaGrade(
+            key=str(area.get("id", "")), label=str(area.get("title", "")),
+            grade=str(area["grade"]) if area.get("grade") else NO_GRADE,
+            summary=str(area.get("summary", "")), counts=dict(area.get("counts", {})),
+            findings=int(area.get("findings", 0)),
+        )
+        for area in document.get("summary", {}).get("areas", [])
     ]
 
 
-def _grade(key: str, label: str, rows: Sequence[Mapping[str, Any]],
-           findings: Sequence[Mapping[str, Any]]) -> AreaGrade:
-    counts = {status: 0 for status in STATUS_ORDER}
-    for row in rows:
-        status = str(row.get("status"))
-        counts[status] = counts.get(status, 0) + 1
-    assessed = counts["pass"] + counts["fail"]
-    failed = [str(r.get("severity")) for r in rows if r.get("status") == "fail"]
-    unjudged = counts["not_assessed"] + counts["error"]
-    tail = f"; {unjudged} not assessed" if unjudged else ""
-    if not rows:
-        return AreaGrade(key, label, "–", "no check in this version of casaudit", counts, 0)
-    if not assessed:
-        return AreaGrade(key, label, "–", f"not assessed ({unjudged} check rows without an answer)",
-                         counts, len(findings))
-    if failed:
-        worst = min(failed, key=severity_rank)
-        grade = _GRADE_BY_WORST.get(worst, "F")
-        summary = f"{len(failed)} of {assessed} assessed failed, worst {worst}{tail}"
-    else:
-        grade, summary = "A", f"all {assessed} assessed passed{tail}"
-    return AreaGrade(key, label, grade, summary, counts, len(findings))
-
-
 def overall(document: Mapping[str, Any]) -> Overall:
-    """The one line a manager reads first."""
-    summary = document.get("summary", {})
-    counts: Mapping[str, int] = summary.get("findings_by_severity", {})
-    statuses: Mapping[str, int] = summary.get("checks_by_status", {})
-    total = sum(counts.values())
-    serious = counts.get("critical", 0) + counts.get("high", 0)
-    assessed = statuses.get("pass", 0) + statuses.get("fail", 0)
-    unjudged = statuses.get("not_assessed", 0) + statuses.get("error", 0)
-    tail = f" {unjudged} check rows could not be assessed." if unjudged else ""
-    if serious:
-        return Overall("fail", "Action needed",
-                       f"{serious} critical or high finding{_s(serious)} "
-                       f"among {total} in total.{tail}")
-    if total - counts.get("info", 0):
-        minor = total - counts.get("info", 0)
-        return Overall("attention", "Needs attention",
-                       f"{minor} medium or low finding{_s(minor)}, none critical or high.{tail}")
-    if assessed:
-        info = counts.get("info", 0)
-        extra = f" ({info} informational finding{_s(info)})" if info else ""
-        return Overall("pass", "No problems found",
-                       f"All {assessed} assessed check rows passed{extra}.{tail}")
-    return Overall("unknown", "Not assessed", "No check could be assessed: nothing answered." + tail)
+    """The one line a manager reads first: the engine's `summary.headline`."""
+    headline = document.get("summary", {}).get("headline") or {}
+    return Overall(str(headline.get("level", "unknown")), str(headline.get("title", "Not assessed")),
+                   str(headline.get("detail", "")))
 
 
 def _s(n: int) -> str:
@@ -159,7 +84,7 @@ def findings_by_severity(findings: Iterable[Mapping[str, Any]]) -> list[tuple[st
 
 def checks_by_area(document: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]]]:
     """Check rows grouped by area label, failures first inside each area."""
-    labels = dict(AREAS + (OTHER_AREA,))
+    labels = dict(AREAS + (OTHER_AREA,))  # from casaudit.assessment
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in document.get("checks", []):
         groups.setdefault(area_of(str(row.get("check", ""))), []).append(row)
