@@ -194,8 +194,16 @@ class History:
         error: tuple[str, str] | None = None,
         tool_version: str,
     ) -> int:
-        """Store one host's scan (its document, or the error that stopped it); returns its id."""
-        status = "assessed" if document is not None else "error"
+        """Store one host's scan (its document, or the error that stopped it); returns its id.
+
+        A document whose host was not assessed (nothing answered) is kept but stored as
+        an `error` row of kind `not_assessed`: it must never be the scan a later diff
+        compares with, or every finding would read "resolved" the day a host is down.
+        """
+        if document is not None and error is None and \
+                document["summary"].get("status") == "not_assessed":
+            error = ("not_assessed", str(document["summary"].get("status_reason", "")))
+        status = "assessed" if document is not None and error is None else "error"
         counts = document["summary"]["findings_by_severity"] if document is not None else {}
         worst = document["summary"]["worst_severity"] if document is not None else None
         findings = document_identities(document) if document is not None else {}

@@ -95,10 +95,12 @@ def after_scan(result: AuditResult, tags: dict[str, str], options: Scheduled) ->
     diff = diff_dict = history_id = None
     if options.history is not None:
         target = result.targets[0]
-        previous = options.history.latest_assessed(target.host)
-        old = options.history.document(previous[0].id) if previous else None
-        diff = diff_documents(old, document)
-        diff_dict = diff.to_dict(previous[0].summary() if previous else None)
+        if document["summary"]["status"] != "not_assessed":
+            # A host that gave no answer resolved nothing: it is not compared.
+            previous = options.history.latest_assessed(target.host)
+            old = options.history.document(previous[0].id) if previous else None
+            diff = diff_documents(old, document)
+            diff_dict = diff.to_dict(previous[0].summary() if previous else None)
         history_id = options.history.record(
             host=target.host, domain=target.domain, tags=tags, started_at=result.started_at,
             finished_at=result.finished_at, document=document, tool_version=__version__,
@@ -117,8 +119,11 @@ def exit_code(counted: Sequence[dict[str, Any]], fail_on: Severity, unassessed_h
 
 def diff_only_summary(checked: Checked, out: TextIO) -> None:
     """The terminal text of `scan HOST --diff-only`: only what is new since the previous scan."""
-    assert checked.diff is not None and checked.diff_dict is not None
     target = checked.document["targets"][0]
+    if checked.diff is None or checked.diff_dict is None:
+        out.write(f"casaudit {__version__}: {safe(target['host'])} not assessed, not compared: "
+                  f"{safe(checked.document['summary']['status_reason'], 300)}\n")
+        return
     previous = checked.diff_dict["previous"]
     since = f"since scan {previous['history_id']} of {previous['started_at']}" if previous else \
         "(no previous scan of this host: everything is new)"

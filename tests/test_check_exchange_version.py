@@ -52,11 +52,12 @@ def test_disclosed_passes_without_any_version_and_mentions_weak_hints():
     assert outcome.status is CheckStatus.PASS and "Microsoft-IIS/10.0" in outcome.reason
 
 
-def test_disclosed_is_not_assessed_without_an_answer_and_passes_on_a_refused_port():
+def test_disclosed_is_not_assessed_without_an_answer_and_not_applicable_on_a_refused_port():
     timeout = _single(disclosed, _owa(error=ProbeError("timeout", "no answer in 10 s")))
     assert timeout.status is CheckStatus.NOT_ASSESSED and "no answer in 10 s" in timeout.reason
+    # A closed port sends no response whose headers could disclose anything.
     refused = _single(disclosed, _owa(error=ProbeError("refused", "connection refused")))
-    assert refused.status is CheckStatus.PASS
+    assert refused.status is CheckStatus.NOT_APPLICABLE
 
 
 def test_disclosed_judges_each_origin_on_its_own():

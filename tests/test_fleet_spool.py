@@ -21,7 +21,8 @@ def _scan(host: str) -> dict:
     # What the spool reads of a casaudit.scan/1 document, plus evidence it must keep verbatim:
     # a server string with U+2028 and a newline, which str.splitlines would have cut.
     return {
-        "summary": {"findings_by_severity": {"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0}},
+        "summary": {"status": "partially_assessed", "status_reason": "1 of 9 rows timed out",
+                    "findings_by_severity": {"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0}},
         "findings": [{"id": "F001", "severity": "high", "check": "http.basic_cleartext",
                       "endpoint": f"http://{host}:80/owa", "title": "t", "accepted": None}],
         "evidence": [{"id": "http-001", "banner": "IIS\u2028x\nline two", "note": "é"}],
@@ -57,6 +58,9 @@ def test_slim_document_keeps_counts_and_finding_lines_only() -> None:
     assert scan["findings"] == [{"id": "F001", "severity": "high", "check": "http.basic_cleartext",
                                  "endpoint": "http://mail.a.test:80/owa", "accepted": None}]
     assert document["summary"]["findings_by_severity"]["high"] == 1
+    # The host's own status, as the engine gave it, is what the fleet views show.
+    assert scan["summary"]["status"] == document["results"][0]["status"] == "partially_assessed"
+    assert document["summary"]["partially_assessed"] == 1
 
 
 def test_an_empty_run_streams_an_empty_results_list() -> None:

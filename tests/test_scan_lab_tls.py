@@ -223,7 +223,9 @@ def test_closed_and_unresolvable_services_are_evidence_not_crashes(hardened_lab,
         "--dns-server", legacy_lab.dns_server, "--timeout", "2", "--probes", "tls",
         "--port", f"https={closed}", "--port", f"imaps={closed_port()}", "--json", "-",
     )
-    assert run.code == 0, run.stderr
+    # No TLS service of the host answered: the host is not assessed (exit 3), not "fine".
+    assert run.code == 3, run.stderr
+    assert run.json()["summary"]["status"] == "not_assessed"
     document = run.json()
     tls = {e["endpoint"]: e for e in document["evidence"]}
     assert tls[f"https://{hardened_lab.host}:{closed}"]["error"]["kind"] == "refused"
