@@ -1,9 +1,10 @@
 """Shared fixtures: running lab postures and a way to run the real CLI.
 
 Every `casaudit.scan/1` document the suite makes is validated against the JSON
-Schema in docs/schema: documents built in this process (`AuditResult.to_dict`
-is wrapped at session start) and documents the CLI writes through `run_cli`
-(`--json`, and `demo --out`). An invalid one fails the test that made it.
+Schema the package ships (casaudit/data, linked from docs/schema): documents
+built in this process (`AuditResult.to_dict` is wrapped at session start) and
+documents the CLI writes through `run_cli` (`--json`, and `demo --out`). An
+invalid one fails the test that made it.
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ import pytest
 
 from casaudit.lab import Lab, LabInstance
 from casaudit.model import AuditResult
+from casaudit.report import document as doc_io
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA_PATH = ROOT / "docs" / "schema" / "casaudit.scan-1.json"
-_SCAN_VALIDATOR = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+SCHEMA_PATH = ROOT / "casaudit" / "data" / doc_io.SCAN_SCHEMA_FILE
+_SCAN_VALIDATOR = jsonschema.Draft202012Validator(doc_io.schema(doc_io.SCAN_SCHEMA_FILE))
 VALIDATED = {"documents": 0}
 
 
-FLEET_SCHEMA_PATH = ROOT / "docs" / "schema" / "casaudit.fleet-1.json"
-_FLEET_VALIDATOR = jsonschema.Draft202012Validator(json.loads(FLEET_SCHEMA_PATH.read_text()))
+FLEET_SCHEMA_PATH = ROOT / "casaudit" / "data" / doc_io.FLEET_SCHEMA_FILE
+_FLEET_VALIDATOR = jsonschema.Draft202012Validator(doc_io.schema(doc_io.FLEET_SCHEMA_FILE))
 
 
 def validate_scan_document(document: dict[str, Any], origin: str = "") -> dict[str, Any]:
@@ -150,7 +152,7 @@ def _validate_documents_written(args: tuple[str, ...], run: CliRun) -> None:
 
 @pytest.fixture(scope="session")
 def scan_schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text())
+    return doc_io.schema(doc_io.SCAN_SCHEMA_FILE)
 
 
 @pytest.fixture

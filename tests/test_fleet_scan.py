@@ -15,10 +15,11 @@ import jsonschema
 import pytest
 
 from casaudit.lab import Lab
-from tests.conftest import ROOT, run_cli
+from casaudit.report import document as doc_io
+from tests.conftest import run_cli
 from tests.fleet_support import target_entry, tarpit, tarpit_entry, write_targets
 
-FLEET_SCHEMA = json.loads((ROOT / "docs" / "schema" / "casaudit.fleet-1.json").read_text())
+FLEET_SCHEMA = doc_io.schema(doc_io.FLEET_SCHEMA_FILE)
 
 
 def _validate(document, validate_scan):

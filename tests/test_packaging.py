@@ -1,4 +1,4 @@
-"""The wheel works outside the source tree: it ships checks/ and report_templates/."""
+"""The wheel works outside the source tree: it ships checks/, report_templates/ and the schemas."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ def test_wheel_ships_checks_and_templates_and_renders_outside_the_tree(tmp_path,
     assert "casaudit/lab/postures/exchange2007-legacy.toml" in names
     assert "casaudit/data/exchange-builds.csv" in names
     assert "casaudit/data/exchange-lifecycle.csv" in names
+    assert "casaudit/data/casaudit.scan-1.json" in names
+    assert "casaudit/data/casaudit.fleet-1.json" in names
     assert any(name.endswith("licenses/LICENSE") for name in names)
 
     # When it is installed alone into a directory and run from elsewhere
@@ -57,3 +59,13 @@ def test_wheel_ships_checks_and_templates_and_renders_outside_the_tree(tmp_path,
     # Then the packaged templates render the report
     assert report.returncode == 0, report.stderr
     assert "http.basic_cleartext" in Path(workdir / "r.html").read_text()
+
+
+def test_docs_schema_files_are_links_to_the_schemas_the_package_ships():
+    # One copy of each schema: docs/schema/ points into casaudit/data/, relatively,
+    # so the repository, an editable install, an sdist and a wheel all read the same file
+    for name in ("casaudit.scan-1.json", "casaudit.fleet-1.json"):
+        link = ROOT / "docs" / "schema" / name
+        assert link.is_symlink(), f"{link} should be a symlink"
+        assert not os.path.isabs(os.readlink(link))
+        assert link.resolve() == (ROOT / "casaudit" / "data" / name).resolve()

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import json
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from casaudit.errors import UsageError
 from casaudit.model import SCHEMA
+
+#: The JSON Schemas ship inside the package (casaudit/data) so an installed wheel can
+#: validate; docs/schema/ holds relative symlinks to them for readers of the repository.
+SCAN_SCHEMA_FILE = "casaudit.scan-1.json"
+FLEET_SCHEMA_FILE = "casaudit.fleet-1.json"
+
+
+@cache
+def schema(filename: str = SCAN_SCHEMA_FILE) -> dict[str, Any]:
+    """A JSON Schema shipped in the package, parsed once."""
+    return json.loads((resources.files("casaudit") / "data" / filename).read_text(encoding="utf-8"))
 
 
 def dumps(document: dict[str, Any]) -> str:
