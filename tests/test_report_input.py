@@ -197,10 +197,12 @@ def test_validating_a_2000_finding_document_takes_under_a_second(valid_document)
     big["findings"] = [dict(findings[i % len(findings)], id=f"F{i + 1:04d}") for i in range(2000)]
     big["checks"] = [dict(rows[i % len(rows)]) for i in range(2000)]
     assert doc_io.first_problem(big) is None  # warm: the validator is built once per process
+    # CPU time of this thread: other processes on a busy machine and the lab's server
+    # threads in this process do not count against the validation
     timings = []
     for _ in range(3):
-        started = time.perf_counter()
+        started = time.thread_time()
         assert doc_io.first_problem(big) is None
-        timings.append(time.perf_counter() - started)
-    # measured ~0.4 s on the development machine (2000 findings, 2000 rows, the lab's evidence)
+        timings.append(time.thread_time() - started)
+    # measured ~0.45 s on the development machine (2000 findings, 2000 rows, the lab's evidence)
     assert min(timings) < 1.0, timings
