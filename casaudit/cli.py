@@ -477,7 +477,8 @@ def report(
     outputs = Outputs(html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out, csv=csv_out)
     if not outputs.any():
         raise UsageError("nothing to write: give at least one of --html, --pdf, --sarif, --junit, --csv")
-    document = doc_io.load(scan_json)
+    # Validated against the schema first: a damaged document is one line, not a traceback.
+    document = doc_io.load_valid(scan_json)
     outputs.preflight()
     _write_outputs(document, outputs, summary=False)
 

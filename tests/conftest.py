@@ -68,6 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return validate_scan_document(original(self), "built in-process")
 
     to_dict_checked._schema_checked = True  # type: ignore[attr-defined]
+    to_dict_checked.__wrapped__ = original  # type: ignore[attr-defined]
     AuditResult.to_dict = to_dict_checked  # type: ignore[method-assign]
 
 
