@@ -109,7 +109,9 @@ def _read(path: Path) -> Any:
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()):
+        # A document cut short fails at its very end, or in a string left open there.
+        if exc.pos >= len(text.rstrip()) or (
+                exc.msg.startswith("Unterminated string") and "\n" not in text[exc.pos:].rstrip()):
             raise UsageError(f"{path} is cut off: its JSON ends at line {exc.lineno} "
                              f"before the document is complete") from None
         raise UsageError(f"{path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
