@@ -131,7 +131,8 @@ def _verdict(rec: Recommendation, rows: Sequence[CheckResult], findings: Sequenc
         return verdict(Verdict.NOT_MET, f"{decided}; {counted}{missing}")
     if passed and not unjudged:
         by = ", ".join(sorted({r.check for r in passed}))
-        return verdict(Verdict.MET, f"all {len(passed)} rows that apply passed ({by})")
+        only = f"; only --probes {','.join(probes)} ran" if probes else ""
+        return verdict(Verdict.MET, f"all {len(passed)} rows that apply passed ({by}){only}")
     if passed:
         return verdict(Verdict.NOT_ASSESSED,
                        f"incomplete: {len(passed)} rows passed, {len(unjudged)} could not be "

@@ -146,6 +146,8 @@ def test_failures_name_the_row_that_decided():
 
 def test_a_recommendation_without_rows_says_why():
     verdicts = _verdicts([_row("tls.x", S.PASS, recs=("CAS-17",))], probes=("tls",))
+    assert verdicts["CAS-17"].verdict is Verdict.MET
+    assert verdicts["CAS-17"].reason.endswith("only --probes tls ran")
     assert verdicts["CAS-09"].verdict is Verdict.NOT_ASSESSED
     assert verdicts["CAS-09"].reason.startswith("not run: --probes tls")
     assert "test account" in verdicts["CAS-03"].reason  # cannot be judged from outside at all
