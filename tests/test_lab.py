@@ -598,6 +598,35 @@ def _header(head: list[bytes], name: bytes) -> bytes:
     raise AssertionError(f"no {name!r} in {head!r}")
 
 
+def test_hang_paths_are_held_unanswered_until_the_client_gives_up() -> None:
+    # Given the hardened posture whose HTTPS leaves /EWS (any case, whole segments) unanswered
+    hardened = load_posture(HARDENED)
+    assert hardened.https is not None
+    hanging = dataclasses.replace(
+        hardened, https=dataclasses.replace(hardened.https, hang_paths=("/EWS",)))
+    with Lab.start(hanging) as lab, https_client(lab) as client:
+        # then /EWS/Exchange.asmx gets no byte back before the client's timeout,
+        with pytest.raises(httpx.ReadTimeout):
+            client.request("POST", f"https://127.0.0.1:{lab.ports['https']}/ews/Exchange.asmx",
+                           headers={"Host": lab.host}, extensions={"sni_hostname": lab.host},
+                           timeout=1.0)
+        # the lab saw the request, and its neighbours still answer.
+        assert [r.path for r in lab.requests()] == ["/ews/Exchange.asmx"]
+        assert request(client, lab, "https", "/EWSX").status_code == 404
+        assert request(client, lab, "https", "/owa/").status_code == 302
+        started = time.monotonic()
+    # Teardown wakes the held connection: no 10 s wait.
+    assert time.monotonic() - started < 2
+
+
+def test_hang_paths_are_validated_as_paths() -> None:
+    posture = parse_posture(MINIMAL + 'hang_paths = ["/EWS/", "/owa"]\n')
+    assert posture.http is not None and posture.http.hang_paths == ("/EWS", "/owa")
+    with pytest.raises(ValueError, match=re.escape("key 'http.hang_paths[0]'")):
+        parse_posture(MINIMAL + 'hang_paths = ["ews"]\n')
+
+
+
 # --------------------------------------------------------------------------- NTLM and Host-less
 
 

@@ -22,6 +22,7 @@ import socket
 import socketserver
 import ssl
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +45,12 @@ _DIGITS = re.compile(r"^[0-9]+$")
 _log = logging.getLogger(__name__)
 
 
+def _covers(prefix: str, wanted: str) -> bool:
+    """Whether path prefix `prefix` covers the lower-cased path `wanted`, on whole segments."""
+    prefix = prefix.lower()
+    return prefix == "/" or wanted == prefix or wanted.startswith(prefix + "/")
+
+
 @dataclass(frozen=True)
 class Site:
     """A listener's routes plus the values its placeholders take once ports are known."""
@@ -64,10 +71,14 @@ class Site:
         """The route for a request path: whole segments, case-insensitive, as IIS does."""
         wanted = unquote(path).lower()
         for route in self._by_length:
-            prefix = route.path.lower()
-            if prefix == "/" or wanted == prefix or wanted.startswith(prefix + "/"):
+            if _covers(route.path, wanted):
                 return route
         return None
+
+    def hangs(self, path: str) -> bool:
+        """Whether the service leaves a request for `path` unanswered (its ``hang_paths``)."""
+        wanted = unquote(path).lower()
+        return any(_covers(prefix, wanted) for prefix in self.service.hang_paths)
 
     def fill(self, text: str, host: str | None = None) -> str:
         """Placeholders filled; ``host`` replaces ``{host}`` (a Host-less request on IIS)."""
@@ -250,6 +261,9 @@ class _Handler(BaseHTTPRequestHandler):
             scheme="https" if server.tls_context is not None else "http",
             host=host, method=self.command, path=path, authorization=authorization,
         ))
+        if site.hangs(path):
+            self._hold()
+            return
         route = site.match(path)
         reply = route.reply if route is not None else site.service.default
         if route is not None and route.methods and self.command not in route.methods:
@@ -278,6 +292,17 @@ class _Handler(BaseHTTPRequestHandler):
                 headers = [(k, v) for k, v in headers if k.lower() != "www-authenticate"]
                 headers.append(("WWW-Authenticate", challenge))
         self._send(reply.status, reply.reason, headers, site.fill(reply.body, shown).encode("utf-8"))
+
+    def _hold(self) -> None:
+        """Answer nothing: drop what the client sends until it hangs up, the lab closes
+        (server_close wakes the socket) or CLIENT_TIMEOUT_SECONDS pass, then close."""
+        self.close_connection = True
+        deadline = time.monotonic() + CLIENT_TIMEOUT_SECONDS
+        try:
+            while time.monotonic() < deadline and self.connection.recv(4096):
+                pass
+        except OSError:  # the client's or the lab's hang-up, or the read timeout
+            pass
 
     def _send(self, status: int, reason: str, headers: list[tuple[str, str]], body: bytes) -> None:
         self.send_response_only(status, reason)

@@ -78,6 +78,10 @@ class HttpService:
     #: request for a route's directory without its trailing slash gets IIS's courtesy 301 to
     #: ``<scheme>://<address><path>/``. None: ``{host}`` stays the posture's host name.
     hostless_address: str | None = None
+    #: Path prefixes (whole segments, as routes match) whose requests get no answer at all:
+    #: the connection is held until the client gives up, as behind a proxy whose backend
+    #: for those URLs is stuck. Checked before the routes.
+    hang_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -615,7 +619,7 @@ class _PostureReader:
         return NtlmIdentity(**texts, os_version=version)
 
     def service(self, value: Any, key: str, bodies: Mapping[str, str]) -> HttpService:
-        data = self.table(value, key, {"headers", "default", "routes", "hostless"})
+        data = self.table(value, key, {"headers", "default", "routes", "hostless", "hang_paths"})
         default = self.reply(self.required(data, "default", key), f"{key}.default", bodies, extra=set())
         routes = self.array(
             data.get("routes", []),
@@ -634,6 +638,7 @@ class _PostureReader:
             routes=routes,
             hostless_address=self.hostless(data["hostless"], f"{key}.hostless")
             if "hostless" in data else None,
+            hang_paths=self.array(data.get("hang_paths", []), f"{key}.hang_paths", self.path),
         )
 
     def hostless(self, value: Any, key: str) -> str:
@@ -647,14 +652,11 @@ class _PostureReader:
     def route(self, value: Any, key: str, bodies: Mapping[str, str]) -> Route:
         if not isinstance(value, dict):
             raise self.error(key, f"expected a table, got {type(value).__name__}")
-        path = self.string(self.required(value, "path", key), f"{key}.path")
-        if not path.startswith("/") or any(c in path for c in "?# \t\r\n"):
-            raise self.error(f"{key}.path", f"{path!r} must start with '/' and hold no query")
+        normalised = self.path(self.required(value, "path", key), f"{key}.path")
         methods = self.array(value.get("methods", []), f"{key}.methods", self.method)
         if "methods" in value and not methods:
             raise self.error(f"{key}.methods", "leave it out to allow every method")
         reply = self.reply(value, key, bodies, extra={"path", "methods", "credentials", "authorized"})
-        normalised = path.rstrip("/") or "/"
         if ("credentials" in value) != ("authorized" in value):
             raise self.error(f"{key}.credentials", "credentials and authorized go together")
         credentials = None
@@ -667,6 +669,13 @@ class _PostureReader:
             authorized = self.reply(value["authorized"], f"{key}.authorized", bodies, extra=set())
         return Route(path=normalised, reply=reply, methods=methods,
                      credentials=credentials, authorized=authorized)
+
+    def path(self, value: Any, key: str) -> str:
+        """A URL path prefix without its trailing slash (``/`` stays ``/``)."""
+        path = self.string(value, key)
+        if not path.startswith("/") or any(c in path for c in "?# \t\r\n"):
+            raise self.error(key, f"{path!r} must start with '/' and hold no query")
+        return path.rstrip("/") or "/"
 
     def method(self, value: Any, key: str) -> str:
         method = self.string(value, key)
