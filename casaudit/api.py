@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from casaudit import __version__
-from casaudit.assessment import gate, host_answered
+from casaudit.assessment import gate
 from casaudit.catalog import Check, load_checks
 from casaudit.credentials import Credentials
 from casaudit.errors import TargetError, UsageError
@@ -157,8 +157,7 @@ def audit(
             probe.close()
 
     evidence_set = EvidenceSet(tuple(evidence))
-    check_rows, findings = evaluate(evidence_set, load_checks())
-    check_rows = gate(check_rows, host_answered(evidence_set, target.host))
+    check_rows, findings = evaluate(evidence_set, load_checks(), host=target.host)
     return AuditResult(
         tool={"name": "casaudit", "version": __version__},
         started_at=started,
@@ -212,11 +211,16 @@ def _run_bounded(
 
 
 def evaluate(
-    evidence: EvidenceSet, checks: Iterable[Check]
+    evidence: EvidenceSet, checks: Iterable[Check], host: str | None = None
 ) -> tuple[tuple[CheckResult, ...], tuple[Finding, ...]]:
-    """Apply every check; a check that breaks is an `error` row, never a silent pass."""
+    """Apply every check; a check that breaks is an `error` row, never a silent pass.
+
+    With `host`, the rows then go through `assessment.gate`: on a host where
+    nothing answered, no row passes or fails on silence. Findings are the
+    failed rows that remain.
+    """
     rows: list[CheckResult] = []
-    failed: list[tuple[Check, CheckResult, str]] = []
+    observed_by_row: dict[int, tuple[Check, str]] = {}
     for check in checks:
         meta = check.meta
         try:
@@ -234,9 +238,14 @@ def evaluate(
                 meta.id, outcome.endpoint, outcome.status, outcome.reason,
                 outcome.severity or meta.severity, recommendations, outcome.evidence,
             )
+            observed_by_row[len(rows)] = (check, outcome.observed or outcome.reason)
             rows.append(row)
-            if outcome.status is CheckStatus.FAIL:
-                failed.append((check, row, outcome.observed or outcome.reason))
+    if host is not None:
+        rows = list(gate(rows, evidence, host))
+    failed = [
+        (observed_by_row[index][0], row, observed_by_row[index][1])
+        for index, row in enumerate(rows) if row.status is CheckStatus.FAIL
+    ]
     failed.sort(key=lambda item: (-item[1].severity.rank, item[1].check, item[1].endpoint))
     findings = tuple(
         Finding(

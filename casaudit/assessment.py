@@ -76,24 +76,31 @@ def host_answered(evidence: Iterable[Any], host: str | None = None) -> bool:
     (autodiscover.<domain>, <domain>) do not count: they say nothing of the
     host the user named.
     """
-    for item in evidence:
-        if not _is_host(item, host):
-            continue
-        kind = getattr(item, "kind", "")
-        if kind == "http" and any(x.status is not None for x in item.exchanges):
-            return True
-        if kind in ("hostless_http", "ntlm") and item.status is not None:
-            return True
-        if kind == "tls" and item.name_role == "host" and item.error is None:
-            return True
-        if kind == "mail" and _speaks_mail(item.protocol, item.greeting):
-            return True
+    return any(_is_host(item, host) and answered(item) for item in evidence)
+
+
+def answered(item: Any) -> bool:
+    """Did this evidence item get an answer in its protocol (see `host_answered`)?"""
+    kind = getattr(item, "kind", "")
+    if kind in ("http", "autodiscover"):
+        return any(x.status is not None for x in item.exchanges)
+    if kind in ("hostless_http", "ntlm"):
+        return item.status is not None
+    if kind == "tls":
+        return item.error is None
+    if kind == "mail":
+        return _speaks_mail(item.protocol, item.greeting)
     return False
 
 
 def _is_host(item: Any, host: str | None) -> bool:
-    if host is None or getattr(item, "kind", "") in ("tls", "mail"):
-        return True  # TLS is filtered by its name role; mail is only ever asked of the host.
+    kind = getattr(item, "kind", "")
+    if kind == "autodiscover":
+        return False  # asked of the mail domain's names, whatever they resolve to
+    if kind == "tls":
+        return item.name_role == "host"
+    if host is None or kind == "mail":
+        return True  # mail is only ever asked of the host
     return str(getattr(item, "host", host)).lower() == host.lower()
 
 
@@ -104,19 +111,24 @@ def _speaks_mail(protocol: str, greeting: str | None) -> bool:
     return text.startswith(("* OK", "* PREAUTH", "* BYE"))
 
 
-def gate(rows: Sequence[CheckResult], answered: bool) -> tuple[CheckResult, ...]:
-    """The rows as they stand for the host: every pass becomes not assessed when nothing answered.
+def gate(rows: Sequence[CheckResult], evidence: Iterable[Any], host: str | None) -> tuple[CheckResult, ...]:
+    """The rows as they stand for the host (docs/verdicts.md).
 
-    A refused port passes an exposure check only on a host that otherwise
-    answers; when every port is closed the address may simply be the wrong one.
-    Failures stay: each cites an observed fact.
+    When no service of the host answered, a refusal or a timeout proves nothing
+    about the host the user meant (a typo in --resolve looks exactly like it):
+    every pass, and every failure that rests only on such non-answers, becomes
+    not assessed. A row citing an answer (the mail domain's web site answering
+    Autodiscover badly) stands.
     """
-    if answered:
+    items = list(evidence)
+    if host_answered(items, host):
         return tuple(rows)
+    heard = {item.id for item in items if answered(item)}
     return tuple(
         dataclasses.replace(row, status=CheckStatus.NOT_ASSESSED,
                             reason=f"{NOTHING_ANSWERED} (alone, this row read: {row.reason})")
-        if row.status is CheckStatus.PASS else row
+        if row.status in (CheckStatus.PASS, CheckStatus.FAIL) and not heard & set(row.evidence)
+        else row
         for row in rows
     )
 

@@ -43,20 +43,52 @@ def test_answers_from_the_mail_domains_other_names_do_not_count_for_the_host():
     assert host_answered(evidence_set(website), "example.test")
 
 
-def test_the_gate_turns_passes_into_not_assessed_only_when_nothing_answered():
-    rows = [_row("mail.pop3_exposed", S.PASS, reason="the port refused the connection"),
-            _row("autodiscover.unreachable", S.FAIL), _row("http.hsts_missing", S.NOT_APPLICABLE)]
-    assert gate(rows, answered=True) == tuple(rows)
-    gated = gate(rows, answered=False)
-    assert [r.status for r in gated] == [S.NOT_ASSESSED, S.FAIL, S.NOT_APPLICABLE]
+def test_on_a_silent_host_nothing_passes_or_fails_on_silence_but_answers_elsewhere_stand():
+    refused = http_evidence(exchange("http://mail.example.test:80/owa",
+                                     error=ProbeError("refused", "connection refused")))
+    website = http_evidence(exchange("https://example.test:443/autodiscover/autodiscover.xml", 404),
+                            scheme="https", host="example.test", path="/autodiscover/autodiscover.xml",
+                            role="autodiscover", evidence_id="E002")
+    rows = [
+        _row("mail.pop3_exposed", S.PASS, reason="the port refused the connection"),
+        CheckResult("autodiscover.unreachable", "https://m", S.FAIL, "refused", Severity.HIGH,
+                    ("CAS-11",), ("E001",)),
+        CheckResult("autodiscover.url_failed", "https://example.test", S.FAIL, "404", Severity.LOW,
+                    ("CAS-11",), ("E002",)),
+        _row("http.hsts_missing", S.NOT_APPLICABLE),
+    ]
+    evidence = evidence_set(refused, website)
+    assert gate(rows, evidence_set(refused, website, http_evidence(
+        exchange("http://mail.example.test:80/ecp", 404), evidence_id="E003")),
+        "mail.example.test") == tuple(rows)
+    gated = gate(rows, evidence, "mail.example.test")
+    assert [r.status for r in gated] == [S.NOT_ASSESSED, S.NOT_ASSESSED, S.FAIL, S.NOT_APPLICABLE]
     assert "no Client Access service" in gated[0].reason and "refused" in gated[0].reason
+
+
+def test_findings_are_built_from_the_gated_rows():
+    from casaudit.api import evaluate
+    from casaudit.catalog import Check
+    from casaudit.model import CheckMeta, Outcome
+
+    meta = CheckMeta("t.silence", "Silence", Severity.HIGH, ("CAS-11",), "d", "r")
+    refused = http_evidence(exchange("http://mail.example.test:80/owa",
+                                     error=ProbeError("refused", "connection refused")))
+
+    def fails_on_refusal(_evidence):
+        return [Outcome("http://mail.example.test:80", S.FAIL, "refused", ("E001",))]
+
+    rows, findings = evaluate(evidence_set(refused), [Check(meta, fails_on_refusal)],
+                              host="mail.example.test")
+    assert [r.status for r in rows] == [S.NOT_ASSESSED] and findings == ()
 
 
 # --------------------------------------------------------------------------- status, areas, headline
 
 
 def test_a_host_that_did_not_answer_has_no_grade_and_an_unknown_headline():
-    rows = gate([_row("http.basic_offered", S.PASS), _row("tls.legacy_protocol", S.PASS)], False)
+    rows = gate([_row("http.basic_offered", S.PASS), _row("tls.legacy_protocol", S.PASS)],
+                evidence_set(), "mail.example.test")
     summary = summarise(rows, (), answered=False)
     assert summary.status == "not_assessed"
     assert all(area.grade is None for area in summary.areas)
