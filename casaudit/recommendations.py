@@ -102,7 +102,7 @@ def _verdict(rec: Recommendation, rows: Sequence[CheckResult], findings: Sequenc
     failed = [r for r in applicable if r.status is CheckStatus.FAIL and r.severity is not Severity.INFO]
     passed = [r for r in applicable if r.status is CheckStatus.PASS]
     unjudged = [r for r in applicable if r.status in (CheckStatus.NOT_ASSESSED, CheckStatus.ERROR)]
-    missing = (f"; {len(unjudged)} more could not be assessed ({top_reasons(unjudged)})"
+    missing = (f"; {len(unjudged)} more not assessed ({top_reasons(unjudged)})"
                if unjudged else "")
 
     def verdict(value: Verdict, reason: str) -> RecommendationVerdict:
@@ -135,9 +135,10 @@ def _verdict(rec: Recommendation, rows: Sequence[CheckResult], findings: Sequenc
         return verdict(Verdict.MET, f"all {len(passed)} rows that apply passed ({by}){only}")
     if passed:
         return verdict(Verdict.NOT_ASSESSED,
-                       f"incomplete: {len(passed)} rows passed, {len(unjudged)} could not be "
-                       f"assessed ({top_reasons(unjudged)})")
+                       f"incomplete: {len(passed)} rows passed, {len(unjudged)} not assessed "
+                       f"({top_reasons(unjudged)})")
     if unjudged:
-        return verdict(Verdict.NOT_ASSESSED, top_reasons(unjudged, 3))
+        return verdict(Verdict.NOT_ASSESSED,
+                       f"{len(unjudged)} rows that apply, none assessed: {top_reasons(unjudged, 3)}")
     # Only informational failures: they do not count, and nothing else was judged.
     return verdict(Verdict.NOT_ASSESSED, "only informational rows; nothing else could be judged")

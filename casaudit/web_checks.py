@@ -149,12 +149,15 @@ def read(endpoint: Endpoint) -> Reading:
     return Reading(Answer.UNREADABLE, f"{describe(last)}: not an answer casaudit can read", last)
 
 
-def unusable(endpoint: Endpoint, reading: Reading) -> Outcome:
-    """The row of a property check for an answer it cannot judge: absent or unknown."""
+def unusable(endpoint: Endpoint, reading: Reading, recommendations: tuple[str, ...] = ()) -> Outcome:
+    """The row of a property check for an answer it cannot judge: absent or unknown.
+
+    `recommendations` are those the row would have decided (the URL's own SSL
+    recommendation...): a row not assessed must count against their coverage.
+    """
     item = endpoint.item
-    if reading.absent:
-        return Outcome(item.endpoint, CheckStatus.NOT_APPLICABLE, reading.reason, (item.id,))
-    return Outcome(item.endpoint, CheckStatus.NOT_ASSESSED, reading.reason, (item.id,))
+    status = CheckStatus.NOT_APPLICABLE if reading.absent else CheckStatus.NOT_ASSESSED
+    return Outcome(item.endpoint, status, reading.reason, (item.id,), recommendations)
 
 
 def proves_something(exchange: HttpExchange) -> bool:

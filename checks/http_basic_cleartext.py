@@ -43,7 +43,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         own = endpoint.url.transport_recommendations
         reading = read(endpoint)
         if not reading.usable:
-            outcomes.append(unusable(endpoint, reading))
+            outcomes.append(unusable(endpoint, reading, own))
             continue
         offending = [
             exchange for exchange in endpoint.own_chain

@@ -47,8 +47,9 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         if item.scheme != "https":
             continue  # Basic on plain HTTP is http.basic_cleartext's finding.
         reading = read(endpoint)
+        own = _recommendations(endpoint.url.role, endpoint.url.owa_family)
         if not reading.usable:
-            outcomes.append(unusable(endpoint, reading))
+            outcomes.append(unusable(endpoint, reading, own))
             continue
         basic = [
             x for x in item.exchanges
@@ -65,7 +66,6 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         first = basic[0]
         outcomes.append(Outcome(
             item.endpoint, CheckStatus.FAIL, "a 401 over HTTPS offers Basic", (item.id,),
-            _recommendations(endpoint.url.role, endpoint.url.owa_family),
-            observed=f"{describe(first)} offering {', '.join(first.auth_schemes)}",
+            own, observed=f"{describe(first)} offering {', '.join(first.auth_schemes)}",
         ))
     return outcomes

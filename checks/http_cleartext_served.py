@@ -67,7 +67,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         else:
             # No answer, an error page, or a plain-HTTP redirect not followed: what the
             # client ends up with is unknown.
-            outcomes.append(Outcome(item.endpoint, CheckStatus.NOT_ASSESSED, reading.reason, ids))
+            outcomes.append(Outcome(item.endpoint, CheckStatus.NOT_ASSESSED, reading.reason, ids, own))
     return outcomes
 
 

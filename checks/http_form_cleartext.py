@@ -40,7 +40,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         own = endpoint.url.transport_recommendations
         reading = read(endpoint)
         if not reading.usable:
-            outcomes.append(unusable(endpoint, reading))
+            outcomes.append(unusable(endpoint, reading, own))
             continue
         forms = [(x, x.logon_form) for x in endpoint.own_chain if x.logon_form is not None]
         if not forms:

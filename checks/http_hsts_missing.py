@@ -58,7 +58,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         if not reading.usable:
             # A closed port or a URL that is not there protects nothing; an error page or
             # a timeout shows nothing of the headers the service sends.
-            outcomes.append(unusable(endpoint, reading))
+            outcomes.append(unusable(endpoint, reading, own))
             continue
         answered = [x for x in item.exchanges if x.status is not None and x.url.startswith("https://")]
         ages = [age for x in answered if (age := hsts(x)) is not None]

@@ -16,6 +16,7 @@ signatures and dates, and whether they chain to the system trust store or
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,6 +31,8 @@ from casaudit.probes.common import now
 from casaudit.probes.tls_preflight import preflight
 from casaudit.resolve import ResolutionError
 
+#: How long closing the probe waits for that import to end.
+_IMPORT_WAIT_SECONDS = 30.0
 #: The sslyze half of the probe (casaudit.probes.tls_scan), imported in the background.
 _SCANNER_MODULE = "casaudit.probes.tls_scan"
 
@@ -94,7 +97,11 @@ class TlsProbe:
         return [TlsBatch(tuple(plan_tls(self._context.target)))]
 
     def close(self) -> None:
-        pass
+        # A scan where nothing answered ends before sslyze has finished importing; an
+        # interpreter that exits under a thread still loading a C extension aborts
+        # ("FATAL: exception not rethrown"), so the import is waited for, bounded.
+        with contextlib.suppress(Exception):
+            self._scanner.exception(timeout=_IMPORT_WAIT_SECONDS)
 
     def run(self, task: TlsBatch) -> list[TlsEvidence]:
         started = now()
