@@ -139,6 +139,7 @@ def _verdict(rec: Recommendation, rows: Sequence[CheckResult], findings: Sequenc
                        f"({top_reasons(unjudged)})")
     if unjudged:
         return verdict(Verdict.NOT_ASSESSED,
-                       f"{len(unjudged)} rows that apply, none assessed: {top_reasons(unjudged, 3)}")
+                       f"not assessed: none of the {len(unjudged)} rows that apply had a usable answer "
+                       f"({top_reasons(unjudged, 3)})")
     # Only informational failures: they do not count, and nothing else was judged.
     return verdict(Verdict.NOT_ASSESSED, "only informational rows; nothing else could be judged")
