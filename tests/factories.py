@@ -279,6 +279,7 @@ def tls_evidence(
     expiry_warning_days: int = 30,
     evidence_id: str = "tls-001",
     no_certificate: bool = False,
+    starttls_offered: bool | None = None,
 ) -> TlsEvidence:
     port = port or {"https": 443, "imaps": 993, "pop3s": 995, "imap": 143, "pop3": 110}[service]
     if error is not None:
@@ -289,7 +290,7 @@ def tls_evidence(
         starttls={"imap": "IMAP", "pop3": "POP3"}.get(service), features=("Outlook Web Access",),
         scope=scope, scan_commands=(), started_at=started_at, finished_at=started_at,
         expiry_warning_days=expiry_warning_days, error=error,
-        client_auth=None if error else "disabled",
+        starttls_offered=starttls_offered, client_auth=None if error else "disabled",
         protocols=protocols if scope == "full" else (),
         certificate=None if (error or no_certificate) else (cert or chain()),
         vulnerabilities=vulnerabilities if scope == "full" else TlsVulnerabilities(),
