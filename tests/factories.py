@@ -188,17 +188,49 @@ def hostless_evidence(
     )
 
 
+#: The transport error behind each Autodiscover failure name the probe derives from one.
+AUTODISCOVER_ERRORS = {
+    "refused": ProbeError("refused", "connection refused: nothing listens on this port"),
+    "timeout": ProbeError("timeout", "the server stopped answering in time"),
+    "dns_nxdomain": ProbeError("dns", "name not resolved: no such name (NXDOMAIN)"),
+    "dns_failure": ProbeError("dns", "name not resolved: Name or service not known"),
+    "connection_reset": ProbeError("reset", "the server reset the connection"),
+    "tls_failure": ProbeError("tls", "TLS handshake failed: HANDSHAKE_FAILURE"),
+    "protocol_error": ProbeError("protocol", "the server broke the HTTP protocol"),
+}
+
+
+def autodiscover_answer(endpoint: str, method: str, verdict: str, failure: str | None,
+                        domain: str) -> tuple[HttpExchange, ...]:
+    """What the probe would have recorded for this verdict: the exchanges it rests on."""
+    if method == "srv":
+        return ()  # a DNS query; its record is `srv`
+    verb = "GET" if method in ("http_redirect", "json_v2") else "POST"
+    if failure in AUTODISCOVER_ERRORS:
+        return (exchange(endpoint, method=verb, error=AUTODISCOVER_ERRORS[failure]),)
+    secure = f"https://autodiscover.{domain}:443/autodiscover/autodiscover.xml"
+    if verdict == "working" and method == "http_redirect":
+        return (exchange(endpoint, 302, method=verb, headers=(("Location", secure),)),
+                exchange(secure, 401, method="POST", auth=("Negotiate", "NTLM")))
+    if verdict == "working":
+        return (exchange(endpoint, 401, method=verb, auth=("Negotiate", "NTLM")),)
+    status = {"not_found": 404, "unexpected_status": 503, "cleartext_content": 401}.get(
+        failure or "", 200)
+    return (exchange(endpoint, status, method=verb, body="<html>a web site</html>"),)
+
+
 def autodiscover_evidence(
     method: str = "autodiscover_host",
     verdict: str = "working",
     failure: str | None = None,
     *,
     domain: str = "example.test",
-    exchanges: tuple[HttpExchange, ...] = (),
+    exchanges: tuple[HttpExchange, ...] | None = None,
     srv: object = None,
     detail: str = "",
     evidence_id: str | None = None,
 ) -> object:
+    """One method's record; without `exchanges`, those its verdict and failure imply."""
     from casaudit.evidence_autodiscover import METHODS, AutodiscoverEvidence
 
     order = METHODS.index(method) + 1
@@ -207,6 +239,8 @@ def autodiscover_evidence(
     scheme = {"http_redirect": "http", "srv": "dns"}.get(method, "https")
     port = {"http": 80, "dns": 53}.get(scheme, 443)
     endpoint = f"{scheme}://{host}:{port}/autodiscover/autodiscover.xml"
+    if exchanges is None:
+        exchanges = autodiscover_answer(endpoint, method, verdict, failure, domain)
     return AutodiscoverEvidence(
         id=evidence_id or f"ad-{order:03d}", endpoint=endpoint, method=method, order=order,
         domain=domain, email=f"casaudit-probe@{domain}", started_at=T0, finished_at=T0,
