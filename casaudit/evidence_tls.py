@@ -158,6 +158,11 @@ class TlsEvidence:
         error: set when no TLS session could be made at all (`refused`: the port is
             closed; `timeout`: nothing is known; `tls`: the server refused every handshake;
             `protocol`: the STARTTLS upgrade failed).
+        starttls_offered: for STARTTLS/STLS services (`starttls` set): True when the server
+            accepted the upgrade command, False when it answered it with a refusal (STARTTLS
+            is not offered: there is no TLS on this port to judge; `error` then says so too),
+            None when the command was never answered (closed, silent, no greeting) and always
+            for implicit-TLS services.
         client_auth: whether the handshake asks for a client certificate: `disabled`,
             `optional` or `required`.
         highest_version: the best protocol version the server negotiated.
@@ -183,6 +188,7 @@ class TlsEvidence:
     finished_at: str
     expiry_warning_days: int
     error: ProbeError | None = None
+    starttls_offered: bool | None = None
     client_auth: str | None = None
     highest_version: str | None = None
     protocols: tuple[TlsProtocolSupport, ...] = ()

@@ -33,6 +33,8 @@ from datetime import date, datetime
 from functools import cache
 from importlib import resources
 
+from casaudit.evidence_mail import MailEvidence
+from casaudit.exchange import BASELINE_ROLE, baseline_for, exchange_markers, exchange_signals
 from casaudit.model import EvidenceSet, HttpEvidence, HttpExchange
 
 EX2003 = "Exchange Server 2003"
@@ -417,6 +419,66 @@ def _scan_date(items: list[HttpEvidence]) -> date | None:
         except ValueError:
             continue
     return min(days) if days else None
+
+
+# --------------------------------------------------------------------------- is it Exchange
+
+
+def exchange_seen(evidence: EvidenceSet, host: str) -> tuple[bool | None, str]:
+    """Did an Exchange Client Access service answer on `host`, and how do we know.
+
+    True: an answer carries an Exchange-specific marker (X-OWA-Version, X-FEServer,
+    an OWA page or logon path, MS-Server-ActiveSync...) or a POP3/IMAP4 greeting
+    names Microsoft Exchange. False: observably not: every Client Access URL
+    answered as absent (404, a nonexistent path's answer, a refused port) and no
+    marker showed anywhere. None: cannot tell, because nothing answered over HTTP,
+    a URL gave no usable answer (timeout, reset, a 5xx), or something answers at a
+    Client Access URL without any Exchange marker (stripped headers?). For the
+    build checks: Exchange seen but no build is "hidden", never "not there".
+    """
+    items = [i for i in evidence.of(HttpEvidence) if i.host == host]
+    for item in items:
+        for exchange in item.exchanges:
+            if exchange.status is None:
+                continue
+            strong, _weak = exchange_markers(exchange)
+            if strong:
+                return True, f"{strong[0]} at {exchange.url}"
+    for mail in evidence.of(MailEvidence):
+        if mail.host == host and mail.banner and mail.banner.product.startswith("Microsoft Exchange"):
+            return True, (f"the {mail.protocol.upper()} greeting on port {mail.port} names "
+                          f"{mail.banner.product}")
+    unusable: list[str] = []
+    present: list[str] = []
+    answered = False
+    for item in items:
+        if item.role == BASELINE_ROLE:
+            continue  # not a Client Access URL: it only tells the others' answers apart
+        last = item.exchanges[-1]
+        if last.error is not None and last.error.kind == "refused":
+            continue  # a closed port: nothing served there
+        if last.error is not None or last.status is None:
+            unusable.append(f"{item.endpoint}: {last.error.detail if last.error else 'no answer'}")
+            continue
+        if last.status >= 500:
+            # A 503 says nothing about what is behind it (and a baseline answering alike
+            # would otherwise make it read as "absent").
+            unusable.append(f"{item.endpoint} answered {last.status}")
+            continue
+        answered = True
+        if exchange_signals(item, baseline_for(evidence, item)).found:
+            present.append(item.endpoint)
+    if not answered and not unusable:
+        return None, "no HTTP answer: every port refused the connection"
+    if not answered:
+        return None, f"no HTTP answer: {'; '.join(unusable[:2])}"
+    if unusable:
+        more = f" and {len(unusable) - 2} more" if len(unusable) > 2 else ""
+        return None, f"{len(unusable)} URL(s) gave no usable answer ({'; '.join(unusable[:2])}{more})"
+    if present:
+        return None, (f"{present[0]} answers unlike a nonexistent path but shows no Exchange "
+                      "marker")
+    return False, "every Client Access URL answered as absent, with no Exchange marker"
 
 
 # --------------------------------------------------------------------------- support

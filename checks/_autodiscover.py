@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from casaudit.evidence_autodiscover import AutodiscoverEvidence
+from casaudit.evidence_autodiscover import UNKNOWN, WORKING, AutodiscoverEvidence
 from casaudit.model import EvidenceSet
+
+#: Failures in which the server gave no usable answer: nothing was learnt about Autodiscover.
+#: (`refused`, `dns_nxdomain`, 404s, HTML pages, certificates and TLS alerts are answers.)
+NO_ANSWER_FAILURES = frozenset({
+    "timeout", "connection_reset", "protocol_error", "unreachable", "error", "xml_cut_short",
+})
 
 
 def by_method(evidence: EvidenceSet) -> dict[str, list[AutodiscoverEvidence]]:
@@ -34,3 +40,24 @@ def in_organisation(host: str, domain: str) -> bool:
 def describe(item: AutodiscoverEvidence) -> str:
     text = f"{item.method.replace('_', ' ')}: {item.verdict}"
     return text + (f" ({item.failure.replace('_', ' ')})" if item.failure else "")
+
+
+def unanswered(item: AutodiscoverEvidence) -> str | None:
+    """Why this method's outcome proves nothing, or None when it rests on an observed answer.
+
+    A method the probe could not judge (`unknown`: a timeout, a target out of scope),
+    a failure that is no answer at all (reset, garbage, a body cut short), a DNS
+    server that failed the SRV query, and a 5xx (an Autodiscover URL answering 503
+    is not a working Autodiscover, nor a proof that none is there) all leave the
+    question open.
+    """
+    if item.verdict == WORKING:
+        return None
+    if item.verdict == UNKNOWN or item.failure in NO_ANSWER_FAILURES:
+        return item.detail or (item.failure or "no answer").replace("_", " ")
+    if item.method == "srv" and item.srv is not None and item.srv.error in ("timeout", "dns"):
+        return f"the SRV query failed: {item.srv.detail or item.srv.error}"
+    last = item.exchanges[-1] if item.exchanges else None
+    if item.failure == "unexpected_status" and last is not None and (last.status or 0) >= 500:
+        return f"{last.url} answered {last.status}, a server error that proves nothing"
+    return None

@@ -31,15 +31,20 @@ def speaks_protocol(item: MailEvidence) -> bool:
     return greeting.startswith(("* OK", "* PREAUTH", "* BYE"))
 
 
-def closed_or_unknown(item: MailEvidence, passing: str) -> Outcome | None:
-    """The outcome for a port that did not open: refused is a pass, anything else unknown.
+def closed_or_unknown(item: MailEvidence, absent: str, *, exposure: bool = False) -> Outcome | None:
+    """The outcome for a port that did not open, or None when it is open and the check looks further.
 
-    None when the port is open and the check must look further.
+    A refused port is observed absence: for an exposure check (is POP3/IMAP4
+    reachable?) it is the very answer, a pass; for a check of a property of the
+    service (its login, its STARTTLS, its banner) there is nothing to judge,
+    not applicable. `absent` says what the refusal means for the check. A port
+    that did not answer at all (filtered, unreachable) leaves it unknown.
     """
     if item.is_open:
         return None
     if item.reachability == "refused":
-        return Outcome(item.endpoint, CheckStatus.PASS, f"the port refused the connection: {passing}",
+        status = CheckStatus.PASS if exposure else CheckStatus.NOT_APPLICABLE
+        return Outcome(item.endpoint, status, f"the port refused the connection: {absent}",
                        (item.id,))
     detail = item.error.detail if item.error else item.reachability
     return Outcome(item.endpoint, CheckStatus.NOT_ASSESSED, f"no answer on the port ({detail})",
@@ -59,7 +64,7 @@ def judge_cleartext_ports(
     """One outcome per cleartext mail port (110, 143): closed, silent, or `judge`'s verdict."""
     outcomes = []
     for item in mail_evidence(evidence, cleartext_only=True):
-        if (outcome := closed_or_unknown(item, "nothing listens in clear")) is not None:
+        if (outcome := closed_or_unknown(item, "nothing listens in clear, nothing to judge")) is not None:
             outcomes.append(outcome)
         elif not speaks_protocol(item):
             outcomes.append(no_greeting(item))
@@ -73,7 +78,8 @@ def exposure(evidence: EvidenceSet, protocol: str) -> list[Outcome]:
     what = NAMES[protocol]
     outcomes = []
     for item in mail_evidence(evidence, protocol=protocol):
-        if (outcome := closed_or_unknown(item, f"{what} is not reachable here")) is not None:
+        if (outcome := closed_or_unknown(item, f"{what} is not reachable here",
+                                         exposure=True)) is not None:
             outcomes.append(outcome)
             continue
         if not speaks_protocol(item):

@@ -38,14 +38,17 @@ def where(item: TlsEvidence) -> str:
 def judged(
     evidence: EvidenceSet, *, certificate_check: bool = False, every_name: bool = False
 ) -> Iterator[tuple[TlsEvidence, Outcome | None]]:
-    """Each TLS service a check should judge, with a not-assessed outcome when it cannot.
+    """Each TLS service a check should judge, with the outcome that stands in when it cannot.
 
-    Left out quietly: POP3/IMAP4 ports that refused the connection (off is the
-    default, and nothing is served there); other names that do not resolve (only
-    the name check speaks of them); and, for checks other than certificate checks,
-    names scanned only for their certificate. Certificate checks also leave out a
-    name whose certificate is the very one the host's service already showed,
-    unless `every_name` (the name check, for which each name is a question).
+    A port that refused the connection, or a STARTTLS/STLS port whose server refused
+    the upgrade, has no TLS to judge: `not_applicable` (a row, never a silent skip,
+    so the report shows the service was looked at). Any other failure (timeout,
+    reset, handshake failure, an upgrade that got no answer) is `not_assessed`.
+    Left out quietly: other names that do not resolve (only the name check speaks
+    of them) and, for checks other than certificate checks, names scanned only for
+    their certificate. Certificate checks also leave out a name whose certificate is
+    the very one the host's service already showed, unless `every_name` (the name
+    check, for which each name is a question).
     """
     host_leaves = {
         (item.address, item.port): item.certificate.leaf.sha256
@@ -61,11 +64,9 @@ def judged(
             ):
                 continue
         if item.error is not None:
-            if item.error.kind == "refused" and item.service in MAIL_SERVICES:
-                continue
             if item.error.kind == "dns" and item.name_role != "host":
                 continue
-            yield item, not_assessed(item, f"no TLS session: {item.error.detail}")
+            yield item, unjudged(item)
             continue
         if certificate_check and item.certificate is None:
             failure = item.command_error("certificate_info")
@@ -73,6 +74,26 @@ def judged(
             yield item, not_assessed(item, f"no certificate to judge: {reason}")
             continue
         yield item, None
+
+
+def unjudged(item: TlsEvidence) -> Outcome:
+    """The row of a service with no TLS session (`item.error` set): absent or unknown."""
+    assert item.error is not None
+    if item.error.kind == "refused":
+        return not_applicable(item, f"the port refused the connection: no TLS service to judge "
+                                    f"({item.error.detail})")
+    if item.starttls_offered is False:
+        # The evidence says so structurally (the probe saw the server refuse the command);
+        # the missing upgrade itself is mail.starttls_missing's finding, not a TLS flaw.
+        word = "STLS" if item.starttls == "POP3" else "STARTTLS"
+        return not_applicable(item, f"{word} is not offered: no TLS to judge "
+                                    f"(mail.starttls_missing judges its absence)")
+    return not_assessed(item, f"no TLS session: {item.error.detail}")
+
+
+def not_applicable(item: TlsEvidence, reason: str) -> Outcome:
+    return Outcome(item.endpoint, CheckStatus.NOT_APPLICABLE, reason, (item.id,),
+                   own_recommendations(item))
 
 
 def not_assessed(item: TlsEvidence, reason: str) -> Outcome:

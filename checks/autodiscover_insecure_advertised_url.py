@@ -73,11 +73,14 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for _domain, items in by_method(evidence).items():
         attempts = [(item, item.authenticated) for item in items if item.authenticated is not None]
+        if not attempts:
+            # Without --authenticated nothing was probed for this check: no row at all (the
+            # recommendation says what it would take), rather than a row about nothing.
+            continue
         sent = [(item, attempt) for item, attempt in attempts if attempt.sent]
         first: AutodiscoverEvidence = items[0]
         if not sent:
-            reason = ("needs credentials: run with --email ADDRESS --authenticated" if not attempts
-                      else "credentials were withheld from every method: "
+            reason = ("credentials were withheld from every method: "
                       + "; ".join(f"{i.method}: {a.withheld}" for i, a in attempts))
             outcomes.append(Outcome(first.endpoint, CheckStatus.NOT_ASSESSED, reason,
                                     tuple(i.id for i in items)))

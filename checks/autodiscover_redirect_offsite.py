@@ -6,7 +6,7 @@ from urllib.parse import urljoin
 
 from casaudit.evidence_autodiscover import AutodiscoverEvidence
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
-from checks._autodiscover import host_of, in_organisation
+from checks._autodiscover import host_of, in_organisation, unanswered
 
 CHECK = CheckMeta(
     id="autodiscover.redirect_offsite",
@@ -70,10 +70,14 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
             outcomes.append(Outcome(
                 item.endpoint, CheckStatus.PASS, f"stays inside {item.domain}: {pointers[0][0]}",
                 (item.id,)))
-        elif item.failure == "timeout" or (item.srv is not None and item.srv.error == "timeout"):
+        elif (why := unanswered(item)) is not None:
+            # No usable answer (timeout, reset, 5xx, a failed SRV query): a redirect may hide there.
             outcomes.append(Outcome(
-                item.endpoint, CheckStatus.NOT_ASSESSED, f"no answer: {item.detail}", (item.id,)))
+                item.endpoint, CheckStatus.NOT_ASSESSED, f"no usable answer: {why}", (item.id,)))
         else:
+            # An answer without a redirect, a refused port, NXDOMAIN or an SRV record saying
+            # "no service": observably nothing to follow, hence nothing to judge (never a pass).
             outcomes.append(Outcome(
-                item.endpoint, CheckStatus.PASS, "no redirect and no SRV target to follow", (item.id,)))
+                item.endpoint, CheckStatus.NOT_APPLICABLE,
+                f"no redirect and no SRV target to follow: {item.detail}", (item.id,)))
     return outcomes

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_autodiscover import FAILED, WORKING
+from casaudit.evidence_autodiscover import WORKING
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
-from checks._autodiscover import by_method, describe
+from checks._autodiscover import by_method, describe, unanswered
 
 CHECK = CheckMeta(
     id="autodiscover.unreachable",
@@ -53,21 +53,26 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         ids = tuple(item.id for item in counted)
         summary = "; ".join(describe(item) for item in counted)
         working = [item for item in counted if item.verdict == WORKING]
+        open_questions = [item for item in counted if unanswered(item) is not None]
         if working:
             outcomes.append(Outcome(
                 endpoint, CheckStatus.PASS,
                 f"working: {', '.join(i.method.replace('_', ' ') for i in working)} ({summary})",
                 ids,
             ))
-        elif all(item.verdict == FAILED for item in counted):
+        elif open_questions:
+            # A method that gave no usable answer (timeout, reset, 5xx) might work: the
+            # failure would rest on silence.
+            outcomes.append(Outcome(
+                endpoint, CheckStatus.NOT_ASSESSED,
+                f"no method answered like Autodiscover, and {len(open_questions)} gave no usable "
+                f"answer: {summary}",
+                ids,
+            ))
+        else:
+            # Every method was observed to fail (refused, NXDOMAIN, 404, wrong certificate...).
             outcomes.append(Outcome(
                 endpoint, CheckStatus.FAIL, summary, ids,
                 observed=f"every Autodiscover method failed: {summary}",
-            ))
-        else:
-            outcomes.append(Outcome(
-                endpoint, CheckStatus.NOT_ASSESSED,
-                f"no method answered like Autodiscover, and some could not be judged: {summary}",
-                ids,
             ))
     return outcomes

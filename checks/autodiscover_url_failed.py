@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_autodiscover import FAILED, GUIDE_METHODS, WORKING, AutodiscoverEvidence
+from casaudit.evidence_autodiscover import GUIDE_METHODS, WORKING, AutodiscoverEvidence
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from checks._autodiscover import unanswered
 
 CHECK = CheckMeta(
     id="autodiscover.url_failed",
@@ -35,6 +36,8 @@ CHECK = CheckMeta(
 )
 
 _CERTIFICATE_FAILURES = ("certificate_for_another_name", "certificate_expired", "certificate_untrusted")
+#: The name does not resolve or refuses connections: the URL is observably not there.
+ABSENT = ("refused", "dns_nxdomain", "dns_failure")
 
 
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
@@ -44,7 +47,20 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
             continue
         if item.verdict == WORKING:
             outcomes.append(Outcome(item.endpoint, CheckStatus.PASS, item.detail, (item.id,)))
-        elif item.verdict == FAILED:
+        elif (why := unanswered(item)) is not None:
+            outcomes.append(Outcome(
+                item.endpoint, CheckStatus.NOT_ASSESSED,
+                f"could not be judged ({(item.failure or 'no answer').replace('_', ' ')}): {why}",
+                (item.id,),
+            ))
+        elif item.failure in ABSENT:
+            # What the remediation asks for when the URL is not served: clients move on at once.
+            outcomes.append(Outcome(
+                item.endpoint, CheckStatus.NOT_APPLICABLE,
+                f"no Autodiscover URL here to fail ({item.failure.replace('_', ' ')}: "
+                f"{item.detail}); clients move on at once", (item.id,),
+            ))
+        else:
             extra = ("CAS-17",) if item.failure in _CERTIFICATE_FAILURES else ()
             outcomes.append(Outcome(
                 item.endpoint, CheckStatus.FAIL,
@@ -52,10 +68,5 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
                 (item.id,), extra,
                 observed=f"{item.endpoint} failed as an Autodiscover URL "
                 f"({(item.failure or '').replace('_', ' ')}): {item.detail}",
-            ))
-        else:
-            outcomes.append(Outcome(
-                item.endpoint, CheckStatus.NOT_ASSESSED, f"could not be judged: {item.detail}",
-                (item.id,),
             ))
     return outcomes

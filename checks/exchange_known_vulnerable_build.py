@@ -5,6 +5,7 @@ from __future__ import annotations
 from casaudit.exchange_cves import FLAWS, Exposure, assess
 from casaudit.identify import identify
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from checks._version import without_build
 
 CHECK = CheckMeta(
     id="exchange.known_vulnerable_build",
@@ -39,11 +40,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
     for ident in identify(evidence):
         ids = ident.evidence_ids
         if ident.build is None:
-            reason = (
-                "no HTTP answer" if not ident.answered
-                else "no response disclosed a build number to compare"
-            )
-            outcomes.append(Outcome(ident.endpoint, CheckStatus.NOT_ASSESSED, reason, ids))
+            outcomes.append(without_build(evidence, ident, "no response disclosed a build number"))
             continue
         info = ident.build
         if info.product is None:
@@ -84,3 +81,4 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
             )
             outcomes.append(Outcome(ident.endpoint, CheckStatus.PASS, f"{info.label}: {why}", ids))
     return outcomes
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from casaudit.identify import identify, support_status
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from checks._version import without_build
 
 CHECK = CheckMeta(
     id="exchange.version_eol",
@@ -40,14 +41,15 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         ids = ident.evidence_ids
         product = ident.product
         if product is None:
-            if not ident.answered:
-                reason = "no HTTP answer: the product could not be identified"
-            elif ident.build is not None:
+            if ident.build is not None:
                 reason = f"{ident.build.label}: the product is unknown, so is its support"
             elif ident.sightings:
                 reason = "the version seen does not name one product (" + ident.where() + ")"
             else:
-                reason = "no response disclosed the Exchange product or build"
+                # Nothing named a product: no Exchange here, Exchange hiding it, or unknown.
+                outcomes.append(without_build(
+                    evidence, ident, "no response disclosed the Exchange product or build"))
+                continue
             outcomes.append(Outcome(ident.endpoint, CheckStatus.NOT_ASSESSED, reason, ids))
             continue
         what = ident.build.label if ident.build is not None else product

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
-from checks._mail import NAMES, closed_or_unknown, mail_evidence, no_greeting
+from checks._mail import NAMES, closed_or_unknown, mail_evidence, no_greeting, speaks_protocol
 
 CHECK = CheckMeta(
     id="mail.banner_disclosure",
@@ -40,7 +40,9 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         if (outcome := closed_or_unknown(item, "no greeting to read")) is not None:
             outcomes.append(outcome)
             continue
-        if not item.greeting:
+        if not speaks_protocol(item):
+            # Silence or another protocol's words: no POP3/IMAP4 greeting was observed,
+            # so "names no product" would be a pass on garbage.
             outcomes.append(no_greeting(item))
             continue
         banner = item.banner

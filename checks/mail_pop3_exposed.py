@@ -31,6 +31,8 @@ CHECK = CheckMeta(
         "for POP3 and IMAP4",
         "Microsoft Learn, POP3 and IMAP4 in Exchange Server",
     ),
+    # A refused port is what CAS-09 asks for: the observation itself, a pass.
+    exposure=True,
 )
 
 

@@ -34,6 +34,11 @@ CHECK = CheckMeta(
 )
 
 
+#: Upgrade failures that are the server's own answer: it refused the command (`protocol`)
+#: or the TLS handshake after it failed (`tls`). Anything else is not an observation.
+OBSERVED_FAILURES = frozenset({"protocol", "tls"})
+
+
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
     return judge_cleartext_ports(evidence, _judge)
 
@@ -56,9 +61,11 @@ def _judge(item: MailEvidence) -> Outcome:
         version = f" ({item.tls.version})" if item.tls and item.tls.version else ""
         return Outcome(item.endpoint, CheckStatus.PASS, f"{word} offered and works{version}",
                        (item.id,))
-    if upgrade.error is not None and upgrade.error.kind == "timeout":
+    if upgrade.error is not None and upgrade.error.kind not in OBSERVED_FAILURES:
+        # A timeout, a reset or a broken connection says nothing about the upgrade itself.
         return Outcome(item.endpoint, CheckStatus.NOT_ASSESSED,
-                       f"{word} offered, no answer in time ({upgrade.error.detail})", (item.id,))
+                       f"{word} offered, the attempt gave no usable answer ({upgrade.error.detail})",
+                       (item.id,))
     why = upgrade.error.detail if upgrade.error else upgrade.reply
     return Outcome(
         item.endpoint, CheckStatus.FAIL, f"{word} offered but the upgrade fails: {why}", (item.id,),

@@ -60,4 +60,7 @@ def _judge(item: TlsEvidence) -> Outcome:
     incomplete = [p.version for p in item.protocols if p.error is not None]
     if incomplete:
         return _tls.not_assessed(item, f"the suite test of {', '.join(incomplete)} did not complete")
+    if not any(protocol.accepted for protocol in item.protocols):
+        # Nothing accepted is nothing seen: a pass needs suites that were looked at.
+        return _tls.not_assessed(item, "no cipher suite was accepted")
     return _tls.passed(item, "no NULL, anonymous, EXPORT, RC4, DES or 3DES suite is accepted")

@@ -188,17 +188,49 @@ def hostless_evidence(
     )
 
 
+#: The transport error behind each Autodiscover failure name the probe derives from one.
+AUTODISCOVER_ERRORS = {
+    "refused": ProbeError("refused", "connection refused: nothing listens on this port"),
+    "timeout": ProbeError("timeout", "the server stopped answering in time"),
+    "dns_nxdomain": ProbeError("dns", "name not resolved: no such name (NXDOMAIN)"),
+    "dns_failure": ProbeError("dns", "name not resolved: Name or service not known"),
+    "connection_reset": ProbeError("reset", "the server reset the connection"),
+    "tls_failure": ProbeError("tls", "TLS handshake failed: HANDSHAKE_FAILURE"),
+    "protocol_error": ProbeError("protocol", "the server broke the HTTP protocol"),
+}
+
+
+def autodiscover_answer(endpoint: str, method: str, verdict: str, failure: str | None,
+                        domain: str) -> tuple[HttpExchange, ...]:
+    """What the probe would have recorded for this verdict: the exchanges it rests on."""
+    if method == "srv":
+        return ()  # a DNS query; its record is `srv`
+    verb = "GET" if method in ("http_redirect", "json_v2") else "POST"
+    if failure in AUTODISCOVER_ERRORS:
+        return (exchange(endpoint, method=verb, error=AUTODISCOVER_ERRORS[failure]),)
+    secure = f"https://autodiscover.{domain}:443/autodiscover/autodiscover.xml"
+    if verdict == "working" and method == "http_redirect":
+        return (exchange(endpoint, 302, method=verb, headers=(("Location", secure),)),
+                exchange(secure, 401, method="POST", auth=("Negotiate", "NTLM")))
+    if verdict == "working":
+        return (exchange(endpoint, 401, method=verb, auth=("Negotiate", "NTLM")),)
+    status = {"not_found": 404, "unexpected_status": 503, "cleartext_content": 401}.get(
+        failure or "", 200)
+    return (exchange(endpoint, status, method=verb, body="<html>a web site</html>"),)
+
+
 def autodiscover_evidence(
     method: str = "autodiscover_host",
     verdict: str = "working",
     failure: str | None = None,
     *,
     domain: str = "example.test",
-    exchanges: tuple[HttpExchange, ...] = (),
+    exchanges: tuple[HttpExchange, ...] | None = None,
     srv: object = None,
     detail: str = "",
     evidence_id: str | None = None,
 ) -> object:
+    """One method's record; without `exchanges`, those its verdict and failure imply."""
     from casaudit.evidence_autodiscover import METHODS, AutodiscoverEvidence
 
     order = METHODS.index(method) + 1
@@ -207,6 +239,8 @@ def autodiscover_evidence(
     scheme = {"http_redirect": "http", "srv": "dns"}.get(method, "https")
     port = {"http": 80, "dns": 53}.get(scheme, 443)
     endpoint = f"{scheme}://{host}:{port}/autodiscover/autodiscover.xml"
+    if exchanges is None:
+        exchanges = autodiscover_answer(endpoint, method, verdict, failure, domain)
     return AutodiscoverEvidence(
         id=evidence_id or f"ad-{order:03d}", endpoint=endpoint, method=method, order=order,
         domain=domain, email=f"casaudit-probe@{domain}", started_at=T0, finished_at=T0,
@@ -279,6 +313,7 @@ def tls_evidence(
     expiry_warning_days: int = 30,
     evidence_id: str = "tls-001",
     no_certificate: bool = False,
+    starttls_offered: bool | None = None,
 ) -> TlsEvidence:
     port = port or {"https": 443, "imaps": 993, "pop3s": 995, "imap": 143, "pop3": 110}[service]
     if error is not None:
@@ -289,9 +324,109 @@ def tls_evidence(
         starttls={"imap": "IMAP", "pop3": "POP3"}.get(service), features=("Outlook Web Access",),
         scope=scope, scan_commands=(), started_at=started_at, finished_at=started_at,
         expiry_warning_days=expiry_warning_days, error=error,
-        client_auth=None if error else "disabled",
+        starttls_offered=starttls_offered, client_auth=None if error else "disabled",
         protocols=protocols if scope == "full" else (),
         certificate=None if (error or no_certificate) else (cert or chain()),
         vulnerabilities=vulnerabilities if scope == "full" else TlsVulnerabilities(),
         command_errors=command_errors,
     )
+
+
+# --------------------------------------------------------------------------- whole hosts
+# Every probe family's evidence for one host answering one way throughout: the sets the
+# rule book's "absent" and "no usable answer" cases are built from (docs/verdicts.md).
+
+REFUSED = ProbeError("refused", "connection refused: nothing listens on this port")
+TIMEOUT = ProbeError("timeout", "the server stopped answering in time")
+
+
+def web_host(status: int | None = None, *, error: ProbeError | None = None,
+             host: str = "mail.example.test", body: str = "") -> tuple[object, ...]:
+    """Every Client Access URL, the baseline, the NTLM and Host-less requests, on https and http,
+    all answering `status` (with `body`) or all failing with `error`."""
+    from casaudit.exchange import CLIENT_ACCESS_URLS
+    from casaudit.plan import HOSTLESS_PATHS, NTLM_PATHS
+
+    items: list[object] = []
+    for scheme in ("https", "http"):
+        port = 443 if scheme == "https" else 80
+        for url in CLIENT_ACCESS_URLS:
+            items.append(http_evidence(
+                exchange(endpoint_url(scheme, host, port, url.path), status, method=url.method,
+                         error=error, body=body),
+                scheme=scheme, path=url.path, role=url.role, host=host,
+                evidence_id=f"{scheme}-{url.role}",
+            ))
+        items.append(baseline(
+            exchange(endpoint_url(scheme, host, port, "/casaudit-0123456789abcdef/"), status,
+                     error=error, body=body),
+            scheme=scheme, host=host, evidence_id=f"{scheme}-baseline",
+        ))
+        items += [ntlm_evidence(path, scheme=scheme, status=status, auth=(), error=error, host=host,
+                                evidence_id=f"ntlm-{scheme}-{path}") for path in NTLM_PATHS]
+        items += [hostless_evidence(path, scheme=scheme, status=status, error=error, host=host,
+                                    evidence_id=f"hostless-{scheme}-{path}")
+                  for path in HOSTLESS_PATHS]
+    return tuple(items)
+
+
+def mail_host(reachability: str = "open", *, greeting: str | None = None,
+              error: ProbeError | None = None) -> tuple[MailEvidence, ...]:
+    """POP3 and IMAP4, cleartext and implicit TLS, all four ports alike."""
+    return tuple(
+        mail_evidence(service, reachability=reachability, greeting=greeting, error=error,
+                      evidence_id=f"mail-{service}")
+        for service in ("pop3", "pop3s", "imap", "imaps")
+    )
+
+
+def tls_host(error: ProbeError, *, starttls_offered: bool | None = None,
+             domain: str = "example.test") -> tuple[TlsEvidence, ...]:
+    """Every TLS service (https, imaps, pop3s, STARTTLS imap and pop3, the other names) failing
+    with `error`; `starttls_offered` applies to the STARTTLS ports."""
+    items = [
+        tls_evidence(service=service, error=error, evidence_id=f"tls-{service}",
+                     starttls_offered=starttls_offered if service in ("imap", "pop3") else None)
+        for service in ("https", "imaps", "pop3s", "imap", "pop3")
+    ]
+    items += [
+        tls_evidence(host=name, name_role=role, scope="certificate", error=error,
+                     evidence_id=f"tls-{role}")
+        for name, role in ((f"autodiscover.{domain}", "autodiscover"), (domain, "domain"))
+    ]
+    return tuple(items)
+
+
+def autodiscover_host(verdict: str, failure: str, *, srv_error: str,
+                      domain: str = "example.test",
+                      authenticated: ProbeError | None = None) -> tuple[object, ...]:
+    """The five Autodiscover methods alike; the SRV query ends with `srv_error`.
+
+    With `authenticated`, each HTTPS method also carries its credentialed attempt, sent
+    and failing with that error (as with --authenticated; json_v2 never carries one).
+    """
+    import dataclasses
+
+    from casaudit.evidence_autodiscover import METHODS, AuthenticatedAttempt
+    from casaudit.resolve import SrvLookup
+
+    srv_failure = {"nxdomain": "dns_nxdomain", "dns": "dns_failure"}.get(srv_error, srv_error)
+    items = []
+    for method in METHODS:
+        if method == "srv":
+            lookup = SrvLookup(f"_autodiscover._tcp.{domain}", "192.0.2.53:53", error=srv_error,
+                               detail=srv_error)
+            srv_verdict = "unknown" if srv_error == "timeout" else "failed"
+            items.append(autodiscover_evidence(method, srv_verdict, srv_failure, srv=lookup,
+                                               domain=domain))
+        else:
+            items.append(autodiscover_evidence(method, verdict, failure, domain=domain))
+    if authenticated is not None:
+        items = [
+            dataclasses.replace(item, authenticated=AuthenticatedAttempt(
+                url=item.endpoint, sent=True,
+                exchange=exchange(item.endpoint, method="POST", error=authenticated)))
+            if item.method in ("root_domain", "autodiscover_host") else item
+            for item in items
+        ]
+    return tuple(items)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 
 from casaudit.model import CheckStatus, ProbeError
 from casaudit.resolve import SrvAnswer, SrvLookup
@@ -127,15 +128,32 @@ def test_redirect_offsite_fails_on_a_location_or_srv_outside_the_domain():
     assert "mail.example.test.evil.test" in outcomes[1].observed
 
 
-def test_redirect_offsite_passes_inside_the_domain_and_without_pointers():
+def test_redirect_offsite_passes_inside_the_domain_and_is_not_applicable_without_pointers():
+    """Nothing to follow is nothing to judge: no longer a pass on silence."""
     relative = exchange("http://autodiscover.example.test:80/autodiscover/autodiscover.xml", 302,
                         headers=(("Location", "/Autodiscover/Autodiscover.xml"),))
     evidence = evidence_set(
         autodiscover_evidence("http_redirect", "failed", "redirect_to_http", exchanges=(relative,)),
         autodiscover_evidence("srv", "working", srv=_srv("mail.example.test", ".")),
         autodiscover_evidence("srv", "failed", "dns_nxdomain", srv=_srv(error="nxdomain"), evidence_id="y"),
+        autodiscover_evidence("srv", "failed", "no_record", srv=_srv("."), evidence_id="z"),
+        autodiscover_evidence("root_domain", "failed", "not_found"),
+        autodiscover_evidence("autodiscover_host", "failed", "refused"),
     )
-    assert [o.status for o in offsite.evaluate(evidence)] == [CheckStatus.PASS] * 3
+    assert [o.status for o in offsite.evaluate(evidence)] == [CheckStatus.PASS] * 2 + [
+        CheckStatus.NOT_APPLICABLE] * 4
+
+
+def test_redirect_offsite_is_not_assessed_without_a_usable_answer():
+    evidence = evidence_set(
+        autodiscover_evidence("root_domain", "failed", "unexpected_status"),  # 503
+        autodiscover_evidence("autodiscover_host", "unknown", "timeout"),
+        autodiscover_evidence("http_redirect", "failed", "connection_reset"),
+        autodiscover_evidence("srv", "failed", "dns_failure", srv=_srv(error="dns")),
+    )
+    outcomes = offsite.evaluate(evidence)
+    assert [o.status for o in outcomes] == [CheckStatus.NOT_ASSESSED] * 4
+    assert "503" in outcomes[0].reason
 
 
 def test_redirect_offsite_is_not_assessed_when_dns_timed_out():
@@ -203,9 +221,84 @@ def test_insecure_advertised_url_passes_https_verified_and_reports_out_of_scope_
     assert "outside the target's names" in outcomes[1].reason
 
 
-def test_insecure_advertised_url_needs_credentials():
-    [unauthenticated] = insecure.evaluate(evidence_set(autodiscover_evidence("root_domain")))
-    assert unauthenticated.status is CheckStatus.NOT_ASSESSED
-    assert "--authenticated" in unauthenticated.reason
+def test_insecure_advertised_url_emits_no_row_without_an_authenticated_attempt():
+    """Without --authenticated nothing was probed for it: no row (it used to be not_assessed)."""
+    assert insecure.evaluate(evidence_set(autodiscover_evidence("root_domain"))) == []
     [withheld] = insecure.evaluate(evidence_set(_with_attempt(sent=False, withheld="not HTTPS")))
     assert withheld.status is CheckStatus.NOT_ASSESSED and "not HTTPS" in withheld.reason
+
+
+# -- answers that prove nothing, and absence --------------------------------------------
+
+ALL_METHODS = (*COUNTED, "json_v2")
+
+
+def _every(verdict: str, failure: str | None, srv_error: str | None = None):
+    return evidence_set(*(
+        autodiscover_evidence(m, verdict, failure,
+                              srv=_srv(error=srv_error) if m == "srv" and srv_error else None)
+        for m in ALL_METHODS))
+
+
+def test_a_503_on_every_url_proves_nothing_to_any_autodiscover_check():
+    """An Autodiscover URL answering 503 is neither a working Autodiscover nor its absence."""
+    evidence = _every("failed", "unexpected_status", srv_error="timeout")
+    for module in (unreachable, url_failed, cleartext, offsite):
+        statuses = {o.status for o in module.evaluate(evidence)}
+        assert statuses == {CheckStatus.NOT_ASSESSED}, module.CHECK.id
+
+
+def test_timeouts_everywhere_are_not_assessed_everywhere():
+    evidence = _every("unknown", "timeout", srv_error="timeout")
+    for module in (unreachable, url_failed, cleartext, offsite):
+        statuses = {o.status for o in module.evaluate(evidence)}
+        assert statuses == {CheckStatus.NOT_ASSESSED}, module.CHECK.id
+
+
+def test_refused_everywhere_is_an_observed_failure_of_autodiscover():
+    """Refused (and NXDOMAIN for SRV) on every method: the domain's Autodiscover observably
+    fails; each URL is observably absent; plain HTTP observably serves nothing."""
+    evidence = _every("failed", "refused", srv_error="nxdomain")
+    [row] = unreachable.evaluate(evidence)
+    assert row.status is CheckStatus.FAIL and "refused" in row.observed
+    assert {o.status for o in url_failed.evaluate(evidence)} == {CheckStatus.NOT_APPLICABLE}
+    assert {o.status for o in offsite.evaluate(evidence)} == {CheckStatus.NOT_APPLICABLE}
+    [plain] = cleartext.evaluate(evidence)
+    assert plain.status is CheckStatus.PASS and cleartext.CHECK.exposure
+
+
+def test_url_failed_is_not_applicable_where_the_name_is_absent_and_not_assessed_on_a_reset():
+    evidence = evidence_set(
+        autodiscover_evidence("root_domain", "failed", "dns_failure"),
+        autodiscover_evidence("autodiscover_host", "failed", "connection_reset"),
+    )
+    assert [o.status for o in url_failed.evaluate(evidence)] == [
+        CheckStatus.NOT_APPLICABLE, CheckStatus.NOT_ASSESSED]
+
+
+def test_unreachable_is_not_assessed_when_a_503_stands_beside_failures():
+    verdicts = {m: ("failed", "not_found") for m in COUNTED} | {
+        "autodiscover_host": ("failed", "unexpected_status")}
+    [outcome] = unreachable.evaluate(_all(verdicts))
+    assert outcome.status is CheckStatus.NOT_ASSESSED and "1 gave no usable answer" in outcome.reason
+
+
+def test_cleartext_is_not_assessed_on_a_5xx_or_a_cut_body_over_http():
+    url = "http://mail.example.test:80/autodiscover/autodiscover.xml"
+    cut = replace(exchange(url, 200, body="<html>"),
+                  body_error=ProbeError("reset", "the server reset the connection"))
+    evidence = evidence_set(
+        autodiscover_evidence("http_redirect", "failed", "unexpected_status"),
+        http_evidence(exchange(url, 503), path="/autodiscover/autodiscover.xml", role="autodiscover"),
+        http_evidence(cut, path="/autodiscover/autodiscover.xml", role="autodiscover"),
+    )
+    assert [o.status for o in cleartext.evaluate(evidence)] == [CheckStatus.NOT_ASSESSED] * 3
+
+
+def test_cleartext_passes_a_404_on_plain_http():
+    url = "http://mail.example.test:80/autodiscover/autodiscover.xml"
+    evidence = evidence_set(
+        autodiscover_evidence("http_redirect", "failed", "not_found"),
+        http_evidence(exchange(url, 404), path="/autodiscover/autodiscover.xml", role="autodiscover"),
+    )
+    assert [o.status for o in cleartext.evaluate(evidence)] == [CheckStatus.PASS] * 2

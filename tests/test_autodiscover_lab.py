@@ -81,9 +81,12 @@ def test_each_outcome_is_told_apart(build, expected, checks):
     url_rows = status_by_method(result, "autodiscover.url_failed")
     assert url_rows == {"root_domain": checks["root_domain"],
                         "autodiscover_host": checks["autodiscover_host"]}
-    # None of these postures serves Autodiscover on plain HTTP or points outside.
+    # None of these postures serves Autodiscover on plain HTTP or points outside: a method
+    # with a pointer passes, one with nothing to follow is not applicable (never a pass).
     assert set(statuses(result, "autodiscover.cleartext").values()) == {"pass"}
-    assert set(statuses(result, "autodiscover.redirect_offsite").values()) == {"pass"}
+    offsite = status_by_method(result, "autodiscover.redirect_offsite")
+    assert set(offsite.values()) <= {"pass", "not_applicable"}, offsite
+    assert offsite["root_domain"] == "not_applicable" or expected["root_domain"][0] == "working"
 
 
 def test_wrong_certificate_cites_cas17_in_the_finding():
@@ -107,7 +110,7 @@ def test_offsite_redirect_and_srv_are_flagged_and_never_contacted():
     assert verdicts(result)["srv"] == ("unknown", "target_out_of_scope")
     offsite = status_by_method(result, "autodiscover.redirect_offsite")
     assert offsite["http_redirect"] == "fail" and offsite["srv"] == "fail"
-    assert offsite["root_domain"] == "pass"
+    assert offsite["root_domain"] == "not_applicable"  # answered, with nothing to follow
     # Nothing works that casaudit may judge: not assessed, not a false "unreachable".
     assert one(result, "autodiscover.unreachable") == "not_assessed"
     assert requests and not [r for r in requests if r.host == postures.OUTSIDER]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from casaudit.model import CheckStatus, ProbeError
 from checks import exchange_known_vulnerable_build as vulnerable
 from checks import exchange_version_disclosed as disclosed
 from checks import exchange_version_eol as eol
-from tests.factories import evidence_set, exchange, http_evidence
+from tests.factories import baseline, evidence_set, exchange, http_evidence, mail_evidence
 
 HTTPS = "https://mail.example.test:443"
 
@@ -134,3 +136,55 @@ def test_vulnerable_with_a_three_part_build_says_possibly_or_fails_when_the_cu_d
 def test_vulnerable_is_not_assessed_without_a_build():
     outcome = _single(vulnerable, _owa())
     assert outcome.status is CheckStatus.NOT_ASSESSED and "build" in outcome.reason
+
+
+# --------------------------------------------------------------------------- without a build
+
+
+def _absent_host(status: int = 404, *, headers=(), error: ProbeError | None = None):
+    """/owa and /ecp over https, and the nonexistent-path baseline, all answering alike."""
+    items = [
+        http_evidence(exchange(f"{HTTPS}{path}", status, headers=headers, error=error,
+                               body="not found"),
+                      scheme="https", path=path, role=role, evidence_id=f"https-{role}")
+        for path, role in (("/owa", "owa"), ("/ecp", "ecp"))
+    ]
+    items.append(baseline(exchange(f"{HTTPS}/casaudit-0123456789abcdef/", status, headers=headers,
+                                   error=error, body="not found")))
+    return items
+
+
+@pytest.mark.parametrize("module", [vulnerable, eol])
+def test_no_exchange_on_the_host_is_not_applicable(module):
+    """Every Client Access URL absent and no marker: there is no build to judge."""
+    outcome = _single(module, *_absent_host(404))
+    assert outcome.status is CheckStatus.NOT_APPLICABLE
+    assert "no Exchange Client Access answered on this host" in outcome.reason
+
+
+@pytest.mark.parametrize("module", [vulnerable, eol])
+def test_exchange_seen_without_a_build_is_not_assessed(module):
+    """An Exchange marker (here X-FEServer on the 404s) without a build: hidden, not absent."""
+    outcome = _single(module, *_absent_host(404, headers=(("X-FEServer", "EXCH01"),)))
+    assert outcome.status is CheckStatus.NOT_ASSESSED
+    assert "Exchange answered but its build is hidden" in outcome.reason and "X-FEServer" in outcome.reason
+    banner = mail_evidence("imap", greeting="* OK The Microsoft Exchange IMAP4 service is ready.")
+    by_mail = _single(module, *_absent_host(404), banner)
+    assert by_mail.status is CheckStatus.NOT_ASSESSED and "IMAP greeting" in by_mail.reason
+
+
+@pytest.mark.parametrize("module", [vulnerable, eol])
+@pytest.mark.parametrize("answer", [
+    {"status": 503}, {"error": ProbeError("timeout", "no answer in 10 s")},
+    {"error": ProbeError("refused", "connection refused")},
+])
+def test_no_usable_answer_is_not_assessed_never_not_applicable(module, answer):
+    """A 503 everywhere (the baseline too), timeouts or refusals prove nothing about Exchange."""
+    outcome = _single(module, *_absent_host(**answer))
+    assert outcome.status is CheckStatus.NOT_ASSESSED, outcome
+
+
+@pytest.mark.parametrize("module", [vulnerable, eol])
+def test_something_served_without_markers_is_not_assessed(module):
+    outcome = _single(module, _owa())
+    assert outcome.status is CheckStatus.NOT_ASSESSED and "no Exchange marker" in outcome.reason

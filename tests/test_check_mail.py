@@ -102,10 +102,36 @@ def test_pop3_unknown_refusal_with_plain_sasl_in_clear_fails():
     assert result.status is CheckStatus.FAIL and "SASL PLAIN" in result.observed
 
 
-def test_cleartext_login_ignores_implicit_tls_and_passes_refused_ports():
+def test_cleartext_login_ignores_implicit_tls_and_a_refused_port_is_not_applicable():
+    """A closed port has no login to judge: not applicable (it used to pass on the refusal)."""
     assert mail_cleartext_login.evaluate(evidence_set(mail_evidence("imaps"))) == []
     refused = _one(mail_cleartext_login, mail_evidence("pop3", reachability="refused"))
-    assert refused.status is CheckStatus.PASS
+    assert refused.status is CheckStatus.NOT_APPLICABLE and "refused" in refused.reason
+
+
+@pytest.mark.parametrize("module", [mail_cleartext_login, mail_starttls_missing,
+                                    mail_banner_disclosure])
+def test_property_checks_are_not_applicable_on_a_refused_port(module):
+    """Property checks judge a service; a refused port has none (docs/verdicts.md)."""
+    assert not module.CHECK.exposure
+    for service in ("imap", "pop3"):
+        outcome = _one(module, mail_evidence(service, reachability="refused"))
+        assert outcome.status is CheckStatus.NOT_APPLICABLE, (module.CHECK.id, service)
+
+
+@pytest.mark.parametrize("module", [mail_pop3_exposed, mail_imap4_exposed])
+def test_exposure_checks_are_marked_so_in_the_catalog(module):
+    assert module.CHECK.exposure
+
+
+@pytest.mark.parametrize("module", [mail_cleartext_login, mail_starttls_missing,
+                                    mail_banner_disclosure, mail_pop3_exposed, mail_imap4_exposed])
+@pytest.mark.parametrize("greeting", ["SSH-2.0-OpenSSH_9.2", "HTTP/1.1 400 Bad Request",
+                                      "\x16\x03\x01garbage"])
+def test_no_mail_check_passes_or_fails_on_another_protocol(module, greeting):
+    for service in ("imap", "pop3"):
+        for outcome in module.evaluate(evidence_set(mail_evidence(service, greeting=greeting))):
+            assert outcome.status is CheckStatus.NOT_ASSESSED, (module.CHECK.id, service, greeting)
 
 
 # -- STARTTLS -------------------------------------------------------------------------
@@ -128,6 +154,12 @@ def test_starttls_offered_but_broken_fails_and_a_timeout_is_not_assessed():
     slow = StartTls(True, True, False, "", ProbeError("timeout", "the server stopped answering"))
     unknown = _one(mail_starttls_missing, mail_evidence("imap", clear=EXCHANGE_SECURE, starttls=slow))
     assert unknown.status is CheckStatus.NOT_ASSESSED
+    reset = StartTls(True, True, False, "", ProbeError("reset", "the server reset the connection"))
+    unknown = _one(mail_starttls_missing, mail_evidence("imap", clear=EXCHANGE_SECURE, starttls=reset))
+    assert unknown.status is CheckStatus.NOT_ASSESSED and "reset" in unknown.reason
+    refused = StartTls(True, True, False, "-ERR not now", ProbeError("protocol", "the server refused STLS"))
+    failed = _one(mail_starttls_missing, mail_evidence("pop3", clear=POP3_CAPA, starttls=refused))
+    assert failed.status is CheckStatus.FAIL and "-ERR not now" in failed.observed
 
 
 def test_starttls_not_assessed_on_filtered_port():

@@ -241,7 +241,9 @@ def test_flaw_tests_fire_pass_and_say_when_they_did_not_run(module, field, bad):
     assert outcome.status is CheckStatus.NOT_ASSESSED
 
 
-def test_refused_mail_ports_are_quiet_but_a_silent_https_port_is_not_assessed():
+def test_refused_ports_are_not_applicable_rows_and_a_silent_https_port_is_not_assessed():
+    """A refused port is observed absence (a row each, no longer a quiet skip for mail ports,
+    nor not_assessed for https); a timeout stays unknown."""
     refused = ProbeError("refused", "connection refused")
     timeout = ProbeError("timeout", "no answer")
     items = [
@@ -252,7 +254,65 @@ def test_refused_mail_ports_are_quiet_but_a_silent_https_port_is_not_assessed():
     for module in ALL_TLS_MODULES:
         outcomes = module.evaluate(evidence_set(*items))
         assert [(o.endpoint, o.status) for o in outcomes] == [
+            ("imaps://mail.example.test:993", CheckStatus.NOT_APPLICABLE),
+            ("pop3://mail.example.test:110", CheckStatus.NOT_APPLICABLE),
             ("https://mail.example.test:443", CheckStatus.NOT_ASSESSED)], module.CHECK.id
+        assert outcomes[0].recommendations == ("CAS-10",)
+        assert "refused" in outcomes[0].reason
+
+
+def test_a_refused_https_port_is_not_applicable():
+    item = tls_evidence(error=ProbeError("refused", "connection refused"))
+    for module in ALL_TLS_MODULES:
+        outcome = only(module, item)
+        assert outcome.status is CheckStatus.NOT_APPLICABLE, module.CHECK.id
+
+
+def _starttls(service: str, offered: bool | None, error: ProbeError) -> object:
+    return tls_evidence(service=service, error=error, starttls_offered=offered)
+
+
+def test_starttls_not_offered_is_not_applicable_but_a_failed_upgrade_is_not_assessed():
+    """The evidence field starttls_offered, not the message, tells "not offered" (nothing to
+    judge: mail.starttls_missing's finding) from "offered and then failed" (unknown)."""
+    refused = ProbeError("tls", "the server refused STARTTLS")
+    handshake = ProbeError("tls", "TLS handshake failed: WRONG_VERSION_NUMBER")
+    silent = ProbeError("protocol", "no mail greeting before STARTTLS")
+    for module in ALL_TLS_MODULES:
+        imap = only(module, _starttls("imap", False, refused))
+        assert imap.status is CheckStatus.NOT_APPLICABLE, module.CHECK.id
+        assert "STARTTLS is not offered: no TLS to judge" in imap.reason
+        pop3 = only(module, _starttls("pop3", False, refused))
+        assert pop3.status is CheckStatus.NOT_APPLICABLE and "STLS is not offered" in pop3.reason
+        assert only(module, _starttls("imap", True, handshake)).status is CheckStatus.NOT_ASSESSED
+        assert only(module, _starttls("pop3", None, silent)).status is CheckStatus.NOT_ASSESSED
+        # Same words, no structured fact: not read from the message.
+        assert only(module, _starttls("imap", None, refused)).status is CheckStatus.NOT_ASSESSED
+
+
+def test_handshake_failures_and_resets_are_not_assessed():
+    for error in (ProbeError("tls", "TLS handshake failed: HANDSHAKE_FAILURE"),
+                  ProbeError("reset", "the connection failed during the handshake"),
+                  ProbeError("timeout", "no TLS handshake within 10 s")):
+        for service in ("https", "imaps", "pop3s"):
+            for module in ALL_TLS_MODULES:
+                assert only(module, tls_evidence(service=service, error=error)).status \
+                    is CheckStatus.NOT_ASSESSED, (module.CHECK.id, service, error)
+
+
+def test_other_names_refused_are_not_applicable_and_never_pass_without_a_certificate():
+    refused = tls_evidence(host="autodiscover.example.test", name_role="autodiscover",
+                           scope="certificate", error=ProbeError("refused", "connection refused"))
+    assert only(tls_cert_name_mismatch, refused).status is CheckStatus.NOT_APPLICABLE
+    silent = tls_evidence(host="example.test", name_role="domain", scope="certificate",
+                          no_certificate=True)
+    for module in ALL_TLS_MODULES:
+        assert all(o.status is not CheckStatus.PASS for o in module.evaluate(evidence_set(silent)))
+
+
+def test_weak_cipher_does_not_pass_when_no_suite_was_seen():
+    empty = tuple(TlsProtocolSupport(p.version) for p in MODERN)
+    assert only(tls_weak_cipher, tls_evidence(protocols=empty)).status is CheckStatus.NOT_ASSESSED
 
 
 def test_mail_services_cite_cas_10_and_certificate_only_names_skip_protocol_checks():

@@ -17,12 +17,14 @@ from casaudit.identify import (
     EXSE,
     Build,
     describe,
+    exchange_seen,
     identify,
     support_status,
     tables,
 )
+from casaudit.model import ProbeError
 from tests.conftest import ROOT
-from tests.factories import evidence_set, exchange, http_evidence
+from tests.factories import baseline, evidence_set, exchange, http_evidence, mail_evidence
 
 DATA = ROOT / "casaudit" / "data"
 
@@ -188,3 +190,46 @@ def test_three_part_builds_are_judged_only_where_the_cu_decides():
     assert _exposures("15.1.2507")["ProxyShell"] is Exposure.FIXED  # CU23 postdates Apr21SU
     assert set(_exposures("15.1.1261").values()) == {Exposure.VULNERABLE}  # 2016 CU7
     assert set(_exposures("15.2.1258").values()) == {Exposure.FIXED}  # 2019 CU13
+
+
+# --------------------------------------------------------------------------- exchange_seen
+
+HOST = "mail.example.test"
+
+
+def _url(path, role, status=404, **fields):
+    return http_evidence(exchange(f"https://{HOST}:443{path}", status, **fields), scheme="https",
+                         path=path, role=role, evidence_id=f"e-{role}")
+
+
+def test_exchange_seen_by_a_marker_anywhere_or_a_mail_greeting():
+    seen, how = exchange_seen(evidence_set(
+        _url("/owa", "owa", 302, headers=(("Location", "/owa/auth/logon.aspx"),)), baseline()), HOST)
+    assert seen is True and "OWA logon path" in how
+    seen, how = exchange_seen(evidence_set(
+        _url("/owa", "owa"), baseline(), mail_evidence(
+            "pop3", greeting="+OK The Microsoft Exchange POP3 service is ready.")), HOST)
+    assert seen is True and "POP3 greeting" in how
+
+
+def test_exchange_observably_absent_only_when_every_url_answered_as_absent():
+    assert exchange_seen(evidence_set(_url("/owa", "owa"), _url("/ecp", "ecp"), baseline()),
+                         HOST)[0] is False
+    refused = ProbeError("refused", "connection refused")
+    # a refused plain-HTTP port beside 404s over HTTPS is still absence
+    closed = http_evidence(exchange(f"http://{HOST}:80/owa", error=refused), evidence_id="e-http")
+    assert exchange_seen(evidence_set(_url("/owa", "owa"), closed, baseline()), HOST)[0] is False
+
+
+@pytest.mark.parametrize(("items", "words"), [
+    (lambda: [_url("/owa", "owa", 503), baseline(exchange(
+        f"https://{HOST}:443/casaudit-0123456789abcdef/", 503))], "no HTTP answer"),
+    (lambda: [_url("/owa", "owa"), _url("/ecp", "ecp", error=ProbeError("timeout", "slow"))],
+     "no usable answer"),
+    (lambda: [_url("/owa", "owa", error=ProbeError("refused", "closed"))], "every port refused"),
+    (lambda: [_url("/owa", "owa", 200, body="<html>welcome</html>"), baseline()],
+     "no Exchange marker"),
+])
+def test_exchange_seen_cannot_tell_without_usable_answers(items, words):
+    seen, how = exchange_seen(evidence_set(*items()), HOST)
+    assert seen is None and words in how

@@ -116,7 +116,8 @@ def test_ssl3_rc4_and_3des_served_by_tlslite_are_named_per_version():
     assert observed["tls.weak_cipher"].endswith(
         "SSL 3.0: TLS_RSA_WITH_3DES_EDE_CBC_SHA (3DES), TLS_RSA_WITH_RC4_128_SHA (RC4); "
         "TLS 1.0: TLS_RSA_WITH_3DES_EDE_CBC_SHA (3DES), TLS_RSA_WITH_RC4_128_SHA (RC4)")
-    statuses = {r.check: r.status.value for r in result.checks if r.check.startswith("tls.")}
+    statuses = {r.check: r.status.value for r in result.checks
+                if r.check.startswith("tls.") and r.endpoint == https}
     assert {statuses[c] for c in statuses if c.startswith("tls.vuln.")} == {"pass"}
     assert statuses["tls.no_fallback_scsv"] == "pass"
 
@@ -155,7 +156,12 @@ def test_hardened_posture_is_clean_with_every_name_checked(hardened_lab, validat
     assert host["certificate"]["trust"] == "trusted" and host["certificate"]["path_length"] == 2
     assert {e["scope"] for e in https if e["name_role"] != "host"} == {"certificate"}
     rows = {(r["check"], r["status"]) for r in document["checks"] if r["check"].startswith("tls.")}
-    assert {status for _, status in rows} == {"pass"}
+    assert {status for _, status in rows} == {"pass", "not_applicable"}
+    # not applicable only where nothing listens: the hardened host serves no POP3/IMAP4
+    absent = {r["endpoint"].split(":")[0] for r in document["checks"]
+              if r["check"].startswith("tls.") and r["status"] == "not_applicable"}
+    # (the lab points every absent service at one closed port, which is scanned once)
+    assert absent and absent <= {"imaps", "pop3s", "imap", "pop3"}
     assert {("tls.legacy_protocol", "pass"), ("tls.weak_cipher", "pass")} <= rows
     assert {check for check, _ in rows} >= {
         "tls.vuln.heartbleed", "tls.vuln.robot", "tls.vuln.ccs_injection",
@@ -190,6 +196,8 @@ def test_legacy_posture_shows_its_2007_era_tls(legacy_lab, validate_scan):
         for version in ("SSL 3.0", "TLS 1.0", "TLS 1.1", "TLS 1.2"):
             assert (f"{version}: TLS_RSA_WITH_3DES_EDE_CBC_SHA (3DES), TLS_RSA_WITH_RC4_128_MD5 "
                     "(RC4), TLS_RSA_WITH_RC4_128_SHA (RC4)") in weak
+    starttls = [e for e in document["evidence"] if e["kind"] == "tls" and e["starttls"]]
+    assert len(starttls) == 2 and {e["starttls_offered"] for e in starttls} == {True}
     evidence = next(e for e in document["evidence"] if e["kind"] == "tls" and e["endpoint"] == https)
     accepted = {p["version"]: {s["name"] for s in p["accepted"]} for p in evidence["protocols"]}
     # Schannel's list, no more: no ECDHE in SSL 3.0, no RC4/3DES with ECDHE, no SHA-256 before 1.2
@@ -232,9 +240,49 @@ def test_closed_and_unresolvable_services_are_evidence_not_crashes(hardened_lab,
     auto = tls[f"https://autodiscover.{hardened_lab.domain}:{closed}"]
     assert auto["error"]["kind"] == "dns"
     rows = [r for r in document["checks"] if r["endpoint"].startswith("imaps://")]
-    assert rows == []  # a refused mail port is quiet
-    untrusted = [r for r in document["checks"] if r["check"] == "tls.cert_untrusted"]
-    assert [r["status"] for r in untrusted] == ["not_assessed"]
+    # A refused port, mail or https, is a not_applicable row: nothing there to judge.
+    assert rows and {r["status"] for r in rows} == {"not_applicable"}
+    untrusted = {r["endpoint"]: r["status"] for r in document["checks"]
+                 if r["check"] == "tls.cert_untrusted"}
+    assert untrusted[f"https://{hardened_lab.host}:{closed}"] == "not_applicable"
+    # the unresolvable names stay the name check's alone
+    assert not any(endpoint.startswith("https://autodiscover.") for endpoint in untrusted)
+
+
+NO_STARTTLS = """
+[imap]
+greeting = "* OK IMAP4 ready"
+capabilities = ["IMAP4rev1", "LOGINDISABLED"]
+
+[pop3]
+greeting = "+OK POP3 ready"
+capabilities = ["TOP", "UIDL", "USER"]
+"""
+
+
+def test_a_cleartext_port_without_starttls_has_no_tls_to_judge(validate_scan):
+    # Given IMAP4 on 143 and POP3 on 110 that refuse STARTTLS/STLS
+    with Lab.start(parse_posture(posture("no-starttls", "") + NO_STARTTLS)) as lab:
+        ports = dict(DEFAULT_PORTS)
+        ports.update(lab.ports)
+        for service in ("imaps", "pop3s"):
+            ports[service] = closed_port()
+        result = audit(
+            Target(lab.host, lab.domain, ports),
+            ScanOptions(pins={name: lab.address for name in lab.names}, ca_file=lab.ca_file,
+                        timeout=5, probes=("tls", "mail")),
+        )
+    validate_scan(result.to_dict())
+    evidence = {e.service: e for e in result.evidence.items if getattr(e, "kind", "") == "tls"}
+    for service in ("imap", "pop3"):
+        # Then the TLS evidence says structurally that the upgrade was refused,
+        assert evidence[service].starttls_offered is False, evidence[service]
+        endpoint = evidence[service].endpoint
+        rows = {r.check: r for r in result.checks if r.endpoint == endpoint}
+        # its TLS rows have nothing to judge, and the missing STARTTLS is the mail check's finding.
+        assert {r.status.value for c, r in rows.items() if c.startswith("tls.")} == {"not_applicable"}
+        assert rows["mail.starttls_missing"].status.value == "fail"
+    assert evidence["https"].starttls_offered is None
 
 
 def test_probes_option_rejects_unknown_families():

@@ -28,7 +28,7 @@ from casaudit.model import ProbeError
 from casaudit.plan import TlsServiceTask, plan_tls
 from casaudit.probes.base import ProbeContext
 from casaudit.probes.common import now
-from casaudit.probes.tls_preflight import preflight
+from casaudit.probes.tls_preflight import attempt
 from casaudit.resolve import ResolutionError
 
 #: How long closing the probe waits for that import to end.
@@ -61,6 +61,7 @@ def failed_evidence(
     commands: tuple[str, ...],
     started: str,
     error: ProbeError,
+    starttls_offered: bool | None = None,
 ) -> TlsEvidence:
     return TlsEvidence(
         id=service.evidence_id, endpoint=service.endpoint, service=service.service,
@@ -68,6 +69,7 @@ def failed_evidence(
         starttls=service.starttls, features=service.features, scope=scope,
         scan_commands=commands, started_at=started, finished_at=now(),
         expiry_warning_days=context.cert_expiry_days, error=error,
+        starttls_offered=starttls_offered if service.starttls else None,
     )
 
 
@@ -148,18 +150,19 @@ class TlsProbe:
             return planned
         timeout = self._context.timeout
         with ThreadPoolExecutor(max_workers=len(planned), thread_name_prefix="tls-pre") as pool:
-            errors = list(pool.map(
-                lambda item: preflight(item.address, item.task.port, item.task.host,
-                                       item.task.starttls, timeout),
+            results = list(pool.map(
+                lambda item: attempt(item.address, item.task.port, item.task.host,
+                                     item.task.starttls, timeout),
                 planned,
             ))
         ready = []
-        for item, error in zip(planned, errors, strict=True):
-            if error is None:
+        for item, result in zip(planned, results, strict=True):
+            if result.error is None:
                 ready.append(item)
             else:
-                evidence[item.task.evidence_id] = self._failed_evidence(
-                    item.task, item.address, item.scope, (), started, error)
+                evidence[item.task.evidence_id] = failed_evidence(
+                    self._context, item.task, item.address, item.scope, (), started,
+                    result.error, result.starttls_offered)
         return ready
 
     def _resolve(self, name: str) -> str | ResolutionError:

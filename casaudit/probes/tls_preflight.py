@@ -14,6 +14,7 @@ import socket
 import ssl
 import threading
 import time
+from dataclasses import dataclass
 
 from casaudit.model import ProbeError
 from casaudit.probes.common import TLS_RECORD_STARTS, tls_error
@@ -68,9 +69,25 @@ def _read_line(sock: socket.socket, deadline: _Deadline) -> bytes:
 
 
 class ProbeFailure(Exception):
-    def __init__(self, error: ProbeError) -> None:
+    def __init__(self, error: ProbeError, *, starttls_offered: bool | None = None) -> None:
         super().__init__(error.detail)
         self.error = error
+        self.starttls_offered = starttls_offered
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """How the bounded handshake ended: `error` None when it completed.
+
+    `starttls_offered` keeps apart, for STARTTLS/STLS ports, a server that
+    answered the upgrade command with a refusal (False: there is no TLS to judge
+    on this port) from one that agreed and then failed the handshake (True), and
+    from one never asked or that gave no answer (None; always None for
+    implicit TLS).
+    """
+
+    error: ProbeError | None
+    starttls_offered: bool | None = None
 
 
 def _upgrade(sock: socket.socket, starttls: str, deadline: _Deadline) -> None:
@@ -84,7 +101,9 @@ def _upgrade(sock: socket.socket, starttls: str, deadline: _Deadline) -> None:
         if line.startswith(success):
             return
         if line.startswith((b"a ", b"-ERR")):
-            raise ProbeFailure(ProbeError("tls", "the server refused STARTTLS"))
+            # A tagged NO/BAD or -ERR: the server itself declines the upgrade.
+            raise ProbeFailure(ProbeError("tls", "the server refused STARTTLS"),
+                               starttls_offered=False)
     raise ProbeFailure(ProbeError("too_large", "no answer to STARTTLS within 50 lines"))
 
 
@@ -92,38 +111,53 @@ def preflight(
     address: str, port: int, server_name: str, starttls: str | None, timeout: float
 ) -> ProbeError | None:
     """None when a TLS handshake completed within `timeout` (x3 for STARTTLS), else why not."""
+    return attempt(address, port, server_name, starttls, timeout).error
+
+
+def attempt(
+    address: str, port: int, server_name: str, starttls: str | None, timeout: float
+) -> Preflight:
+    """`preflight`, also saying whether a STARTTLS/STLS port accepted the upgrade command."""
     seconds = timeout * (3 if starttls else 2)
     try:
         sock = socket.create_connection((address, port), timeout=timeout)
     except ConnectionRefusedError:
-        return ProbeError("refused", "connection refused: nothing listens on this port")
+        return Preflight(ProbeError("refused", "connection refused: nothing listens on this port"))
     except TimeoutError:
-        return ProbeError("timeout", "no answer to the connection attempt in time (filtered?)")
+        return Preflight(
+            ProbeError("timeout", "no answer to the connection attempt in time (filtered?)"))
     except OSError as exc:
-        return ProbeError("unreachable", exc.strerror or str(exc))
+        return Preflight(ProbeError("unreachable", exc.strerror or str(exc)))
     deadline = _Deadline(sock, seconds)
+    # Set once the server has agreed to the upgrade: a later failure is then the handshake's.
+    offered: bool | None = None
     try:
         if starttls:
             _upgrade(sock, starttls, deadline)
+            offered = True
         sock.settimeout(deadline.remaining())
         with _context().wrap_socket(sock, server_hostname=server_name,
                                     do_handshake_on_connect=False) as tls:
             tls.settimeout(deadline.remaining())
             tls.do_handshake()
-        return None
+        return Preflight(None, offered)
     except ProbeFailure as failure:
         if deadline.expired:
             # The deadline shut the socket down: what the read then saw is its doing.
-            return ProbeError("timeout", f"no TLS handshake within {seconds:g} s")
-        return failure.error
+            return Preflight(
+                ProbeError("timeout", f"no TLS handshake within {seconds:g} s"), offered)
+        return Preflight(failure.error, failure.starttls_offered)
     except ssl.SSLError as exc:
         if deadline.expired:
-            return ProbeError("timeout", f"the TLS handshake did not finish within {seconds:g} s")
-        return tls_error(exc)
+            return Preflight(ProbeError(
+                "timeout", f"the TLS handshake did not finish within {seconds:g} s"), offered)
+        return Preflight(tls_error(exc), offered)
     except (TimeoutError, OSError) as exc:
         if deadline.expired or isinstance(exc, TimeoutError):
-            return ProbeError("timeout", f"the TLS handshake did not finish within {seconds:g} s")
-        return ProbeError("reset", f"the connection failed during the handshake: {exc}")
+            return Preflight(ProbeError(
+                "timeout", f"the TLS handshake did not finish within {seconds:g} s"), offered)
+        return Preflight(
+            ProbeError("reset", f"the connection failed during the handshake: {exc}"), offered)
     finally:
         deadline.cancel()
         try:

@@ -264,6 +264,8 @@ class SslyzeScan:
             address=item.address, starttls=service.starttls, features=service.features,
             scope=item.scope, scan_commands=commands, started_at=started, finished_at=now(),
             expiry_warning_days=self._context.cert_expiry_days,
+            # sslyze connected, so the upgrade command was accepted.
+            starttls_offered=True if service.starttls else None,
             client_auth=probing.client_auth_requirement.value.lower(),
             highest_version=_version_name(probing.highest_tls_version_supported.name),
             protocols=protocols,
