@@ -225,9 +225,10 @@ class CheckMeta:
     remediation: str
     severity_rationale: str = ""
     references: tuple[str, ...] = ()
-    #: The check asks whether something is reachable from outside (POP3 on 110, /ecp):
-    #: a refused port or a 404 is then the observation itself and passes. Every other
-    #: check judges a property of a service and is not applicable where it is absent.
+    #: The check asks whether something is reachable or visible from outside (POP3 on
+    #: 110, /ecp, an internal address in a header): a refused port or a 404 is then the
+    #: observation itself and may pass. Every other check judges a property of a service
+    #: and is not applicable where it is absent.
     exposure: bool = False
 
 

@@ -62,6 +62,8 @@ CHECK = CheckMeta(
         "Microsoft KB834141: IIS 6.0 may reveal its IP address in Content-Location or Location",
         "nmap http-internal-ip-disclosure; Metasploit auxiliary/scanner/http/owa_iis_internal_ip",
     ),
+    # What strangers are told: every response read (a 404 too) is the observation.
+    exposure=True,
 )
 
 _Item = HostlessEvidence | HttpEvidence

@@ -39,6 +39,8 @@ CHECK = CheckMeta(
         "OWASP Secure Headers Project: headers to remove (X-OWA-Version, X-FEServer, X-BEServer)",
         "Microsoft, Exchange Server build numbers and release dates",
     ),
+    # What strangers are told: every response read (a 404 too) is the observation.
+    exposure=True,
 )
 
 
