@@ -10,17 +10,20 @@ import copy
 import csv
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import markupsafe
 import pytest
 
 from casaudit.api import audit
 from casaudit.demo import lab_target
 from casaudit.report import findings_csv, html, junit, sarif, terminal, view
 from tests.conftest import ROOT, run_cli
+from tests.scan_documents import not_assessed_document, silent_host_args
 
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
 
@@ -33,6 +36,15 @@ def legacy_document(legacy_lab) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def hardened_document(hardened_lab) -> dict[str, Any]:
     return audit(*lab_target(hardened_lab)).to_dict()
+
+
+@pytest.fixture(scope="module")
+def silent_document() -> dict[str, Any]:
+    """A scan of a host where every port refused: summary.status is not_assessed."""
+    return not_assessed_document()
+
+
+LETTER_GRADE = re.compile(r'class="grade grade-[A-F]"')
 
 
 def validate_sarif(log: dict[str, Any]) -> None:
@@ -285,6 +297,65 @@ def test_html_report_fetches_nothing_and_carries_a_csp(legacy_document):
         assert fetch not in page
     assert page.count('<tr id="CAS-') == 17
     assert 'id="overall-verdict"' in page and "Action needed" in page
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def test_html_shows_the_hosts_status_and_every_row_status(legacy_document):
+    page = html.render(legacy_document)
+    summary = legacy_document["summary"]
+    assert summary["status"] == "partially_assessed"  # the lab's Autodiscover row needs credentials
+    assert 'id="host-status" data-status="partially_assessed"' in page
+    assert f"Assessment: partially assessed</b> — {summary['status_reason']}" in page
+    counts = summary["checks_by_status"]
+    assert (f'id="check-row-counts">{counts["pass"]} pass, {counts["fail"]} fail, '
+            f'{counts["not_assessed"]} not assessed, {counts["error"]} error, '
+            f'{counts["not_applicable"]} not applicable<') in page
+    assert ".v-not_applicable" in page and ".s-not_applicable" in page
+    assert counts["not_applicable"] and page.count('class="status s-not_applicable"') == counts["not_applicable"]
+    assert "– nothing assessed (or the host gave no answer)" in page
+    # Every area's grade is the engine's
+    for area in summary["areas"]:
+        assert f'<tr data-area="{area["id"]}">' in page
+        assert f'<span class="grade grade-{area["grade"]}">{area["grade"]}</span>' in page
+
+
+def test_html_cas_table_shows_each_verdict_its_reason_and_coverage(legacy_document):
+    page = html.render(legacy_document)
+    for rec in legacy_document["recommendations"]:
+        row = page[page.index(f'<tr id="{rec["id"]}"'):]
+        row = row[: row.index("</tr>")]
+        assert f'data-verdict="{rec["verdict"]}"' in row
+        assert f'<span class="vb v-{rec["verdict"]}">{rec["verdict"].replace("_", " ")}</span>' in row
+        assert f'<span class="coverage">{view.coverage_text(rec["coverage"])}</span>' in row
+        assert str(markupsafe.escape(rec["reason"])) in row
+    cas05 = next(r for r in legacy_document["recommendations"] if r["id"] == "CAS-05")
+    covered = cas05["coverage"]
+    assert view.coverage_text(covered) == " · ".join(
+        f"{covered[key]} {label}" for key, label in
+        (("pass", "pass"), ("fail", "fail"), ("not_assessed", "not assessed"), ("error", "error"),
+         ("not_applicable", "n/a")) if covered[key])
+
+
+def test_html_of_a_host_not_assessed_has_no_grade(silent_document):
+    page = html.render(silent_document)
+    summary = silent_document["summary"]
+    assert summary["headline"]["title"] == "Not assessed"
+    verdict = page[page.index('id="overall-verdict"'):]
+    assert verdict[: verdict.index("</div>\n  </div>")].count("Not assessed") == 1
+    assert 'id="host-status" data-status="not_assessed"' in page
+    assert "Assessment: not assessed</b>" in page
+    assert LETTER_GRADE.search(page) is None
+    assert page.count('<span class="grade grade-none"') == len(summary["areas"]) == 5
+    assert "met</span>" not in page.replace("not met</span>", "")  # nothing is met
+
+
+def test_the_status_line_of_an_older_document_says_it_is_not_recorded(legacy_document):
+    document = copy.deepcopy(legacy_document)
+    del document["summary"]["status"], document["summary"]["status_reason"]
+    assert view.host_status(document) == view.HostStatus("unknown", "not recorded in this document", "")
+    assert "Assessment: not recorded in this document</b>" in html.render(document)
 
 
 def test_the_vendored_sarif_schema_is_the_2_1_0_schema():
