@@ -23,7 +23,7 @@ from casaudit.api import audit
 from casaudit.demo import lab_target
 from casaudit.report import findings_csv, html, junit, sarif, terminal, view
 from tests.conftest import ROOT, run_cli
-from tests.scan_documents import not_assessed_document, silent_host_args
+from tests.scan_documents import not_assessed_document
 
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
 
@@ -239,6 +239,38 @@ def test_terminal_summary_shows_server_strings_inert(legacy_document, monkeypatc
     assert "\x1b]0" not in text and "\x07" not in text
 
 
+def test_terminal_summary_prints_the_hosts_status_under_the_headline(legacy_document):
+    out = io.StringIO()
+    terminal.summary(legacy_document, out)
+    lines = out.getvalue().splitlines()
+    headline = next(i for i, line in enumerate(lines) if line.startswith("Action needed: "))
+    assert lines[headline + 1].startswith("Assessment: partially assessed — 1 of ")
+    counts = legacy_document["summary"]["checks_by_status"]
+    assert f"{counts['not_applicable']} not applicable" in out.getvalue()
+    for area in legacy_document["summary"]["areas"]:
+        assert any(line.startswith(f"{area['grade']}   {area['title'][:20]}") for line in lines), area
+
+
+def test_terminal_summary_of_a_host_not_assessed_has_no_grade(silent_document):
+    out = io.StringIO()
+    terminal.summary(silent_document, out)
+    text = out.getvalue()
+    lines = text.splitlines()
+    assert lines[1].startswith("Not assessed: No Client Access service of the host answered")
+    assert lines[2].startswith("Assessment: not assessed — no Client Access service of the host answered")
+    for area in silent_document["summary"]["areas"]:
+        assert any(line.startswith(f"–   {area['title'][:20]}") for line in lines), area
+    assert not re.search(r"^[A-F]   ", text, re.MULTILINE)
+
+
+def test_terminal_status_reason_is_shown_inert(legacy_document):
+    document = copy.deepcopy(legacy_document)
+    document["summary"]["status_reason"] = "1 of 2 rows: [bold]x[/] \x1b]0;pwned\x07"
+    out = _Tty()
+    terminal.summary(document, out)
+    assert "[bold]x[/] \\x1b]0;pwned\\x07" in out.getvalue() and "\x1b]0" not in out.getvalue()
+
+
 # --------------------------------------------------------------------------- view
 
 
@@ -313,7 +345,8 @@ def test_html_shows_the_hosts_status_and_every_row_status(legacy_document):
             f'{counts["not_assessed"]} not assessed, {counts["error"]} error, '
             f'{counts["not_applicable"]} not applicable<') in page
     assert ".v-not_applicable" in page and ".s-not_applicable" in page
-    assert counts["not_applicable"] and page.count('class="status s-not_applicable"') == counts["not_applicable"]
+    muted = page.count('class="status s-not_applicable"')
+    assert counts["not_applicable"] and muted == counts["not_applicable"]
     assert "– nothing assessed (or the host gave no answer)" in page
     # Every area's grade is the engine's
     for area in summary["areas"]:
