@@ -93,6 +93,53 @@ def test_sarif_levels_follow_severity(legacy_document):
     assert [r["level"] for r in log["runs"][0]["results"]] == ["error", "warning", "note", "note"]
 
 
+def test_sarif_run_carries_the_engines_status_grades_and_verdicts(legacy_document):
+    log = json.loads(sarif.render(legacy_document))
+    validate_sarif(log)
+    run = log["runs"][0]
+    carried = run["properties"]["casaudit"]
+    summary = legacy_document["summary"]
+    assert carried["status"] == summary["status"] == "partially_assessed"
+    assert carried["statusReason"] == summary["status_reason"]
+    assert carried["headline"] == summary["headline"]
+    assert [(a["id"], a["grade"], a["counts"]) for a in carried["areas"]] == [
+        (a["id"], a["grade"], a["counts"]) for a in summary["areas"]]
+    assert [(r["id"], r["verdict"], r["reason"], r["coverage"]) for r in carried["recommendations"]] == [
+        (r["id"], r["verdict"], r["reason"], r["coverage"]) for r in legacy_document["recommendations"]]
+    # Partly assessed: the run succeeded, with a warning saying what is missing
+    invocation = run["invocations"][0]
+    assert invocation["executionSuccessful"] is True
+    [note] = invocation["toolExecutionNotifications"]
+    assert note["level"] == "warning" and note["descriptor"]["id"] == "casaudit.partially_assessed"
+    assert summary["status_reason"] in note["message"]["text"]
+    descriptors = run["tool"]["driver"]["notifications"]
+    assert descriptors[note["descriptor"]["index"]]["id"] == note["descriptor"]["id"]
+
+
+def test_sarif_of_a_host_not_assessed_is_not_a_clean_run(silent_document):
+    log = json.loads(sarif.render(silent_document))
+    validate_sarif(log)
+    run = log["runs"][0]
+    invocation = run["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    [note] = invocation["toolExecutionNotifications"]
+    assert note["level"] == "error" and note["descriptor"]["id"] == "casaudit.not_assessed"
+    assert note["message"]["text"] == (
+        f"mail.example.test: not assessed: {silent_document['summary']['status_reason']}")
+    assert run["properties"]["casaudit"]["status"] == "not_assessed"
+    assert {area["grade"] for area in run["properties"]["casaudit"]["areas"]} == {None}
+
+
+def test_sarif_of_a_fully_assessed_host_has_no_notification(hardened_document):
+    document = copy.deepcopy(hardened_document)
+    document["summary"]["status"], document["summary"]["status_reason"] = "assessed", "all rows assessed"
+    log = sarif.build(document)
+    validate_sarif(log)
+    assert log["runs"][0]["invocations"][0] == {
+        "executionSuccessful": True, "startTimeUtc": document["started_at"],
+        "endTimeUtc": document["finished_at"]}
+
+
 def test_schema_check_catches_a_broken_sarif_log(legacy_document):
     log = sarif.build(legacy_document)
     log["runs"][0]["results"][0]["level"] = "fatal"
