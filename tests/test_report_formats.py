@@ -170,21 +170,53 @@ def test_junit_has_a_testcase_per_check_row_with_failures_skips_and_errors(legac
     assert len(cases) == len(document["checks"])
     assert root.get("tests") == str(len(cases))
     counts = {status: sum(1 for r in document["checks"] if r["status"] == status)
-              for status in ("fail", "not_assessed", "error")}
+              for status in ("fail", "not_assessed", "not_applicable", "error")}
+    assert counts["not_applicable"] and counts["not_assessed"]
     assert root.get("failures") == str(counts["fail"])
-    assert root.get("skipped") == str(counts["not_assessed"]) and root.get("errors") == str(counts["error"])
+    assert root.get("skipped") == str(counts["not_assessed"] + counts["not_applicable"])
+    assert root.get("errors") == str(counts["error"])
     by_name = {(c.get("classname"), c.get("name")): c for c in cases}
+    expected = {"pass": [], "fail": ["failure"], "not_assessed": ["skipped"], "not_applicable": ["skipped"],
+                "error": ["error"]}
+    prefixes = {"not_assessed": "not assessed: ", "not_applicable": "not applicable: "}
     for row in document["checks"]:
         case = by_name[(row["check"], row["endpoint"])]
         kinds = [child.tag for child in case if child.tag != "system-out"]
-        expected = {"pass": [], "fail": ["failure"], "not_assessed": ["skipped"], "error": ["error"]}
         assert kinds == expected[row["status"]], row
+        if row["status"] in prefixes:  # the two kinds of skip, told apart by their message
+            message = case.find("skipped").get("message")  # type: ignore[union-attr]
+            assert message == prefixes[row["status"]] + junit.xml_text(row["reason"]), row
     failure = by_name[("http.basic_cleartext", legacy_document["findings"][0]["endpoint"])].find("failure")
     assert failure is not None and failure.get("type") == "critical"
     assert legacy_document["findings"][0]["observed"] in (failure.text or "")
     error = by_name[("tls.protocols", "https://mail.example.test:8443")].find("error")
     assert error is not None and "\\x01\\x1b[31m<b>" in error.get("message", "")
     assert {s.get("name") for s in root.findall("testsuite")} == {r["check"] for r in document["checks"]}
+
+
+def test_junit_carries_the_host_status_as_a_property(legacy_document):
+    root = ET.fromstring(junit.render(legacy_document))
+    properties = {p.get("name"): p.get("value") for p in root.findall("./properties/property")}
+    assert properties == {"casaudit.status": "partially_assessed",
+                          "casaudit.status_reason": legacy_document["summary"]["status_reason"]}
+    assert root.find("./testsuite[@name='casaudit.host']") is None  # assessed, if partly: no host error
+
+
+def test_junit_of_a_host_not_assessed_has_an_errored_host_case(silent_document):
+    root = ET.fromstring(junit.render(silent_document))
+    properties = {p.get("name"): p.get("value") for p in root.findall("./properties/property")}
+    assert properties["casaudit.status"] == "not_assessed"
+    suite = root.find("./testsuite[@name='casaudit.host']")
+    assert suite is not None and suite.get("errors") == "1" and suite.get("tests") == "1"
+    [case] = suite.findall("testcase")
+    assert case.get("classname") == "casaudit.host" and case.get("name") == "mail.example.test"
+    error = case.find("error")
+    reason = silent_document["summary"]["status_reason"]
+    assert error is not None and error.get("message") == f"not assessed: {reason}" and error.text == reason
+    # The totals count it, so a CI reading only <testsuites> goes red
+    rows = silent_document["checks"]
+    assert root.get("errors") == str(1 + sum(r["status"] == "error" for r in rows))
+    assert root.get("tests") == str(1 + len(rows))
 
 
 # --------------------------------------------------------------------------- CSV
