@@ -23,7 +23,7 @@ from casaudit.api import audit
 from casaudit.demo import lab_target
 from casaudit.report import findings_csv, html, junit, sarif, terminal, view
 from tests.conftest import ROOT, run_cli
-from tests.scan_documents import not_assessed_document
+from tests.scan_documents import not_assessed_document, silent_host_args
 
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
 
@@ -255,6 +255,43 @@ def test_scan_writes_every_format_and_report_rerenders_them(legacy_lab, tmp_path
     assert rerun.code == 0, rerun.stderr
     for name in ("r.sarif", "r.xml", "f.csv"):
         assert (again / name).read_bytes() == out[name].read_bytes()
+
+
+def test_every_view_of_a_host_not_assessed_says_so(tmp_path):
+    # Given a host where nothing listens, scanned through the real CLI with every output
+    out = {name: tmp_path / name for name in ("s.json", "r.html", "r.sarif", "r.xml")}
+    run = run_cli("scan", *silent_host_args(), "--no-history", "--json", str(out["s.json"]),
+                  "--html", str(out["r.html"]), "--sarif", str(out["r.sarif"]), "--junit", str(out["r.xml"]),
+                  timeout=60)
+    # Then it exits 3, and the document says not assessed, with the reason
+    assert run.code == 3, run.stderr
+    document = json.loads(out["s.json"].read_text())
+    summary = document["summary"]
+    assert summary["status"] == "not_assessed" and summary["headline"]["title"] == "Not assessed"
+    assert {area["grade"] for area in summary["areas"]} == {None}
+    assert "met" not in {r["verdict"] for r in document["recommendations"]}
+    reason = summary["status_reason"]
+    assert f"mail.example.test not assessed: {reason}" in run.stderr
+    # the terminal: the headline, the status line, no letter grade
+    assert "\nNot assessed: " in run.stdout and f"\nAssessment: not assessed — {reason}\n" in run.stdout
+    assert not re.search(r"^[A-F]   ", run.stdout, re.MULTILINE)
+    # the HTML: the headline, the status, a dash for every area
+    page = out["r.html"].read_text()
+    assert '<div class="headline">Not assessed</div>' in page and 'data-status="not_assessed"' in page
+    assert LETTER_GRADE.search(page) is None and page.count('class="grade grade-none"') == 5
+    # JUnit: an errored host case, counted, and the status as a property
+    root = ET.parse(out["r.xml"]).getroot()
+    case = root.find("./testsuite[@name='casaudit.host']/testcase[@name='mail.example.test']")
+    assert case is not None and case.find("error") is not None
+    assert {p.get("name"): p.get("value") for p in root.findall("./properties/property")}[
+        "casaudit.status"] == "not_assessed"
+    # SARIF: an unsuccessful invocation with the reason
+    log = json.loads(out["r.sarif"].read_text())
+    validate_sarif(log)
+    invocation = log["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    assert reason in invocation["toolExecutionNotifications"][0]["message"]["text"]
+    assert log["runs"][0]["properties"]["casaudit"]["status"] == "not_assessed"
 
 
 def test_report_without_an_output_and_pdf_without_chromium_are_one_line_errors(legacy_lab, tmp_path):
