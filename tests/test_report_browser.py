@@ -152,6 +152,11 @@ def test_report_opens_offline_and_shows_the_summary(
         scroll_width, client_width = page.evaluate(
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert scroll_width <= client_width, (scroll_width, client_width)
+        # nor wider than the report's column (reasons quote URLs: they must wrap)
+        overflowing = page.evaluate(
+            "Array.from(document.querySelectorAll('#checks table, #recommendations-table'))"
+            ".filter(t => t.scrollWidth > t.parentElement.clientWidth).length")
+        assert overflowing == 0
         page.screenshot(path=str(shots / f"{posture}-top.png"))
         # The whole legacy report is a very tall page (every finding with its evidence):
         # a full-page bitmap of it takes minutes in software rendering, so only its top.
