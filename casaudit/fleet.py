@@ -330,7 +330,7 @@ def _worker(
 
 
 def fleet_entry(host: HostResult, scan: dict[str, Any] | None) -> dict[str, Any]:
-    """One host's entry of `results`; `scan` is its casaudit.scan/1 document (None: not assessed)."""
+    """One host's entry of `results`; `scan` is its casaudit.scan/1 document (None: an error entry)."""
     status = host.status if scan is None else scan["summary"]["status"]
     return {
         "host": host.host,

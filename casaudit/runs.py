@@ -30,6 +30,7 @@ from casaudit.errors import UsageError
 from casaudit.history import History
 from casaudit.model import AuditResult, Severity
 from casaudit.report.terminal import safe
+from casaudit.report.view import status_label
 
 if TYPE_CHECKING:
     from casaudit.fleet import FleetRun, FleetSpool, HostResult
@@ -198,7 +199,7 @@ def scan_targets(
         spool.add(index, entry)
         if html_dir is not None:
             fleet_report.write_host_html(entry, html_dir)
-        progress.done(host)
+        progress.done(host, entry["status"])
         return host
 
     try:
@@ -265,8 +266,9 @@ class _Progress:
         self._total, self._count = total, 0
         self._on = sys.stderr.isatty()
 
-    def done(self, host: HostResult) -> None:
+    def done(self, host: HostResult, status: str) -> None:
+        """`status` is the host's fleet entry status: its scan's summary.status, or "error"."""
         self._count += 1
         if self._on:
-            state = host.status if host.error is None else f"error ({host.error.kind})"
+            state = status_label(status) if host.error is None else f"error ({host.error.kind})"
             sys.stderr.write(f"[{self._count}/{self._total}] {safe(host.host)}: {state}\n")

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from casaudit.lab import LabInstance
+from casaudit.plan import DEFAULT_PORTS
 
 
 def target_entry(lab: LabInstance, host: str | None = None, **extra: object) -> str:
@@ -58,6 +59,30 @@ def tarpit_entry(port: int, host: str = "mail.tarpit.test", **extra: object) -> 
         f'host = "{host}"',
         f'resolve = ["{host}:127.0.0.1"]',
         f"ports = {{ http = {port}, https = {port} }}",
+    ]
+    lines += [f"{key} = {_toml(value)}" for key, value in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+def silent_entry(host: str = "mail.silent.test", **extra: object) -> str:
+    """A [[targets]] table for a host whose every port refuses: its scan is not assessed.
+
+    The host, autodiscover.<domain> and the domain are pinned to 127.0.0.1 and the
+    DNS server is a closed loopback port: no lookup leaves the machine.
+    """
+    from tests.scan_documents import closed_port
+
+    domain = host.split(".", 1)[1]
+    port = closed_port()
+    ports = ", ".join(f"{service} = {port}" for service in DEFAULT_PORTS)
+    pins = ", ".join(f'"{name}:127.0.0.1"' for name in (host, f"autodiscover.{domain}", domain))
+    lines = [
+        "[[targets]]",
+        f'host = "{host}"',
+        f"resolve = [{pins}]",
+        f"ports = {{ {ports} }}",
+        f'dns_server = "127.0.0.1:{closed_port(socket.SOCK_DGRAM)}"',
+        "timeout = 2",
     ]
     lines += [f"{key} = {_toml(value)}" for key, value in extra.items()]
     return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ import pytest
 from casaudit.lab import Lab
 from casaudit.report import document as doc_io
 from tests.conftest import run_cli
-from tests.fleet_support import target_entry, tarpit, tarpit_entry, write_targets
+from tests.fleet_support import silent_entry, target_entry, tarpit, tarpit_entry, write_targets
 
 FLEET_SCHEMA = doc_io.schema(doc_io.FLEET_SCHEMA_FILE)
 
@@ -34,7 +34,8 @@ def test_many_hosts_concurrently_with_dead_and_stalled_hosts(
     legacy_lab, hardened_lab, tmp_path, validate_scan
 ):
     # Given two lab postures, a second legacy lab under another name, an unresolvable
-    # host, and a host that accepts connections but never answers (deadline 2 s)
+    # host, a host that accepts connections but never answers (deadline 2 s), and a
+    # host whose every port refuses
     with Lab.start("exchange2007-legacy") as second, tarpit() as stalled:
         targets = write_targets(
             tmp_path / "targets.toml",
@@ -44,22 +45,22 @@ def test_many_hosts_concurrently_with_dead_and_stalled_hosts(
             '[[targets]]\nhost = "mail.gone.test"\n'
             f'dns_server = "{legacy_lab.dns_server}"\n',
             tarpit_entry(stalled, deadline=2),
+            silent_entry(),
             defaults="timeout = 20\nconcurrency = 4\ntags = { customer = \"default\" }\n",
         )
         began = time.monotonic()
         # (in two worker processes: the parent alone records and writes)
-        run = run_cli("scan", "--targets", str(targets), "--parallel", "5", "--workers", "2", "--db",
+        run = run_cli("scan", "--targets", str(targets), "--parallel", "6", "--workers", "2", "--db",
                       str(tmp_path / "h.db"), "--json", "-", "--html", str(tmp_path / "html"),
                       timeout=60)
         elapsed = time.monotonic() - began
     # Then every host has an entry, in file order, and the stalled one did not hold the run
-    # Critical findings on the legacy hosts, but two hosts were not assessed: 3 beats 1,
-    # so a gate never reads "findings" as "every host was looked at".
+    # (3, not 1 for the legacy hosts' critical findings: two hosts were not scanned, one saw nothing)
     assert run.code == 3, run.stderr
     document = run.json()
     hosts = _validate(document, validate_scan)
     assert list(hosts) == [legacy_lab.host, hardened_lab.host, "mail2.contoso-legacy.test",
-                           "mail.gone.test", "mail.tarpit.test"]
+                           "mail.gone.test", "mail.tarpit.test", "mail.silent.test"]
     # (without it the stalled host alone would take 20 s per step)
     assert elapsed < 14, f"the deadline of 2 s was not honoured: {elapsed:.1f} s"
     # The run's counts are the sum over the hosts that were assessed.
@@ -69,13 +70,18 @@ def test_many_hosts_concurrently_with_dead_and_stalled_hosts(
                 "findings_by_severity", {}).items():
             summed[severity] += count
     assert summed["critical"] > 0
-    statuses = [entry["status"] for entry in hosts.values()]
+    # Each host's status is its scan's (the engine's), "error" without one; the totals count them
+    statuses = {host: entry["status"] for host, entry in hosts.items()}
+    for host, entry in hosts.items():
+        assert entry["status"] == (entry["scan"]["summary"]["status"] if entry["scan"] else "error"), host
+    assert statuses["mail.silent.test"] == "not_assessed"
+    assert {statuses[h] for h in (legacy_lab.host, hardened_lab.host, "mail2.contoso-legacy.test")} <= {
+        "assessed", "partially_assessed"}
     assert document["summary"] == {
-        "hosts": 5, "assessed": statuses.count("assessed"),
-        "partially_assessed": statuses.count("partially_assessed"), "not_assessed": 0, "errors": 2,
-        "findings_by_severity": summed,
+        "hosts": 6, "findings_by_severity": summed, "errors": 2, "not_assessed": 1,
+        "assessed": sum(s == "assessed" for s in statuses.values()),
+        "partially_assessed": sum(s == "partially_assessed" for s in statuses.values()),
     }, [(h, e["error"]) for h, e in hosts.items()]
-    assert statuses.count("error") == 2
     assert hosts["mail.gone.test"]["error"]["kind"] == "target"
     assert "cannot resolve" in hosts["mail.gone.test"]["error"]["detail"]
     assert hosts["mail.tarpit.test"]["error"]["kind"] == "deadline"
@@ -93,17 +99,22 @@ def test_many_hosts_concurrently_with_dead_and_stalled_hosts(
     # Hosts ran at once: their scans overlap in time
     legacy, other = hosts[legacy_lab.host], hosts["mail2.contoso-legacy.test"]
     assert legacy["started_at"] < other["finished_at"] and other["started_at"] < legacy["finished_at"]
-    # HTML: one report per assessed host and an index naming the errors
+    # HTML: one report per scanned host and an index naming each host's status and the errors
     index = (tmp_path / "html" / "index.html").read_text()
     assert "mail.tarpit.test" in index and "deadline" in index
+    for host, status in statuses.items():
+        assert f'<tr data-status="{status}">' in index, host
+    assert '<td class="status st-not_assessed">not assessed' in index
+    assert (tmp_path / "html" / "mail.silent.test.html").is_file()
     assert (tmp_path / "html" / f"{legacy_lab.host}.html").is_file()
     assert not (tmp_path / "html" / "mail.tarpit.test.html").exists()
     # History: the three scans and the two errors, one row each
     with sqlite3.connect(tmp_path / "h.db") as db:
         rows = dict(db.execute("SELECT host, status FROM scans"))
+    # (the history's own status says whether a scan document was recorded, not its summary.status)
     assert rows == {legacy_lab.host: "assessed", hardened_lab.host: "assessed",
                     "mail2.contoso-legacy.test": "assessed", "mail.gone.test": "error",
-                    "mail.tarpit.test": "error"}
+                    "mail.tarpit.test": "error", "mail.silent.test": "assessed"}
 
 
 def test_only_errors_exits_3_and_the_terminal_table_names_them(legacy_lab, tmp_path):
@@ -113,8 +124,9 @@ def test_only_errors_exits_3_and_the_terminal_table_names_them(legacy_lab, tmp_p
     )
     run = run_cli("scan", "--targets", str(targets), "--no-history", timeout=30)
     assert run.code == 3, run.stderr
-    assert "1 hosts, 0 assessed, 1 not assessed" in run.stdout
-    assert "mail.gone.test" in run.stdout and "target: cannot resolve" in run.stdout
+    assert "1 hosts: 0 assessed, 0 partially assessed, 0 not assessed, 1 error\n" in run.stdout
+    row = next(line for line in run.stdout.splitlines() if line.startswith("mail.gone.test"))
+    assert row.split()[1] == "error" and "target: cannot resolve" in row
 
 
 def test_rate_limit_spaces_the_requests_to_a_host(hardened_lab, tmp_path):
@@ -181,8 +193,9 @@ def test_ctrl_c_ends_the_scan_cleanly_and_writes_what_finished(legacy_lab, harde
     jsonschema.validate(document, FLEET_SCHEMA)
     assert document["interrupted"] is True
     by_host = {e["host"]: e for e in document["results"]}
-    assert by_host[legacy_lab.host]["status"] in ("assessed", "partially_assessed")
-    assert by_host[hardened_lab.host]["status"] in ("assessed", "partially_assessed")
+    for host in (legacy_lab.host, hardened_lab.host):  # finished: the status is their scan's
+        assert by_host[host]["status"] in ("assessed", "partially_assessed")
+        assert by_host[host]["status"] == by_host[host]["scan"]["summary"]["status"]
     assert by_host["mail.tarpit.test"]["error"]["kind"] == "interrupted"
     assert "interrupted" in stdout
     with sqlite3.connect(db_path) as db:
@@ -211,5 +224,5 @@ def test_sigterm_is_handled_like_ctrl_c(legacy_lab, tmp_path, workers):
                 child.kill()
                 child.wait()
     assert child.returncode == 130
-    summary = json.loads(json_path.read_text())["summary"]
-    assert summary["assessed"] + summary["partially_assessed"] == 1
+    totals = json.loads(json_path.read_text())["summary"]
+    assert totals["assessed"] + totals["partially_assessed"] == 1 and totals["errors"] == 1

@@ -26,6 +26,7 @@ from casaudit.demo import lab_target
 from casaudit.lab import Lab, parse_posture
 from casaudit.report import html
 from tests.conftest import run_cli
+from tests.scan_documents import not_assessed_document
 from tests.system_packages import ensure_debian_packages
 from tests.test_scan_lab import HOSTILE
 
@@ -101,12 +102,13 @@ def _boxes_overlap(a: dict[str, float], b: dict[str, float]) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("posture", "headline", "critical", "web_grade", "findings"),
+    ("posture", "headline", "critical", "web_grade", "findings", "cas14"),
     # None: as many as the scan found (the legacy posture's count grows with the checks)
-    [("legacy", "Action needed", None, "F", None), ("hardened", "No problems found", "0", "A", 0)],
+    [("legacy", "Action needed", None, "F", None, "not met"),
+     ("hardened", "No problems found", "0", "A", 0, "met")],
 )
 def test_report_opens_offline_and_shows_the_summary(
-    browser, request, tmp_path, shots, posture, headline, critical, web_grade, findings,
+    browser, request, tmp_path, shots, posture, headline, critical, web_grade, findings, cas14,
 ):
     lab = request.getfixturevalue(f"{posture}_lab")
     html_path, document = scan_to_html(lab, tmp_path, posture)
@@ -125,8 +127,16 @@ def test_report_opens_offline_and_shows_the_summary(
         assert page.locator('#severity-counts [data-severity="critical"] b').inner_text() == critical
         assert page.locator('#area-grades tr[data-area="web"] .grade').inner_text() == web_grade
         assert page.locator('#area-grades tr[data-area="tls"]').is_visible()
+        # the host's status, as the engine gave it, right under the headline
+        status = page.locator("#host-status")
+        label = document["summary"]["status"].replace("_", " ")
+        assert status.is_visible() and status.inner_text().startswith(f"Assessment: {label} — ")
         rows = page.locator("#recommendations-table tbody tr")
         assert rows.count() == 17 and rows.first.is_visible()
+        # CAS-14 (Integrated Windows authentication over Basic): its verdict and the rows behind it
+        verdict = page.locator("#CAS-14 .vb")
+        assert verdict.inner_text() == cas14 and verdict.is_visible()
+        assert page.locator("#CAS-14 .coverage").inner_text().split(" · ")[0].endswith(" pass")
         assert page.locator("article.finding").count() == findings
         if findings:
             first = page.locator("article.finding").first
@@ -142,6 +152,11 @@ def test_report_opens_offline_and_shows_the_summary(
         scroll_width, client_width = page.evaluate(
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert scroll_width <= client_width, (scroll_width, client_width)
+        # nor wider than the report's column (reasons quote URLs: they must wrap)
+        overflowing = page.evaluate(
+            "Array.from(document.querySelectorAll('#checks table, #recommendations-table'))"
+            ".filter(t => t.scrollWidth > t.parentElement.clientWidth).length")
+        assert overflowing == 0
         page.screenshot(path=str(shots / f"{posture}-top.png"))
         # The whole legacy report is a very tall page (every finding with its evidence):
         # a full-page bitmap of it takes minutes in software rendering, so only its top.
@@ -159,6 +174,38 @@ def test_report_opens_offline_and_shows_the_summary(
                 assert not _boxes_overlap(box, other), (box, other)
         page.screenshot(path=str(shots / f"{posture}-print.png"), full_page=not findings,
                         timeout=90_000)
+        opened.assert_quiet(html_path.as_uri())
+    finally:
+        page.close()
+
+
+def test_report_of_a_host_not_assessed_shows_no_grade(browser, tmp_path, shots):
+    # Given a host where every port refused (a loopback address where nothing listens)
+    document = not_assessed_document()
+    html_path = tmp_path / "not-assessed.html"
+    html_path.write_text(html.render(document), encoding="utf-8")
+    opened = open_report(browser, html_path)
+    page = opened.page
+    try:
+        # Then the headline says "Not assessed" with the reason, and so does the status line
+        verdict = page.locator("#overall-verdict")
+        assert verdict.is_visible() and verdict.locator(".headline").inner_text() == "Not assessed"
+        reason = document["summary"]["status_reason"]
+        assert reason[1:] in verdict.inner_text()
+        assert page.locator("#host-status").inner_text() == f"Assessment: not assessed — {reason}"
+        # and no area has a letter grade: each shows a dash
+        grades = page.locator("#area-grades .grade")
+        assert grades.count() == 5
+        assert set(grades.all_inner_texts()) == {"–"}
+        assert page.locator("#grade-legend").inner_text().endswith(
+            "– nothing assessed (or the host gave no answer).")
+        # and no recommendation is met
+        verdicts = set(page.locator("#recommendations-table .vb").all_inner_texts())
+        assert verdicts and "met" not in verdicts
+        page.screenshot(path=str(shots / "not-assessed-top.png"))
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": 794, "height": 1123})
+        page.screenshot(path=str(shots / "not-assessed-print.png"))
         opened.assert_quiet(html_path.as_uri())
     finally:
         page.close()

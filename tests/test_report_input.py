@@ -1,8 +1,7 @@
 """`casaudit report` refuses a damaged scan document in one line, exit 2, never a traceback.
 
-The valid document is a real scan of the legacy lab, with the verdict fields
-of docs/verdicts.md filled in only where the engine does not emit them yet
-(tests/scan_documents.py); each case damages it one way and runs the real CLI.
+The valid document is a real scan of the legacy lab, as the engine builds it;
+each case damages it one way and runs the real CLI.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from casaudit.demo import lab_target
 from casaudit.model import AuditResult
 from casaudit.report import document as doc_io
 from tests.conftest import run_cli, validate_scan_document
-from tests.scan_documents import with_verdict_fields
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +27,7 @@ def valid_document(legacy_lab) -> dict[str, Any]:
     result = audit(*lab_target(legacy_lab))
     # the document as the engine builds it, before the suite's own schema check
     raw = getattr(AuditResult.to_dict, "__wrapped__", AuditResult.to_dict)(result)
-    return validate_scan_document(with_verdict_fields(raw), "legacy lab, verdict fields filled in")
+    return validate_scan_document(raw, "legacy lab")
 
 
 def _write_json(path: Path, document: Any) -> Path:

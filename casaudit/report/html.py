@@ -2,8 +2,10 @@
 
 Server-supplied text (headers, reason phrases, body excerpts, banners) reaches
 the template as data and is escaped there; nothing here builds HTML by hand.
-What the report shows beyond the document (grades, the overall verdict, the
-inventory) comes from `casaudit.report.view`, which only summarises.
+The host's status, the headline, the grades and the verdicts are the
+engine's (`summary`, `recommendations`), shown as they are; what else the
+report shows (the inventory, count lines) comes from `casaudit.report.view`,
+which only arranges the document.
 """
 
 from __future__ import annotations
@@ -71,7 +73,11 @@ def render(document: dict[str, Any]) -> str:
         doc=document,
         host=host,
         verdict=view.overall(document),
+        status=view.host_status(document),
         areas=view.area_grades(document),
+        no_grade=view.NO_GRADE,
+        counts_text=view.counts_text,
+        coverage_text=view.coverage_text,
         counts={s: document["summary"]["findings_by_severity"].get(s, 0) for s in SEVERITY_ORDER},
         finding_groups=view.findings_by_severity(document.get("findings", [])),
         check_groups=view.checks_by_area(document),

@@ -2,9 +2,15 @@
 
 One <testsuite> per check id; one <testcase> per endpoint it judged
 (classname = check id, name = endpoint). `fail` is a <failure>, `error` an
-<error>, `not_assessed` <skipped> with the reason, `pass` an empty test case.
-XML 1.0 cannot carry most control characters, so server text has them shown
-as \\xNN before ElementTree escapes the rest.
+<error>, `pass` an empty test case; `not_assessed` and `not_applicable` are
+both <skipped>, told apart by the message prefix ("not assessed: ..." and
+"not applicable: ...").
+
+The host's status (`summary.status`, the engine's) is a property of
+<testsuites>; a host not assessed adds a `casaudit.host` suite whose one test
+case is an <error> with the reason, so a CI that reads JUnit goes red for a
+scan that saw nothing. XML 1.0 cannot carry most control characters, so
+server text has them shown as \\xNN before ElementTree escapes the rest.
 """
 
 from __future__ import annotations
@@ -15,6 +21,21 @@ from collections.abc import Mapping
 from typing import Any
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+#: Row statuses that are <skipped>, and the message prefix that tells them apart.
+SKIPPED = {"not_assessed": "not assessed", "not_applicable": "not applicable"}
+
+
+def _host_not_assessed(root: ET.Element, document: Mapping[str, Any], hosts: str) -> None:
+    """One errored test case for the host: the scan saw nothing, so its passes mean nothing."""
+    reason = xml_text(document.get("summary", {}).get("status_reason", ""))
+    suite = ET.SubElement(root, "testsuite", {
+        "name": "casaudit.host", "tests": "1", "failures": "0", "errors": "1", "skipped": "0",
+        "timestamp": xml_text(document.get("started_at", "")), "hostname": xml_text(hosts), "time": "0",
+    })
+    case = ET.SubElement(suite, "testcase", classname="casaudit.host", name=xml_text(hosts), time="0")
+    ET.SubElement(case, "error", type="not_assessed", message=f"not assessed: {reason}").text = reason
 
 
 def xml_text(value: object) -> str:
@@ -29,13 +50,22 @@ def render(document: Mapping[str, Any]) -> str:
         suites.setdefault(str(row.get("check")), []).append(row)
 
     root = ET.Element("testsuites", name=xml_text(f"casaudit {hosts}"))
+    summary = document.get("summary", {})
+    properties = ET.SubElement(root, "properties")
+    for name, key in (("casaudit.status", "status"), ("casaudit.status_reason", "status_reason")):
+        if summary.get(key) is not None:
+            ET.SubElement(properties, "property", name=name, value=xml_text(summary[key]))
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    if summary.get("status") == "not_assessed":
+        _host_not_assessed(root, document, hosts)
+        totals["tests"] += 1
+        totals["errors"] += 1
     for check, rows in suites.items():
         counts = {
             "tests": len(rows),
             "failures": sum(r.get("status") == "fail" for r in rows),
             "errors": sum(r.get("status") == "error" for r in rows),
-            "skipped": sum(r.get("status") == "not_assessed" for r in rows),
+            "skipped": sum(r.get("status") in SKIPPED for r in rows),
         }
         suite = ET.SubElement(root, "testsuite", {
             "name": xml_text(check), **{k: str(v) for k, v in counts.items()},
@@ -70,8 +100,8 @@ def _testcase(suite: ET.Element, row: Mapping[str, Any], finding: Mapping[str, A
         failure.text = xml_text("\n".join(lines))
     elif status == "error":
         ET.SubElement(case, "error", type="check_error", message=reason).text = reason
-    elif status == "not_assessed":
-        ET.SubElement(case, "skipped", message=reason)
+    elif status in SKIPPED:
+        ET.SubElement(case, "skipped", message=xml_text(f"{SKIPPED[status]}: {row.get('reason', '')}"))
     if row.get("evidence"):
         ET.SubElement(case, "system-out").text = xml_text(
             f"evidence: {', '.join(row.get('evidence', []))}; reason: {row.get('reason', '')}")

@@ -5,6 +5,12 @@ with its help text), `results` are the findings. A finding's location is its
 endpoint URL in `artifactLocation.uri`: there is no source file to point at.
 Levels: critical and high are `error`, medium `warning`, low and info `note`;
 `security-severity` carries the finer grade for dashboards that read it.
+
+The engine's verdicts ride along as they are: `run.properties.casaudit` holds
+the host's `status`, `statusReason`, headline, area grades and the CAS
+recommendations' verdicts. A host not assessed makes the invocation
+unsuccessful with an error notification (a scan that saw nothing is not a
+clean run); a partially assessed one gets a warning notification.
 """
 
 from __future__ import annotations
@@ -58,24 +64,87 @@ def build(document: Mapping[str, Any]) -> dict[str, Any]:
                    first_finding.get(check)) for check in rule_ids]
     index = {check: number for number, check in enumerate(rule_ids)}
     targets = document.get("targets", [])
+    summary = document.get("summary", {})
+    status = str(summary.get("status", ""))
+    invocation: dict[str, Any] = {
+        # A scan that saw nothing did not do its job: a dashboard must not show a clean run.
+        "executionSuccessful": status != "not_assessed",
+        "startTimeUtc": document.get("started_at"),
+        "endTimeUtc": document.get("finished_at"),
+    }
+    notification = _status_notification(document)
+    if notification is not None:
+        invocation["toolExecutionNotifications"] = [notification]
     run: dict[str, Any] = {
         "tool": {"driver": {
             "name": "casaudit",
             "version": str(document.get("tool", {}).get("version", "")),
             "rules": rules,
+            "notifications": [dict(descriptor) for descriptor in NOTIFICATIONS],
         }},
-        "invocations": [{
-            "executionSuccessful": True,
-            "startTimeUtc": document.get("started_at"),
-            "endTimeUtc": document.get("finished_at"),
-        }],
+        "invocations": [invocation],
         "results": [_result(f, index[f["check"]]) for f in findings],
         "properties": {
             "targets": [t.get("host") for t in targets],
-            "findingsBySeverity": document.get("summary", {}).get("findings_by_severity", {}),
+            "findingsBySeverity": summary.get("findings_by_severity", {}),
+            "casaudit": _verdicts(document),
         },
     }
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+
+
+#: Run-level notifications about the host's status (docs/verdicts.md), by `summary.status`.
+NOTIFICATIONS: tuple[dict[str, Any], ...] = (
+    {"id": "casaudit.not_assessed", "name": "HostNotAssessed",
+     "shortDescription": {"text": "The host was not assessed: no Client Access service of it answered, "
+                                  "so nothing was judged"},
+     "defaultConfiguration": {"level": "error"}},
+    {"id": "casaudit.partially_assessed", "name": "HostPartiallyAssessed",
+     "shortDescription": {"text": "Some check rows that apply to the host could not be assessed; "
+                                  "what was assessed stands"},
+     "defaultConfiguration": {"level": "warning"}},
+)
+_NOTIFICATION_INDEX = {descriptor["id"]: number for number, descriptor in enumerate(NOTIFICATIONS)}
+
+
+def _status_notification(document: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The engine's host status as a tool execution notification; none for an assessed host."""
+    summary = document.get("summary", {})
+    status = str(summary.get("status", ""))
+    descriptor = f"casaudit.{status}"
+    if descriptor not in _NOTIFICATION_INDEX:
+        return None
+    hosts = ", ".join(str(t.get("host")) for t in document.get("targets", []))
+    label = status.replace("_", " ")
+    return {
+        "level": NOTIFICATIONS[_NOTIFICATION_INDEX[descriptor]]["defaultConfiguration"]["level"],
+        "message": {"text": f"{hosts}: {label}: {summary.get('status_reason', '')}"},
+        "descriptor": {"id": descriptor, "index": _NOTIFICATION_INDEX[descriptor]},
+        "timeUtc": document.get("finished_at"),
+    }
+
+
+def _verdicts(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What the engine decided about the host, copied from the document (nothing recomputed)."""
+    summary = document.get("summary", {})
+    return {
+        "status": summary.get("status"),
+        "statusReason": summary.get("status_reason"),
+        "headline": summary.get("headline"),
+        "checksByStatus": summary.get("checks_by_status", {}),
+        "areas": [
+            {"id": area.get("id"), "title": area.get("title"), "grade": area.get("grade"),
+             "summary": area.get("summary"), "counts": area.get("counts", {}),
+             "findings": area.get("findings", 0)}
+            for area in summary.get("areas", [])
+        ],
+        "recommendations": [
+            {"id": rec.get("id"), "title": rec.get("title"), "verdict": rec.get("verdict"),
+             "reason": rec.get("reason"), "coverage": rec.get("coverage", {}),
+             "findings": list(rec.get("findings", []))}
+            for rec in document.get("recommendations", [])
+        ],
+    }
 
 
 def _rule(check: str, severity: str, cas: list[str], meta: Any,

@@ -1,4 +1,7 @@
-"""The summary printed after a scan: verdict, counts by severity, grades, top findings.
+"""The summary printed after a scan: headline, host status, counts, grades, top findings.
+
+Everything judged here is the engine's (`summary.headline`, `summary.status`,
+`summary.areas`): shown as it is, never recomputed.
 
 Drawn with rich. Colour only on a terminal, and never when NO_COLOR is set
 or TERM is dumb; off a terminal (CI logs, pipes) the table is
@@ -28,6 +31,7 @@ PLAIN_WIDTH = 120
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",
                   "low": "cyan", "info": "dim"}
 VERDICT_STYLE = {"fail": "bold red", "attention": "bold yellow", "pass": "bold green", "unknown": "bold"}
+STATUS_STYLE = {"assessed": "bold green", "partially_assessed": "bold yellow", "not_assessed": "bold red"}
 
 
 def safe(text: object, limit: int = 300) -> str:
@@ -49,7 +53,8 @@ def console_for(out: TextIO, plain_width: int = PLAIN_WIDTH) -> Console:
 def summary(document: dict[str, Any], out: TextIO) -> None:
     findings = document["findings"]
     longest = max((len(safe(f["check"], 60)) + len(safe(f["endpoint"], 200)) for f in findings), default=0)
-    console = console_for(out, max(PLAIN_WIDTH, longest + 20))
+    # severity (8) + "until YYYY-MM-DD" (16) + three column gaps of 3: the top table never cuts a cell
+    console = console_for(out, max(PLAIN_WIDTH, longest + 36))
     for target in document["targets"]:
         console.print(Text(
             f"casaudit {safe(document['tool']['version'])}: {safe(target['host'])} "
@@ -58,8 +63,15 @@ def summary(document: dict[str, Any], out: TextIO) -> None:
     verdict = view.overall(document)
     line = Text()
     line.append(verdict.headline, style=VERDICT_STYLE.get(verdict.level, ""))
-    line.append(f": {verdict.detail}")
-    console.print(line)
+    line.append(f": {safe(verdict.detail, 600)}")
+    # One line each, however long: the terminal wraps them, a log keeps them greppable.
+    console.print(line, soft_wrap=True)
+    status = view.host_status(document)
+    state = Text("Assessment: ")
+    state.append(status.label, style=STATUS_STYLE.get(status.status, "bold"))
+    if status.reason:
+        state.append(f" — {safe(status.reason, 600)}")
+    console.print(state, soft_wrap=True)
 
     counts = document["summary"]["findings_by_severity"]
     statuses = document["summary"]["checks_by_status"]
@@ -67,8 +79,7 @@ def summary(document: dict[str, Any], out: TextIO) -> None:
     for severity in view.SEVERITY_ORDER:
         table.add_column(severity, justify="right", header_style=SEVERITY_STYLE[severity])
     table.add_column("checks", justify="left")
-    table.add_row(*(str(counts.get(s, 0)) for s in view.SEVERITY_ORDER),
-                  ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in statuses.items()))
+    table.add_row(*(str(counts.get(s, 0)) for s in view.SEVERITY_ORDER), safe(view.counts_text(statuses)))
     console.print(table)
 
     grades = Table(box=box.SIMPLE, show_edge=False, pad_edge=False, show_header=False)
@@ -76,7 +87,7 @@ def summary(document: dict[str, Any], out: TextIO) -> None:
     grades.add_column("area")
     grades.add_column("summary")
     for area in view.area_grades(document):
-        grades.add_row(area.grade, area.label, area.summary)
+        grades.add_row(Text(area.grade), Text(safe(area.label)), Text(safe(area.summary, 600)))
     console.print(grades)
 
     if not findings:

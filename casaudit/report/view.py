@@ -19,6 +19,14 @@ from casaudit.assessment import AREAS, OTHER_AREA, area_of
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 STATUS_ORDER = ("fail", "error", "not_assessed", "not_applicable", "pass")
 NO_GRADE = "–"
+#: Row statuses as the count lines list them (docs/verdicts.md order), and their short labels.
+COUNT_ORDER = ("pass", "fail", "not_assessed", "error", "not_applicable")
+SHORT_STATUS = {"not_applicable": "n/a"}
+#: What each host status (`summary.status`, or a fleet entry's "error") reads as.
+HOST_STATUS_LABELS = {
+    "assessed": "assessed", "partially_assessed": "partially assessed",
+    "not_assessed": "not assessed", "error": "error",
+}
 
 #: Bounds for the generic evidence view: server text must not flood the report.
 MAX_EVIDENCE_ROWS = 80
@@ -68,8 +76,48 @@ def overall(document: Mapping[str, Any]) -> Overall:
                    str(headline.get("detail", "")))
 
 
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"
+@dataclass(frozen=True)
+class HostStatus:
+    status: str  # assessed | partially_assessed | not_assessed (the engine's summary.status)
+    label: str
+    reason: str
+
+
+def host_status(document: Mapping[str, Any]) -> HostStatus:
+    """The engine's `summary.status` and `status_reason`, as the views show them."""
+    summary = document.get("summary", {})
+    if not summary.get("status"):  # a document written before hosts had a status
+        return HostStatus("unknown", "not recorded in this document", "")
+    status = str(summary["status"])
+    return HostStatus(status, status_label(status), str(summary.get("status_reason", "")))
+
+
+def status_label(status: str) -> str:
+    """A host status (or a row status) in words: `partially_assessed` is "partially assessed"."""
+    return HOST_STATUS_LABELS.get(status, status.replace("_", " "))
+
+
+def counts_text(counts: Mapping[str, int], every: bool = True, short: bool = False,
+                separator: str = ", ") -> str:
+    """Row counts by status as one line: "75 pass, 82 fail, 1 not assessed, 0 error, 34 not applicable".
+
+    `every`: list all five statuses, zeros included (else only the non-zero ones);
+    `short`: "n/a" for not applicable (the CAS table's coverage). Statuses this
+    version does not know are listed last, as they are.
+    """
+    order = list(COUNT_ORDER) + [key for key in counts if key not in COUNT_ORDER]
+    parts = []
+    for key in order:
+        number = int(counts.get(key, 0))
+        if number or (every and key in COUNT_ORDER):
+            label = SHORT_STATUS.get(key, key.replace("_", " ")) if short else key.replace("_", " ")
+            parts.append(f"{number} {label}")
+    return separator.join(parts) if parts else "no check row"
+
+
+def coverage_text(coverage: Mapping[str, int]) -> str:
+    """A recommendation's `coverage` compactly: "12 pass · 2 not assessed · 3 n/a"."""
+    return counts_text(coverage, every=False, short=True, separator=" · ")
 
 
 def findings_by_severity(findings: Iterable[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
