@@ -51,6 +51,8 @@ _GRADE_BY_WORST = {
     Severity.CRITICAL: "F", Severity.HIGH: "D", Severity.MEDIUM: "C", Severity.LOW: "B", Severity.INFO: "A",
 }
 _UNJUDGED = (CheckStatus.NOT_ASSESSED, CheckStatus.ERROR)
+#: What a row claims about the host: "absent" is a claim too (docs/verdicts.md).
+_CLAIMS = (CheckStatus.PASS, CheckStatus.FAIL, CheckStatus.NOT_APPLICABLE)
 NOTHING_ANSWERED = (
     "no Client Access service of the host answered: every port refused the connection, "
     "stayed silent or spoke something else than its protocol"
@@ -116,18 +118,19 @@ def gate(rows: Sequence[CheckResult], evidence: Iterable[Any], host: str | None)
 
     When no service of the host answered, a refusal or a timeout proves nothing
     about the host the user meant (a typo in --resolve looks exactly like it):
-    every pass, and every failure that rests only on such non-answers, becomes
-    not assessed. A row citing an answer (the mail domain's web site answering
-    Autodiscover badly) stands.
+    every pass, failure or "not applicable" that rests only on such non-answers
+    becomes not assessed. A row citing an answer (the mail domain's web site
+    answering Autodiscover badly) stands.
     """
     items = list(evidence)
     if host_answered(items, host):
         return tuple(rows)
     heard = {item.id for item in items if answered(item)}
+    # The evidence keeps what each port did (refused, timed out); the row says why it
+    # cannot count, in the same words everywhere so a summary can say it once.
     return tuple(
-        dataclasses.replace(row, status=CheckStatus.NOT_ASSESSED,
-                            reason=f"{NOTHING_ANSWERED} (alone, this row read: {row.reason})")
-        if row.status in (CheckStatus.PASS, CheckStatus.FAIL) and not heard & set(row.evidence)
+        dataclasses.replace(row, status=CheckStatus.NOT_ASSESSED, reason=NOTHING_ANSWERED)
+        if row.status in _CLAIMS and not heard & set(row.evidence)
         else row
         for row in rows
     )
@@ -224,7 +227,7 @@ def _area(key: str, title: str, rows: Sequence[CheckResult], findings: int, grad
     if not rows:
         return Area(key, title, None, counts, findings, "not run")
     if not graded:
-        return Area(key, title, None, counts, findings, f"not assessed: {NOTHING_ANSWERED}")
+        return Area(key, title, None, counts, findings, "not assessed: the host gave no answer")
     if not assessed:
         if not unjudged:
             return Area(key, title, None, counts, findings,
@@ -242,7 +245,10 @@ def _area(key: str, title: str, rows: Sequence[CheckResult], findings: int, grad
 def _headline(status: str, reason: str, rows: Sequence[CheckResult],
               findings: Sequence[Finding]) -> Headline:
     if status == NOT_ASSESSED:
-        return Headline("unknown", "Not assessed", reason[0].upper() + reason[1:] + ".")
+        return Headline("unknown", "Not assessed",
+                        "casaudit could not observe this host, so it gives no grade and no verdict. "
+                        "Check the address it resolved to (--resolve, --dns-server), the ports "
+                        "(--port) and any firewall between this machine and the host.")
     counts = {severity: 0 for severity in Severity}
     for finding in findings:
         counts[finding.severity] += 1

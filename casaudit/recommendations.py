@@ -132,7 +132,9 @@ def _verdict(rec: Recommendation, rows: Sequence[CheckResult], findings: Sequenc
     if passed and not unjudged:
         by = ", ".join(sorted({r.check for r in passed}))
         only = f"; only --probes {','.join(probes)} ran" if probes else ""
-        return verdict(Verdict.MET, f"all {len(passed)} rows that apply passed ({by}){only}")
+        rows_passed = "the one row that applies passed" if len(passed) == 1 else \
+            f"all {len(passed)} rows that apply passed"
+        return verdict(Verdict.MET, f"{rows_passed} ({by}){only}")
     if passed:
         return verdict(Verdict.NOT_ASSESSED,
                        f"incomplete: {len(passed)} rows passed, {len(unjudged)} not assessed "

@@ -82,8 +82,9 @@ def _not_in_cleartext(
             f"not served over plain HTTP ({reading.reason}); the service answers over HTTPS", ids, own,
         )
     if https is None or https.absent:
+        # Cites the URL's SSL recommendation: with no such URL anywhere it has nothing to ask.
         return Outcome(endpoint, CheckStatus.NOT_APPLICABLE,
-                       f"no such URL on this host: {reading.reason}", ids)
+                       f"no such URL on this host: {reading.reason}", ids, own)
     # Nothing is served in clear, but whether the service exists over HTTPS is unknown:
     # the pass proves the port's behaviour, not the URL's SSL recommendation.
     return Outcome(
