@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from casaudit.assessment import top_reasons
+from casaudit.assessment import NOTHING_ANSWERED, top_reasons
 from casaudit.model import (
     CheckResult,
     CheckStatus,
@@ -140,8 +140,10 @@ def _verdict(rec: Recommendation, rows: Sequence[CheckResult], findings: Sequenc
                        f"incomplete: {len(passed)} rows passed, {len(unjudged)} not assessed "
                        f"({top_reasons(unjudged)})")
     if unjudged:
-        return verdict(Verdict.NOT_ASSESSED,
-                       f"not assessed: none of the {len(unjudged)} rows that apply had a usable answer "
-                       f"({top_reasons(unjudged, 3)})")
+        if all(r.reason == NOTHING_ANSWERED for r in unjudged):
+            return verdict(Verdict.NOT_ASSESSED, "not assessed: the host gave no answer")
+        rows = "the one row that applies had no usable answer" if len(unjudged) == 1 else \
+            f"none of the {len(unjudged)} rows that apply had a usable answer"
+        return verdict(Verdict.NOT_ASSESSED, f"not assessed: {rows} ({top_reasons(unjudged, 3)})")
     # Only informational failures: they do not count, and nothing else was judged.
     return verdict(Verdict.NOT_ASSESSED, "only informational rows; nothing else could be judged")
