@@ -108,13 +108,15 @@ def test_many_hosts_concurrently_with_dead_and_stalled_hosts(
     assert (tmp_path / "html" / "mail.silent.test.html").is_file()
     assert (tmp_path / "html" / f"{legacy_lab.host}.html").is_file()
     assert not (tmp_path / "html" / "mail.tarpit.test.html").exists()
-    # History: the three scans and the two errors, one row each
+    # History: one row per host; the silent host's document is kept, but as an error row of
+    # kind not_assessed, so a later diff never compares with a scan that saw nothing
     with sqlite3.connect(tmp_path / "h.db") as db:
-        rows = dict(db.execute("SELECT host, status FROM scans"))
-    # (the history's own status says whether a scan document was recorded, not its summary.status)
-    assert rows == {legacy_lab.host: "assessed", hardened_lab.host: "assessed",
-                    "mail2.contoso-legacy.test": "assessed", "mail.gone.test": "error",
-                    "mail.tarpit.test": "error", "mail.silent.test": "assessed"}
+        rows = {host: (status, kind, kept) for host, status, kind, kept in db.execute(
+            "SELECT host, status, error_kind, document_z IS NOT NULL FROM scans")}
+    assert rows == {legacy_lab.host: ("assessed", None, 1), hardened_lab.host: ("assessed", None, 1),
+                    "mail2.contoso-legacy.test": ("assessed", None, 1),
+                    "mail.gone.test": ("error", "target", 0), "mail.tarpit.test": ("error", "deadline", 0),
+                    "mail.silent.test": ("error", "not_assessed", 1)}
 
 
 def test_only_errors_exits_3_and_the_terminal_table_names_them(legacy_lab, tmp_path):

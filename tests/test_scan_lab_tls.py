@@ -224,17 +224,19 @@ def test_legacy_posture_shows_its_2007_era_tls(legacy_lab, validate_scan):
 
 def test_closed_and_unresolvable_services_are_evidence_not_crashes(hardened_lab, legacy_lab):
     # Given an https port nothing listens on, the host pinned, and the other names asked
-    # of a DNS server that refuses them (the other lab's, authoritative elsewhere)
+    # of a DNS server that refuses them (the other lab's, authoritative elsewhere); the
+    # host's POP3 STLS (the legacy lab's listener) answers, so the closed ports are facts
+    # about a host that answers
     closed = closed_port()
     run = run_cli(
         "scan", hardened_lab.host, "--resolve", f"{hardened_lab.host}:127.0.0.1",
         "--dns-server", legacy_lab.dns_server, "--timeout", "2", "--probes", "tls",
-        "--port", f"https={closed}", "--port", f"imaps={closed_port()}", "--json", "-",
+        "--port", f"https={closed}", "--port", f"imaps={closed_port()}",
+        "--port", f"pop3={legacy_lab.ports['pop3']}", "--json", "-",
     )
-    # No TLS service of the host answered: the host is not assessed (exit 3), not "fine".
-    assert run.code == 3, run.stderr
-    assert run.json()["summary"]["status"] == "not_assessed"
+    assert run.code in (0, 1), run.stderr
     document = run.json()
+    assert document["summary"]["status"] != "not_assessed"
     tls = {e["endpoint"]: e for e in document["evidence"]}
     assert tls[f"https://{hardened_lab.host}:{closed}"]["error"]["kind"] == "refused"
     auto = tls[f"https://autodiscover.{hardened_lab.domain}:{closed}"]
@@ -283,6 +285,22 @@ def test_a_cleartext_port_without_starttls_has_no_tls_to_judge(validate_scan):
         assert {r.status.value for c, r in rows.items() if c.startswith("tls.")} == {"not_applicable"}
         assert rows["mail.starttls_missing"].status.value == "fail"
     assert evidence["https"].starttls_offered is None
+
+
+def test_a_host_whose_every_tls_port_refuses_is_not_assessed(hardened_lab, legacy_lab):
+    # Given only closed TLS ports: a closed port proves nothing when nothing else answers
+    closed = closed_port()
+    run = run_cli(
+        "scan", hardened_lab.host, "--resolve", f"{hardened_lab.host}:127.0.0.1",
+        "--dns-server", legacy_lab.dns_server, "--timeout", "2", "--probes", "tls",
+        *(arg for service in ("https", "imaps", "pop3s", "imap", "pop3")
+          for arg in ("--port", f"{service}={closed}")), "--json", "-",
+    )
+    assert run.code == 3, run.stderr
+    document = run.json()
+    assert document["summary"]["status"] == "not_assessed"
+    assert {r["status"] for r in document["checks"]} <= {"not_assessed"}
+    assert not any(r["verdict"] in ("met", "not_applicable") for r in document["recommendations"])
 
 
 def test_probes_option_rejects_unknown_families():
