@@ -16,7 +16,9 @@ CHECK = CheckMeta(
     id="exchange.version_disclosed",
     title="Exchange build disclosed in response headers",
     severity=Severity.LOW,
-    recommendations=("CAS-15", "CAS-16"),
+    # CAS-16 only on a failure (a visible build tells an attacker which flaws apply): not
+    # disclosing a version proves nothing about running a supported one.
+    recommendations=("CAS-15",),
     description=(
         "Anonymous responses carry the Exchange build or version in headers (X-OWA-Version, "
         "MS-Server-ActiveSync). Anyone can match the build against the list of security "
@@ -59,7 +61,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
             what = _what(seen, ident)
             outcomes.append(Outcome(
                 origin, CheckStatus.FAIL, f"the version is visible: {what}",
-                tuple(dict.fromkeys(s.evidence_id for s in seen)),
+                tuple(dict.fromkeys(s.evidence_id for s in seen)), ("CAS-16",),
                 observed=f"{what}, seen in: " + "; ".join(
                     f"{s.source} {s.value!r} at {s.url}" for s in seen[:4]
                 ),

@@ -58,9 +58,10 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         if not basic:
             last = reading.last or item.exchanges[-1]
             offered = f" (offers {', '.join(last.auth_schemes)})" if last.auth_schemes else ""
+            # Observed without Basic: that is what CAS-02 (ActiveSync) and CAS-05 (OWA) ask.
             outcomes.append(Outcome(
                 item.endpoint, CheckStatus.PASS,
-                f"{reading.reason} without a Basic challenge{offered}", (item.id,),
+                f"{reading.reason} without a Basic challenge{offered}", (item.id,), own,
             ))
             continue
         first = basic[0]

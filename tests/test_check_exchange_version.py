@@ -32,6 +32,17 @@ def _single(module, *items):
 # --------------------------------------------------------------------------- version_disclosed
 
 
+def test_a_hidden_version_says_nothing_about_running_a_supported_one():
+    from casaudit.api import evaluate
+    from casaudit.catalog import load_checks
+
+    checks = [c for c in load_checks() if c.meta.id == disclosed.CHECK.id]
+    quiet, _ = evaluate(evidence_set(_owa()), checks)
+    assert [(r.status, r.recommendations) for r in quiet] == [(CheckStatus.PASS, ("CAS-15",))]
+    loud, _ = evaluate(evidence_set(_owa("15.1.2507.16")), checks)
+    assert [(r.status, r.recommendations) for r in loud] == [(CheckStatus.FAIL, ("CAS-15", "CAS-16"))]
+
+
 def test_disclosed_fails_on_a_version_header_and_names_where():
     outcome = _single(disclosed, _owa("15.1.2507.16"))
     assert outcome.status is CheckStatus.FAIL and outcome.endpoint == HTTPS
