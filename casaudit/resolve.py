@@ -2,7 +2,8 @@
 
 Every connection casaudit opens asks this resolver, so a pin applies to every
 port (as curl's --resolve does) while the name stays the one used for SNI, the
-Host header and certificate matching.
+Host header and certificate matching. What an SRV query returned is evidence
+(`casaudit.evidence.dns`); `SrvAnswer` and `SrvLookup` are re-exported here.
 """
 
 from __future__ import annotations
@@ -11,40 +12,14 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from casaudit.errors import UsageError
+from casaudit.evidence.dns import SrvAnswer, SrvLookup
 from casaudit.plan import normalise_host
 
 
 class ResolutionError(Exception):
     """The name has no address: carries the resolver's own words."""
-
-
-@dataclass(frozen=True)
-class SrvAnswer:
-    """One SRV record as received (RFC 2782); `target` without the trailing dot."""
-
-    priority: int
-    weight: int
-    port: int
-    target: str
-
-
-@dataclass(frozen=True)
-class SrvLookup:
-    """What an SRV query returned: records, or why there are none.
-
-    `error` keeps apart what the report must not confuse: `nxdomain` (the name
-    does not exist), `no_record` (it exists, without SRV data), `timeout`
-    (nothing is known) and `dns` (any other resolver failure).
-    """
-
-    name: str
-    server: str
-    records: tuple[SrvAnswer, ...] = ()
-    error: str | None = None
-    detail: str = ""
 
 
 def parse_pin(text: str) -> tuple[str, str]:
@@ -207,3 +182,6 @@ class Resolver:
         except (socket.gaierror, UnicodeError) as exc:
             raise ResolutionError(str(getattr(exc, "strerror", None) or exc)) from None
         return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+__all__ = ["ResolutionError", "Resolver", "SrvAnswer", "SrvLookup", "parse_dns_server", "parse_pin"]

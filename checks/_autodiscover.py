@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from casaudit.evidence_autodiscover import UNKNOWN, WORKING, AutodiscoverEvidence
-from casaudit.model import EvidenceSet
+from casaudit.evidence.autodiscover import UNKNOWN, WORKING, AutodiscoverEvidence
+from casaudit.evidence.base import EvidenceSet
 
 #: Failures in which the server gave no usable answer: nothing was learnt about Autodiscover.
 #: (`refused`, `dns_nxdomain`, 404s, HTML pages, certificates and TLS alerts are answers.)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from casaudit.evidence_mail import MailEvidence
-from casaudit.model import CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.mail import MailEvidence
+from casaudit.model import CheckStatus, Outcome, Severity
 
 NAMES = {"pop3": "POP3", "imap": "IMAP4"}
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from casaudit.evidence_tls import TlsCertificate, TlsChain, TlsEvidence
-from casaudit.model import CheckStatus, EvidenceSet, Outcome
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.tls import TlsCertificate, TlsChain, TlsEvidence
+from casaudit.model import CheckStatus, Outcome
 
 MAIL_SERVICES = frozenset({"imaps", "pop3s", "imap", "pop3"})
 

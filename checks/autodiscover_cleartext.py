@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_autodiscover import AutodiscoverEvidence
-from casaudit.model import (
-    CheckMeta,
-    CheckStatus,
-    EvidenceSet,
-    HttpEvidence,
-    HttpExchange,
-    Outcome,
-    Severity,
-)
+from casaudit.evidence.autodiscover import AutodiscoverEvidence
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.http import HttpEvidence, HttpExchange
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 
 CHECK = CheckMeta(
     id="autodiscover.cleartext",

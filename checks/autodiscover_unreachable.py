@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_autodiscover import WORKING
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.evidence.autodiscover import WORKING
+from casaudit.evidence.base import EvidenceSet
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from checks._autodiscover import by_method, describe, unanswered
 
 CHECK = CheckMeta(

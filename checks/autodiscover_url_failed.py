@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_autodiscover import GUIDE_METHODS, WORKING, AutodiscoverEvidence
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.evidence.autodiscover import GUIDE_METHODS, WORKING, AutodiscoverEvidence
+from casaudit.evidence.base import EvidenceSet
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from checks._autodiscover import unanswered
 
 CHECK = CheckMeta(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_mail import MailEvidence
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.mail import MailEvidence
+from casaudit.evidence.ntlm import NtlmEvidence
 from casaudit.identify import origin_of
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from casaudit.parse.ntlm import NtlmChallenge, NtlmError, decode_challenge_b64
-from casaudit.probes.ntlm import NtlmEvidence
 
 CHECK = CheckMeta(
     id="exchange.ntlm_info_disclosure",

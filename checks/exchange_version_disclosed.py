@@ -8,8 +8,10 @@ server and tell its operator nothing to do. The version checks still use them.
 
 from __future__ import annotations
 
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.http import HttpEvidence
 from casaudit.identify import Identification, Sighting, identify, origin_of
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, HttpEvidence, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from casaudit.web_checks import proves_something
 
 CHECK = CheckMeta(

@@ -7,8 +7,9 @@ name>` sent before STLS, and from SASL PLAIN/LOGIN offered in clear.
 
 from __future__ import annotations
 
-from casaudit.evidence_mail import MailEvidence
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.mail import MailEvidence
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from casaudit.parse.mail import CLEARTEXT_SASL
 from checks._mail import judge_cleartext_ports
 

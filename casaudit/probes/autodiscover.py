@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from casaudit.evidence_autodiscover import (
+from casaudit.evidence.autodiscover import (
     FAILED,
     UNKNOWN,
     WORKING,
@@ -36,7 +36,8 @@ from casaudit.evidence_autodiscover import (
     AutodiscoverEvidence,
     CertificateCheck,
 )
-from casaudit.model import HttpExchange, ProbeError
+from casaudit.evidence.base import ProbeError
+from casaudit.evidence.http import HttpExchange
 from casaudit.parse.autodiscover import (
     MAX_XML_BYTES,
     AdvertisedSetting,
