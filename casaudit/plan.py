@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from casaudit.errors import UsageError
+from casaudit.evidence.autodiscover import AUTODISCOVER_PATH
 from casaudit.evidence.base import endpoint_url
 from casaudit.exchange import BASELINE_ROLE, CLIENT_ACCESS_URLS, service_request
 
@@ -274,7 +275,6 @@ def plan_hostless(target: Target) -> list[HostlessProbeTask]:
 
 # --------------------------------------------------------------------------- autodiscover
 
-AUTODISCOVER_PATH = "/autodiscover/autodiscover.xml"
 AUTODISCOVER_JSON_PATH = "/autodiscover/autodiscover.json"
 #: A path no Exchange serves: a 200 there reveals a catch-all proxy.
 CANARY_PATH = "/casaudit-canary-7d1f3b/autodiscover/autodiscover.xml"

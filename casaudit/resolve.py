@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping
 
 from casaudit.errors import UsageError
-from casaudit.evidence.dns import SrvAnswer, SrvLookup
+from casaudit.evidence.dns import NXDOMAIN_DETAIL, SrvAnswer, SrvError, SrvLookup
 from casaudit.plan import normalise_host
 
 
@@ -122,7 +122,7 @@ class Resolver:
             except dns.resolver.NoAnswer:
                 continue
             except dns.resolver.NXDOMAIN:
-                raise ResolutionError("no such name (NXDOMAIN)") from None
+                raise ResolutionError(NXDOMAIN_DETAIL) from None
             except dns.exception.Timeout:
                 problems.append("no answer from the DNS server")
             except dns.exception.DNSException as exc:
@@ -152,18 +152,19 @@ class Resolver:
             try:
                 resolver = dns.resolver.Resolver()
             except dns.exception.DNSException as exc:
-                return SrvLookup(name, server, error="dns", detail=f"no DNS configuration: {exc}"[:300])
+                return SrvLookup(name, server, error=SrvError.DNS,
+                                 detail=f"no DNS configuration: {exc}"[:300])
         resolver.lifetime = self._timeout
         try:
             answer = resolver.resolve(name, dns.rdatatype.SRV, search=False)
         except dns.resolver.NXDOMAIN:
-            return SrvLookup(name, server, error="nxdomain", detail="no such name (NXDOMAIN)")
+            return SrvLookup(name, server, error=SrvError.NXDOMAIN, detail=NXDOMAIN_DETAIL)
         except dns.resolver.NoAnswer:
-            return SrvLookup(name, server, error="no_record", detail="the name has no SRV record")
+            return SrvLookup(name, server, error=SrvError.NO_RECORD, detail="the name has no SRV record")
         except dns.exception.Timeout:
-            return SrvLookup(name, server, error="timeout", detail="no answer from the DNS server")
+            return SrvLookup(name, server, error=SrvError.TIMEOUT, detail="no answer from the DNS server")
         except dns.exception.DNSException as exc:
-            return SrvLookup(name, server, error="dns", detail=(str(exc) or type(exc).__name__)[:300])
+            return SrvLookup(name, server, error=SrvError.DNS, detail=(str(exc) or type(exc).__name__)[:300])
         records = [
             SrvAnswer(
                 priority=int(record.priority),

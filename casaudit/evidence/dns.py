@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+#: How the resolver words a name that does not exist, in `ResolutionError` and `SrvLookup.detail`.
+#: A `ProbeError` of kind `dns` carries it in its detail: the one DNS fact its kind does not hold.
+NXDOMAIN_DETAIL = "no such name (NXDOMAIN)"
+
 
 class SrvError(StrEnum):
     """Why an SRV query gave no records; kept apart because the report must not confuse them."""
@@ -52,5 +56,5 @@ class SrvLookup:
 
 
 __all__ = [
-    "SrvAnswer", "SrvError", "SrvLookup",
+    "NXDOMAIN_DETAIL", "SrvAnswer", "SrvError", "SrvLookup",
 ]
