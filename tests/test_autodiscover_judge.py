@@ -148,3 +148,28 @@ def test_failure_groups_are_disjoint_and_evidence_takes_the_json_words():
     assert ProbeError("refused", "x").kind is ErrorKind.REFUSED
     with pytest.raises(ValueError):
         ProbeError("closed-ish", "x")
+
+
+def test_the_contract_names_every_failure_and_error_kind():
+    # The words are the JSON contract: the docs and the schema list every one, and no other
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    contract = (root / "docs" / "json-contract.md").read_text()
+    for word in [*Failure, *ErrorKind]:
+        assert f"`{word.value}`" in contract, word
+    schema = json.loads((root / "casaudit" / "data" / "casaudit.scan-1.json").read_text())
+    failures = [node["failure"]["enum"] for node in _walk(schema) if "failure" in node
+                and isinstance(node["failure"], dict) and "enum" in node["failure"]]
+    assert failures == [[*(f.value for f in Failure), None]]
+
+
+def _walk(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)

@@ -3,8 +3,11 @@
 For the mail domain it POSTs the Outlook POX request (EXCHANGE-FACTS §5.1) to
 `https://<domain>/...` and `https://autodiscover.<domain>/...`, GETs the
 plain-HTTP redirect URL, asks DNS for `_autodiscover._tcp.<domain>` SRV, and
-GETs the JSON v2 endpoint. Each method's record says what came back and whether
-it answered like Autodiscover (`verdict`).
+GETs the JSON v2 endpoint. Each method's record (`casaudit.evidence.autodiscover`)
+says what came back and whether it answered like Autodiscover (`verdict`,
+`failure`): that is decided by the pure `casaudit.autodiscover_judge`, which
+this probe calls and whose verdict its credential gate asks; the probe itself
+does the I/O and the order of the steps.
 
 Two clients: the observing one of the HTTP probe (no certificate verification:
 it must see what a misconfigured server answers) and a verifying handshake per
