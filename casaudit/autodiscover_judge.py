@@ -23,6 +23,7 @@ from casaudit.evidence.autodiscover import (
     AUTODISCOVER_PATH,
     AutodiscoverVerdict,
     CertificateCheck,
+    CertificateProblem,
     Failure,
 )
 from casaudit.evidence.base import ErrorKind, ProbeError
@@ -76,8 +77,8 @@ _TRANSPORT_FAILURES = {
     ErrorKind.UNREACHABLE: Failure.UNREACHABLE,
 }
 _CERTIFICATE_PROBLEMS = {
-    "name_mismatch": Failure.CERTIFICATE_FOR_ANOTHER_NAME,
-    "expired": Failure.CERTIFICATE_EXPIRED,
+    CertificateProblem.NAME_MISMATCH: Failure.CERTIFICATE_FOR_ANOTHER_NAME,
+    CertificateProblem.EXPIRED: Failure.CERTIFICATE_EXPIRED,
 }
 _SRV_FAILURES = {
     SrvError.NXDOMAIN: Failure.DNS_NXDOMAIN,
@@ -101,7 +102,8 @@ def certificates(checks: tuple[CertificateCheck, ...]) -> Judgement | None:
     """The first certificate a verifying client rejects, if any (no handshake is not a rejection)."""
     for check in checks:
         if check.verified is False:
-            failure = _CERTIFICATE_PROBLEMS.get(check.problem or "", Failure.CERTIFICATE_UNTRUSTED)
+            failure = (_CERTIFICATE_PROBLEMS.get(check.problem, Failure.CERTIFICATE_UNTRUSTED)
+                       if check.problem is not None else Failure.CERTIFICATE_UNTRUSTED)
             return Judgement(FAILED, failure, f"certificate for {check.host}: {check.detail}")
     return None
 

@@ -86,7 +86,7 @@ def _redirect_method(item: AutodiscoverEvidence) -> Outcome:
 def _client_access_url(http: HttpEvidence) -> Outcome:
     """/autodiscover/autodiscover.xml over plain HTTP on the host, from the web probe."""
     if http.error is not None:
-        status = CheckStatus.PASS if http.error.kind == "refused" else CheckStatus.NOT_ASSESSED
+        status = CheckStatus.PASS if http.error.kind is ErrorKind.REFUSED else CheckStatus.NOT_ASSESSED
         return Outcome(http.endpoint, status, http.error.detail, (http.id,))
     plain = [exchange for exchange in http.exchanges if exchange.url.startswith("http://")]
     served = [exchange for exchange in plain

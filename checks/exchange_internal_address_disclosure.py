@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.base import ErrorKind, EvidenceSet
 from casaudit.evidence.hostless import HostlessEvidence
 from casaudit.evidence.http import HttpEvidence
 from casaudit.identify import origin_of
@@ -135,7 +135,7 @@ def _judge(origin: str, host: str, items: list[_Item], peers: set[str]) -> Outco
     if readable:
         return Outcome(origin, CheckStatus.PASS, "no internal address or host name in any response", ids)
     errors = [item.error for item in items]
-    if errors and all(e is not None and e.kind == "refused" for e in errors):
+    if errors and all(e is not None and e.kind is ErrorKind.REFUSED for e in errors):
         return Outcome(origin, CheckStatus.NOT_APPLICABLE,
                        "the port refused the connection: no response to read", ids)
     # Error pages (5xx) come from whatever stands in front; they show nothing of Exchange.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.base import ErrorKind, EvidenceSet
 from casaudit.evidence.mail import MailEvidence
 from casaudit.evidence.ntlm import NtlmEvidence
 from casaudit.identify import origin_of
@@ -123,7 +123,7 @@ def _judge(origin: str, items: list[NtlmEvidence]) -> Outcome:
     answered = [item for item in items if item.status is not None and 200 <= item.status < 500]
     if not answered:
         error = items[0].error
-        if error is not None and error.kind == "refused":
+        if error is not None and error.kind is ErrorKind.REFUSED:
             return Outcome(origin, CheckStatus.NOT_APPLICABLE,
                            "the port refused the connection: no NTLM to ask", ids)
         # An error page (5xx) says nothing about which authentication the URLs offer.

@@ -26,7 +26,10 @@ from casaudit.evidence.autodiscover import (
     AdvertisedUrl,
     AuthenticatedAttempt,
     AutodiscoverEvidence,
+    AutodiscoverVerdict,
     CertificateCheck,
+    CertificateProblem,
+    Failure,
 )
 from casaudit.evidence.base import ErrorKind, Evidence, EvidenceSet, ProbeError, endpoint_url
 from casaudit.evidence.dns import SrvAnswer, SrvError, SrvLookup
@@ -34,8 +37,10 @@ from casaudit.evidence.hostless import HostlessEvidence
 from casaudit.evidence.http import REDIRECT_STATUSES, HttpEvidence, HttpExchange, LogonForm
 from casaudit.evidence.mail import (
     CleartextLoginTest,
+    LoginOutcome,
     MailCapabilities,
     MailEvidence,
+    Reachability,
     StartTls,
     TlsSession,
 )
@@ -50,12 +55,14 @@ from casaudit.evidence.tls import (
     TlsEvidence,
     TlsProtocolSupport,
     TlsVulnerabilities,
+    Trust,
 )
 
 __all__ = [
     "GUIDE_METHODS", "METHODS", "REDIRECT_STATUSES", "TLS_VERSIONS",
-    "AdvertisedUrl", "AuthenticatedAttempt", "AutodiscoverEvidence", "CertificateCheck",
-    "CleartextLoginTest", "ErrorKind", "Evidence", "EvidenceSet", "HostlessEvidence",
+    "AdvertisedUrl", "AuthenticatedAttempt", "AutodiscoverEvidence", "AutodiscoverVerdict",
+    "CertificateCheck", "CertificateProblem", "CleartextLoginTest", "ErrorKind", "Failure",
+    "LoginOutcome", "Reachability", "Trust", "Evidence", "EvidenceSet", "HostlessEvidence",
     "HttpEvidence", "HttpExchange", "LogonForm", "MailCapabilities", "MailEvidence",
     "MailNtlmChallenge", "NtlmEvidence", "ProbeError", "SrvAnswer", "SrvError", "SrvLookup",
     "StartTls", "TlsCertificate", "TlsChain", "TlsCipherSuite", "TlsCommandError", "TlsEvidence",

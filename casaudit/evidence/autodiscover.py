@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from casaudit.evidence.base import settle
 from casaudit.evidence.dns import SrvLookup
 from casaudit.evidence.http import HttpExchange
 from casaudit.parse.autodiscover import JsonV2Summary, PoxSummary
@@ -105,6 +106,20 @@ CERTIFICATE_FAILURES = frozenset({
 })
 
 
+class CertificateProblem(StrEnum):
+    """Why a verifying client got no verified certificate (see `CertificateCheck`)."""
+
+    #: A certificate for another name.
+    NAME_MISMATCH = "name_mismatch"
+    EXPIRED = "expired"
+    #: Any other verification failure (unknown issuer, self-signed, ...).
+    UNTRUSTED = "untrusted"
+    #: No handshake completed.
+    HANDSHAKE = "handshake"
+    #: No connection (or the name did not resolve).
+    UNREACHABLE = "unreachable"
+
+
 @dataclass(frozen=True)
 class CertificateCheck:
     """Did the certificate served for `host` verify (system store + --ca-file, name check)?
@@ -117,8 +132,11 @@ class CertificateCheck:
     host: str
     port: int
     verified: bool | None
-    problem: str | None
+    problem: CertificateProblem | None
     detail: str
+
+    def __post_init__(self) -> None:
+        settle(self, "problem", CertificateProblem)
 
 
 @dataclass(frozen=True)
@@ -188,10 +206,8 @@ class AutodiscoverEvidence:
 
     def __post_init__(self) -> None:
         # Plain strings (the JSON words) are accepted and become their enum members.
-        if not isinstance(self.verdict, AutodiscoverVerdict):
-            object.__setattr__(self, "verdict", AutodiscoverVerdict(self.verdict))
-        if self.failure is not None and not isinstance(self.failure, Failure):
-            object.__setattr__(self, "failure", Failure(self.failure))
+        settle(self, "verdict", AutodiscoverVerdict)
+        settle(self, "failure", Failure)
 
     @property
     def working(self) -> bool:
@@ -201,5 +217,5 @@ class AutodiscoverEvidence:
 __all__ = [
     "ABSENT_FAILURES", "AUTODISCOVER_PATH", "CERTIFICATE_FAILURES", "FAILED", "GUIDE_METHODS", "METHODS",
     "NO_ANSWER_FAILURES", "UNKNOWN", "WORKING", "AdvertisedUrl", "AuthenticatedAttempt",
-    "AutodiscoverEvidence", "AutodiscoverVerdict", "CertificateCheck", "Failure",
+    "AutodiscoverEvidence", "AutodiscoverVerdict", "CertificateCheck", "CertificateProblem", "Failure",
 ]

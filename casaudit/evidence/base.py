@@ -10,6 +10,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
+W = TypeVar("W", bound=StrEnum)
+
+
+def settle(record: object, name: str, words: type[W]) -> None:
+    """In a frozen record's __post_init__: turn the plain string in field `name` into its member.
+
+    Probes and tests may pass the JSON word ("refused"); the record then holds the
+    enum member, and an unknown word raises ValueError instead of reaching a report.
+    """
+    value = getattr(record, name)
+    if value is not None and not isinstance(value, words):
+        object.__setattr__(record, name, words(value))
+
 
 class ErrorKind(StrEnum):
     """Why a probe step produced no answer, in the words the JSON contract uses.
@@ -52,8 +65,7 @@ class ProbeError:
     detail: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.kind, ErrorKind):
-            object.__setattr__(self, "kind", ErrorKind(self.kind))
+        settle(self, "kind", ErrorKind)
 
 
 def endpoint_url(scheme: str, host: str, port: int, path: str = "") -> str:
@@ -88,5 +100,5 @@ class EvidenceSet:
 
 
 __all__ = [
-    "E", "ErrorKind", "Evidence", "EvidenceSet", "ProbeError", "endpoint_url",
+    "E", "ErrorKind", "settle", "Evidence", "EvidenceSet", "ProbeError", "endpoint_url",
 ]

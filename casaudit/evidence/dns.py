@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from casaudit.evidence.base import settle
+
 #: How the resolver words a name that does not exist, in `ResolutionError` and `SrvLookup.detail`.
 #: A `ProbeError` of kind `dns` carries it in its detail: the one DNS fact its kind does not hold.
 NXDOMAIN_DETAIL = "no such name (NXDOMAIN)"
@@ -51,8 +53,7 @@ class SrvLookup:
     detail: str = ""
 
     def __post_init__(self) -> None:
-        if self.error is not None and not isinstance(self.error, SrvError):
-            object.__setattr__(self, "error", SrvError(self.error))
+        settle(self, "error", SrvError)
 
 
 __all__ = [

@@ -10,8 +10,9 @@ connection facts of the session the mail probe itself negotiated.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from casaudit.evidence.base import ProbeError
+from casaudit.evidence.base import ProbeError, settle
 from casaudit.parse.mail import BannerProduct
 
 
@@ -68,6 +69,27 @@ class TlsSession:
     cipher: str | None
 
 
+class LoginOutcome(StrEnum):
+    """How a POP3 server took `USER <made-up name>` before TLS (see `CleartextLoginTest`)."""
+
+    ACCEPTED = "accepted"
+    REFUSED_TLS_REQUIRED = "refused_tls_required"
+    REFUSED_UNKNOWN = "refused_unknown"
+    NO_ANSWER = "no_answer"
+
+
+class Reachability(StrEnum):
+    """What the connection attempt to a mail port showed (see `MailEvidence`)."""
+
+    OPEN = "open"
+    #: The port is closed: evidence.
+    REFUSED = "refused"
+    #: No answer to the connection attempt: nothing is known.
+    FILTERED = "filtered"
+    UNREACHABLE = "unreachable"
+    ERROR = "error"
+
+
 @dataclass(frozen=True)
 class CleartextLoginTest:
     """POP3 only: `USER <made-up name>` before TLS, and how the server took it.
@@ -86,9 +108,12 @@ class CleartextLoginTest:
 
     command: str
     reply: str
-    outcome: str
+    outcome: LoginOutcome
     wording: str | None = None
     error: ProbeError | None = None
+
+    def __post_init__(self) -> None:
+        settle(self, "outcome", LoginOutcome)
 
 
 @dataclass(frozen=True)
@@ -141,7 +166,7 @@ class MailEvidence:
     implicit_tls: bool
     started_at: str
     finished_at: str
-    reachability: str
+    reachability: Reachability
     peer: str | None = None
     greeting: str | None = None
     banner: BannerProduct | None = None
@@ -155,11 +180,15 @@ class MailEvidence:
     error: ProbeError | None = None
     kind: str = field(default="mail", init=False)
 
+    def __post_init__(self) -> None:
+        settle(self, "reachability", Reachability)
+
     @property
     def is_open(self) -> bool:
-        return self.reachability == "open"
+        return self.reachability is Reachability.OPEN
 
 
 __all__ = [
-    "CleartextLoginTest", "MailCapabilities", "MailEvidence", "NtlmChallenge", "StartTls", "TlsSession",
+    "CleartextLoginTest", "LoginOutcome", "MailCapabilities", "MailEvidence", "NtlmChallenge",
+    "Reachability", "StartTls", "TlsSession",
 ]

@@ -11,8 +11,9 @@ from and the expiry warning threshold the user chose.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from casaudit.evidence.base import ProbeError
+from casaudit.evidence.base import ProbeError, settle
 
 #: Versions in the order sslyze scans them; the names used in evidence.
 TLS_VERSIONS = ("SSL 2.0", "SSL 3.0", "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3")
@@ -84,6 +85,16 @@ class TlsCertificate:
     sha256: str
 
 
+class Trust(StrEnum):
+    """Does a chain reach a trusted root? (signatures and anchors only; see `TlsChain`)."""
+
+    TRUSTED = "trusted"
+    SELF_SIGNED = "self_signed"
+    INCOMPLETE = "incomplete"
+    UNTRUSTED_ROOT = "untrusted_root"
+    INVALID = "invalid"
+
+
 @dataclass(frozen=True)
 class TlsChain:
     """The chain a server sent for one SNI name, and whether it reaches a trusted root.
@@ -102,7 +113,7 @@ class TlsChain:
     """
 
     certificates: tuple[TlsCertificate, ...]
-    trust: str
+    trust: Trust
     trust_detail: str
     #: The trust stores used: the system's bundle and --ca-file, by path.
     trust_stores: tuple[str, ...]
@@ -110,6 +121,9 @@ class TlsChain:
     anchor: str | None = None
     #: How many certificates of the verified path are below the anchor (leaf first).
     path_length: int = 0
+
+    def __post_init__(self) -> None:
+        settle(self, "trust", Trust)
 
     @property
     def leaf(self) -> TlsCertificate:
@@ -212,5 +226,5 @@ class TlsEvidence:
 
 __all__ = [
     "TLS_VERSIONS", "TlsCertificate", "TlsChain", "TlsCipherSuite", "TlsCommandError", "TlsEvidence",
-    "TlsProtocolSupport", "TlsVulnerabilities",
+    "TlsProtocolSupport", "TlsVulnerabilities", "Trust",
 ]
