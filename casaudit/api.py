@@ -21,14 +21,8 @@ from casaudit.assessment import gate
 from casaudit.catalog import Check, load_checks
 from casaudit.credentials import Credentials
 from casaudit.errors import TargetError, UsageError
-from casaudit.model import (
-    AuditResult,
-    CheckResult,
-    CheckStatus,
-    EvidenceSet,
-    Finding,
-    TargetInfo,
-)
+from casaudit.evidence.base import EvidenceSet
+from casaudit.model import AuditResult, CheckResult, CheckStatus, Finding, TargetInfo
 from casaudit.plan import Scope, Target
 from casaudit.probes import PROBE_FACTORIES, ProbeContext, family
 from casaudit.probes.base import Probe

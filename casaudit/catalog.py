@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 
 import checks as _checks_package
-from casaudit.model import CheckMeta, EvidenceSet, Outcome
+from casaudit.evidence.base import EvidenceSet
+from casaudit.model import CheckMeta, Outcome
 from casaudit.recommendations import RECOMMENDATION_IDS
 
 

@@ -182,10 +182,10 @@ def scan(
                       diff_only, baseline, workers, fail_on_unassessed)
     assert host is not None
     from casaudit.api import ScanOptions, audit
+    from casaudit.names import default_domain
     from casaudit.plan import (
         DEFAULT_PORTS,
         Target,
-        default_domain,
         normalise_host,
         parse_email,
         parse_port_override,

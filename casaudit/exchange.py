@@ -23,7 +23,8 @@ from difflib import SequenceMatcher
 from enum import StrEnum
 from urllib.parse import quote, urlsplit
 
-from casaudit.model import EvidenceSet, HttpEvidence, HttpExchange
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.http import HttpEvidence, HttpExchange
 
 #: The role of the random nonexistent path probed once per scheme.
 BASELINE_ROLE = "baseline"

@@ -33,9 +33,10 @@ from datetime import date, datetime
 from functools import cache
 from importlib import resources
 
-from casaudit.evidence_mail import MailEvidence
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.http import HttpEvidence, HttpExchange
+from casaudit.evidence.mail import MailEvidence
 from casaudit.exchange import BASELINE_ROLE, baseline_for, exchange_markers, exchange_signals
-from casaudit.model import EvidenceSet, HttpEvidence, HttpExchange
 
 EX2003 = "Exchange Server 2003"
 EX2007 = "Exchange Server 2007"

@@ -1,18 +1,26 @@
-"""The typed records that flow through casaudit: evidence, check outcomes, findings.
+"""The typed records of judging: check metadata and outcomes, findings, verdicts, the scan.
 
-Data flows one way: probes produce evidence, checks turn evidence into outcomes,
-the engine turns failed outcomes into findings, renderers only render. Every
-record here is a frozen dataclass that serialises to the `casaudit.scan/1` JSON
-contract with `to_dict()`; there is no second model for JSON.
+Data flows one way: probes produce evidence (`casaudit.evidence`, every evidence
+type's one home), checks turn evidence into outcomes, the engine turns failed
+outcomes into findings, renderers only render. Every record here is a frozen
+dataclass that serialises to the `casaudit.scan/1` JSON contract with
+`to_dict()`; there is no second model for JSON.
+
+The evidence names this module used to define (`ProbeError`, `HttpExchange`,
+`HttpEvidence`, `LogonForm`, `EvidenceSet`, `Evidence`) are re-exported for
+code written against the old path; new code imports them from `casaudit.evidence`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any
+
+from casaudit.evidence.base import Evidence, EvidenceSet, ProbeError
+from casaudit.evidence.http import HttpEvidence, HttpExchange, LogonForm
 
 SCHEMA = "casaudit.scan/1"
 
@@ -64,146 +72,6 @@ class Verdict(StrEnum):
     #: Nothing the recommendation is about exists on the host.
     NOT_APPLICABLE = "not_applicable"
     NOT_ASSESSED = "not_assessed"
-
-
-# --------------------------------------------------------------------------- evidence
-
-
-@dataclass(frozen=True)
-class ProbeError:
-    """Why a probe step produced no answer.
-
-    `kind` keeps apart what an auditor must not confuse: `refused` (the port is
-    closed: evidence) and `timeout` (nothing is known).
-    """
-
-    kind: str  # refused | timeout | unreachable | dns | tls | protocol | too_large | error
-    detail: str
-
-
-@dataclass(frozen=True)
-class LogonForm:
-    """A logon form found in a response: a <form> holding a password input.
-
-    Attributes:
-        action: the form's action attribute as written (untrusted, bounded);
-            empty when the form has none (it then posts to the page itself).
-        action_url: the absolute URL the browser posts the password to
-            (action resolved against the page URL and any <base href>),
-            None when it cannot be resolved.
-        method: the form's method, upper-cased (GET when absent).
-        posts_cleartext: True when action_url is an http:// URL.
-    """
-
-    action: str
-    action_url: str | None
-    method: str
-    posts_cleartext: bool
-
-
-@dataclass(frozen=True)
-class HttpExchange:
-    """One HTTP request and what came back, bounded.
-
-    Attributes:
-        method: the request method sent (GET, OPTIONS, RPC_IN_DATA, ...).
-        url: the absolute URL requested, with an explicit port.
-        request_headers: the headers casaudit set (never credentials).
-        started_at: ISO-8601 UTC time the request started.
-        status: the response status code, None when no response came.
-        reason: the reason phrase as sent by the server (untrusted text).
-        http_version: e.g. "HTTP/1.1".
-        headers: response headers in order, capped in count and length.
-        body_excerpt: the first bytes of the body decoded leniently (untrusted text).
-        body_bytes: how many body bytes were read (reading stops at a cap).
-        body_truncated: True when casaudit stopped reading before the end.
-        body_error: why the body could not be read to its end (cut, reset, deadline)
-            while status and headers were received.
-        auth_schemes: the WWW-Authenticate schemes offered (Basic, NTLM, ...), in order.
-        tls_version: the negotiated TLS version on https, else None.
-        peer: the "address:port" actually connected to.
-        error: set when the exchange failed before or while reading the response.
-        logon_form: the first logon form (a form with a password input) in the
-            bounded body, None when there is none (forms-based authentication).
-    """
-
-    method: str
-    url: str
-    request_headers: tuple[tuple[str, str], ...]
-    started_at: str
-    status: int | None = None
-    reason: str = ""
-    http_version: str = ""
-    headers: tuple[tuple[str, str], ...] = ()
-    body_excerpt: str = ""
-    body_bytes: int = 0
-    body_truncated: bool = False
-    body_error: ProbeError | None = None
-    auth_schemes: tuple[str, ...] = ()
-    tls_version: str | None = None
-    peer: str | None = None
-    error: ProbeError | None = None
-    logon_form: LogonForm | None = None
-
-    def header_values(self, name: str) -> list[str]:
-        wanted = name.lower()
-        return [value for key, value in self.headers if key.lower() == wanted]
-
-
-@dataclass(frozen=True)
-class HttpEvidence:
-    """What one Client Access URL answered, following in-scope redirects.
-
-    `exchanges[0]` is the request to `endpoint`; later entries follow the
-    redirect chain. `redirect_stopped` says why casaudit did not follow a
-    redirect (off scope, loop, limit).
-    """
-
-    id: str
-    endpoint: str
-    role: str
-    scheme: str
-    host: str
-    port: int
-    path: str
-    started_at: str
-    finished_at: str
-    exchanges: tuple[HttpExchange, ...]
-    redirect_stopped: str | None = None
-    kind: str = field(default="http", init=False)
-
-    @property
-    def first(self) -> HttpExchange:
-        return self.exchanges[0]
-
-    @property
-    def error(self) -> ProbeError | None:
-        return self.exchanges[0].error
-
-
-class Evidence(Protocol):
-    id: str
-    kind: str
-    endpoint: str
-
-
-E = TypeVar("E")
-
-
-@dataclass(frozen=True)
-class EvidenceSet:
-    """Everything the probes observed in one scan, in plan order."""
-
-    items: tuple[Any, ...]
-
-    def of(self, kind: type[E]) -> Iterator[E]:
-        return (item for item in self.items if isinstance(item, kind))
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
 
 
 # --------------------------------------------------------------------------- checks
@@ -382,3 +250,10 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
     return value
+
+
+__all__ = [
+    "SCHEMA", "Acceptance", "AuditResult", "CheckMeta", "CheckResult", "CheckStatus", "Evidence",
+    "EvidenceSet", "Finding", "HttpEvidence", "HttpExchange", "LogonForm", "Outcome", "ProbeError",
+    "RecommendationVerdict", "Severity", "TargetInfo", "Verdict", "to_jsonable",
+]

@@ -2,7 +2,9 @@
 
 A scan's target is a host and a mail domain; the plan turns it into the list of
 probe tasks, each with a stable evidence id, so evidence ids are the same from
-one scan of the same target to the next.
+one scan of the same target to the next. Pure helpers it shares with the
+checks live elsewhere: the endpoint form of evidence (`endpoint_url`, in
+`casaudit.evidence`) and the default mail domain (`casaudit.names`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from casaudit.errors import UsageError
+from casaudit.evidence.autodiscover import AUTODISCOVER_PATH
+from casaudit.evidence.base import endpoint_url
 from casaudit.exchange import BASELINE_ROLE, CLIENT_ACCESS_URLS, service_request
 
 DEFAULT_PORTS: Mapping[str, int] = {
@@ -39,17 +43,6 @@ def normalise_host(text: str, what: str = "HOST") -> str:
     if not name or len(name) > 253 or not all(_LABEL.match(label) for label in name.split(".")):
         raise UsageError(f"{what} {text!r} is not a valid host name or IP address")
     return name
-
-
-def default_domain(host: str) -> str:
-    """mail.example.com -> example.com; a bare name or an IP stays as it is."""
-    try:
-        ipaddress.ip_address(host)
-        return host
-    except ValueError:
-        pass
-    labels = host.split(".")
-    return ".".join(labels[1:]) if len(labels) > 2 else host
 
 
 def parse_port_override(text: str) -> tuple[str, int]:
@@ -98,12 +91,6 @@ class Scope:
 
     def allows(self, host: str) -> bool:
         return host.lower().rstrip(".").strip("[]") in self.names
-
-
-def endpoint_url(scheme: str, host: str, port: int, path: str = "") -> str:
-    """The endpoint form of the JSON contract: scheme, name, explicit port, path."""
-    shown = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{shown}:{port}{path}"
 
 
 @dataclass(frozen=True)
@@ -288,7 +275,6 @@ def plan_hostless(target: Target) -> list[HostlessProbeTask]:
 
 # --------------------------------------------------------------------------- autodiscover
 
-AUTODISCOVER_PATH = "/autodiscover/autodiscover.xml"
 AUTODISCOVER_JSON_PATH = "/autodiscover/autodiscover.json"
 #: A path no Exchange serves: a 200 there reveals a catch-all proxy.
 CANARY_PATH = "/casaudit-canary-7d1f3b/autodiscover/autodiscover.xml"

@@ -2,7 +2,8 @@
 
 Every connection casaudit opens asks this resolver, so a pin applies to every
 port (as curl's --resolve does) while the name stays the one used for SNI, the
-Host header and certificate matching.
+Host header and certificate matching. What an SRV query returned is evidence
+(`casaudit.evidence.dns`); `SrvAnswer` and `SrvLookup` are re-exported here.
 """
 
 from __future__ import annotations
@@ -11,40 +12,14 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from casaudit.errors import UsageError
+from casaudit.evidence.dns import NXDOMAIN_DETAIL, SrvAnswer, SrvError, SrvLookup
 from casaudit.plan import normalise_host
 
 
 class ResolutionError(Exception):
     """The name has no address: carries the resolver's own words."""
-
-
-@dataclass(frozen=True)
-class SrvAnswer:
-    """One SRV record as received (RFC 2782); `target` without the trailing dot."""
-
-    priority: int
-    weight: int
-    port: int
-    target: str
-
-
-@dataclass(frozen=True)
-class SrvLookup:
-    """What an SRV query returned: records, or why there are none.
-
-    `error` keeps apart what the report must not confuse: `nxdomain` (the name
-    does not exist), `no_record` (it exists, without SRV data), `timeout`
-    (nothing is known) and `dns` (any other resolver failure).
-    """
-
-    name: str
-    server: str
-    records: tuple[SrvAnswer, ...] = ()
-    error: str | None = None
-    detail: str = ""
 
 
 def parse_pin(text: str) -> tuple[str, str]:
@@ -147,7 +122,7 @@ class Resolver:
             except dns.resolver.NoAnswer:
                 continue
             except dns.resolver.NXDOMAIN:
-                raise ResolutionError("no such name (NXDOMAIN)") from None
+                raise ResolutionError(NXDOMAIN_DETAIL) from None
             except dns.exception.Timeout:
                 problems.append("no answer from the DNS server")
             except dns.exception.DNSException as exc:
@@ -177,18 +152,19 @@ class Resolver:
             try:
                 resolver = dns.resolver.Resolver()
             except dns.exception.DNSException as exc:
-                return SrvLookup(name, server, error="dns", detail=f"no DNS configuration: {exc}"[:300])
+                return SrvLookup(name, server, error=SrvError.DNS,
+                                 detail=f"no DNS configuration: {exc}"[:300])
         resolver.lifetime = self._timeout
         try:
             answer = resolver.resolve(name, dns.rdatatype.SRV, search=False)
         except dns.resolver.NXDOMAIN:
-            return SrvLookup(name, server, error="nxdomain", detail="no such name (NXDOMAIN)")
+            return SrvLookup(name, server, error=SrvError.NXDOMAIN, detail=NXDOMAIN_DETAIL)
         except dns.resolver.NoAnswer:
-            return SrvLookup(name, server, error="no_record", detail="the name has no SRV record")
+            return SrvLookup(name, server, error=SrvError.NO_RECORD, detail="the name has no SRV record")
         except dns.exception.Timeout:
-            return SrvLookup(name, server, error="timeout", detail="no answer from the DNS server")
+            return SrvLookup(name, server, error=SrvError.TIMEOUT, detail="no answer from the DNS server")
         except dns.exception.DNSException as exc:
-            return SrvLookup(name, server, error="dns", detail=(str(exc) or type(exc).__name__)[:300])
+            return SrvLookup(name, server, error=SrvError.DNS, detail=(str(exc) or type(exc).__name__)[:300])
         records = [
             SrvAnswer(
                 priority=int(record.priority),
@@ -207,3 +183,6 @@ class Resolver:
         except (socket.gaierror, UnicodeError) as exc:
             raise ResolutionError(str(getattr(exc, "strerror", None) or exc)) from None
         return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+__all__ = ["ResolutionError", "Resolver", "SrvAnswer", "SrvLookup", "parse_dns_server", "parse_pin"]

@@ -36,7 +36,8 @@ from typing import Any
 
 from casaudit.api import ScanOptions, check_ca_file
 from casaudit.errors import UsageError
-from casaudit.plan import DEFAULT_PORTS, Target, default_domain, normalise_host
+from casaudit.names import default_domain
+from casaudit.plan import DEFAULT_PORTS, Target, normalise_host
 from casaudit.resolve import parse_dns_server, parse_pin
 
 MAX_TARGETS = 100_000

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.http import HttpEvidence, HttpExchange
 from casaudit.exchange import (
     ROLE_BY_NAME,
     ClientAccessUrl,
@@ -24,7 +26,7 @@ from casaudit.exchange import (
     baseline_for,
     exchange_signals,
 )
-from casaudit.model import CheckStatus, EvidenceSet, HttpEvidence, HttpExchange, Outcome
+from casaudit.model import CheckStatus, Outcome
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from casaudit.evidence_autodiscover import UNKNOWN, WORKING, AutodiscoverEvidence
-from casaudit.model import EvidenceSet
-
-#: Failures in which the server gave no usable answer: nothing was learnt about Autodiscover.
-#: (`refused`, `dns_nxdomain`, 404s, HTML pages, certificates and TLS alerts are answers.)
-NO_ANSWER_FAILURES = frozenset({
-    "timeout", "connection_reset", "protocol_error", "unreachable", "error", "xml_cut_short",
-})
+from casaudit.evidence.autodiscover import (
+    NO_ANSWER_FAILURES,
+    AutodiscoverEvidence,
+    AutodiscoverVerdict,
+    Failure,
+)
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.dns import SrvError
 
 
 def by_method(evidence: EvidenceSet) -> dict[str, list[AutodiscoverEvidence]]:
@@ -51,13 +51,13 @@ def unanswered(item: AutodiscoverEvidence) -> str | None:
     is not a working Autodiscover, nor a proof that none is there) all leave the
     question open.
     """
-    if item.verdict == WORKING:
+    if item.verdict is AutodiscoverVerdict.WORKING:
         return None
-    if item.verdict == UNKNOWN or item.failure in NO_ANSWER_FAILURES:
+    if item.verdict is AutodiscoverVerdict.UNKNOWN or item.failure in NO_ANSWER_FAILURES:
         return item.detail or (item.failure or "no answer").replace("_", " ")
-    if item.method == "srv" and item.srv is not None and item.srv.error in ("timeout", "dns"):
+    if item.method == "srv" and item.srv is not None and item.srv.error in (SrvError.TIMEOUT, SrvError.DNS):
         return f"the SRV query failed: {item.srv.detail or item.srv.error}"
     last = item.exchanges[-1] if item.exchanges else None
-    if item.failure == "unexpected_status" and last is not None and (last.status or 0) >= 500:
+    if item.failure is Failure.UNEXPECTED_STATUS and last is not None and (last.status or 0) >= 500:
         return f"{last.url} answered {last.status}, a server error that proves nothing"
     return None

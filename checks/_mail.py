@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from casaudit.evidence_mail import MailEvidence
-from casaudit.model import CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.mail import MailEvidence, Reachability
+from casaudit.model import CheckStatus, Outcome, Severity
 
 NAMES = {"pop3": "POP3", "imap": "IMAP4"}
 
@@ -42,7 +43,7 @@ def closed_or_unknown(item: MailEvidence, absent: str, *, exposure: bool = False
     """
     if item.is_open:
         return None
-    if item.reachability == "refused":
+    if item.reachability is Reachability.REFUSED:
         status = CheckStatus.PASS if exposure else CheckStatus.NOT_APPLICABLE
         return Outcome(item.endpoint, status, f"the port refused the connection: {absent}",
                        (item.id,))

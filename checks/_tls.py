@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from casaudit.evidence_tls import TlsCertificate, TlsChain, TlsEvidence
-from casaudit.model import CheckStatus, EvidenceSet, Outcome
+from casaudit.evidence.base import ErrorKind, EvidenceSet
+from casaudit.evidence.tls import TlsCertificate, TlsChain, TlsEvidence
+from casaudit.model import CheckStatus, Outcome
 
 MAIL_SERVICES = frozenset({"imaps", "pop3s", "imap", "pop3"})
 
@@ -64,7 +65,7 @@ def judged(
             ):
                 continue
         if item.error is not None:
-            if item.error.kind == "dns" and item.name_role != "host":
+            if item.error.kind is ErrorKind.DNS and item.name_role != "host":
                 continue
             yield item, unjudged(item)
             continue
@@ -79,7 +80,7 @@ def judged(
 def unjudged(item: TlsEvidence) -> Outcome:
     """The row of a service with no TLS session (`item.error` set): absent or unknown."""
     assert item.error is not None
-    if item.error.kind == "refused":
+    if item.error.kind is ErrorKind.REFUSED:
         return not_applicable(item, f"the port refused the connection: no TLS service to judge "
                                     f"({item.error.detail})")
     if item.starttls_offered is False:

@@ -5,8 +5,9 @@ A module name starting with "_" is not a check (the catalog skips it).
 
 from __future__ import annotations
 
+from casaudit.evidence.base import EvidenceSet
 from casaudit.identify import Identification, exchange_seen
-from casaudit.model import CheckStatus, EvidenceSet, Outcome
+from casaudit.model import CheckStatus, Outcome
 
 
 def without_build(evidence: EvidenceSet, ident: Identification, hidden: str) -> Outcome:

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_autodiscover import AutodiscoverEvidence
-from casaudit.model import (
-    CheckMeta,
-    CheckStatus,
-    EvidenceSet,
-    HttpEvidence,
-    HttpExchange,
-    Outcome,
-    Severity,
-)
+from casaudit.evidence.autodiscover import AutodiscoverEvidence, Failure
+from casaudit.evidence.base import ErrorKind, EvidenceSet
+from casaudit.evidence.http import REDIRECT_STATUSES, HttpEvidence, HttpExchange
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 
 CHECK = CheckMeta(
     id="autodiscover.cleartext",
@@ -42,9 +36,8 @@ CHECK = CheckMeta(
 )
 
 _MARK = "schemas.microsoft.com/exchange/autodiscover"
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: The name or port is observably not serving plain HTTP: nothing reachable, a pass.
-_ABSENT_ERRORS = frozenset({"refused", "dns"})
+_ABSENT_ERRORS = frozenset({ErrorKind.REFUSED, ErrorKind.DNS})
 
 
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
@@ -65,7 +58,7 @@ def _unreadable(exchange: HttpExchange) -> str | None:
         return f"no answer ({exchange.error.detail if exchange.error else 'no status'})"
     if exchange.status >= 500:
         return f"{exchange.method} {exchange.url} answered {exchange.status}: proves nothing"
-    if exchange.body_error is not None and exchange.status not in _REDIRECTS:
+    if exchange.body_error is not None and exchange.status not in REDIRECT_STATUSES:
         return (f"{exchange.method} {exchange.url} answered {exchange.status} but the body was "
                 f"cut short ({exchange.body_error.detail})")
     return None
@@ -73,7 +66,7 @@ def _unreadable(exchange: HttpExchange) -> str | None:
 
 def _redirect_method(item: AutodiscoverEvidence) -> Outcome:
     """http://autodiscover.<domain>/...: only its own (plain-HTTP) answer is judged here."""
-    if item.failure == "cleartext_content":
+    if item.failure is Failure.CLEARTEXT_CONTENT:
         return Outcome(item.endpoint, CheckStatus.FAIL, item.detail, (item.id,),
                        observed=f"GET {item.endpoint} {item.detail}")
     first = item.exchanges[0] if item.exchanges else None
@@ -93,7 +86,7 @@ def _redirect_method(item: AutodiscoverEvidence) -> Outcome:
 def _client_access_url(http: HttpEvidence) -> Outcome:
     """/autodiscover/autodiscover.xml over plain HTTP on the host, from the web probe."""
     if http.error is not None:
-        status = CheckStatus.PASS if http.error.kind == "refused" else CheckStatus.NOT_ASSESSED
+        status = CheckStatus.PASS if http.error.kind is ErrorKind.REFUSED else CheckStatus.NOT_ASSESSED
         return Outcome(http.endpoint, status, http.error.detail, (http.id,))
     plain = [exchange for exchange in http.exchanges if exchange.url.startswith("http://")]
     served = [exchange for exchange in plain

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from casaudit.evidence_autodiscover import AdvertisedUrl, AutodiscoverEvidence
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
-from casaudit.plan import endpoint_url
+from casaudit.evidence.autodiscover import AdvertisedUrl, AutodiscoverEvidence
+from casaudit.evidence.base import EvidenceSet, endpoint_url
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from checks._autodiscover import by_method
 
 CHECK = CheckMeta(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urljoin
 
-from casaudit.evidence_autodiscover import AutodiscoverEvidence
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.evidence.autodiscover import AutodiscoverEvidence
+from casaudit.evidence.base import EvidenceSet
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from checks._autodiscover import host_of, in_organisation, unanswered
 
 CHECK = CheckMeta(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_autodiscover import WORKING
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from checks._autodiscover import by_method, describe, unanswered
 
 CHECK = CheckMeta(
@@ -52,7 +52,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         endpoint = counted[0].endpoint
         ids = tuple(item.id for item in counted)
         summary = "; ".join(describe(item) for item in counted)
-        working = [item for item in counted if item.verdict == WORKING]
+        working = [item for item in counted if item.working]
         open_questions = [item for item in counted if unanswered(item) is not None]
         if working:
             outcomes.append(Outcome(

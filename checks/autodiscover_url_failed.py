@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_autodiscover import GUIDE_METHODS, WORKING, AutodiscoverEvidence
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.evidence.autodiscover import (
+    ABSENT_FAILURES,
+    CERTIFICATE_FAILURES,
+    GUIDE_METHODS,
+    AutodiscoverEvidence,
+)
+from casaudit.evidence.base import EvidenceSet
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from checks._autodiscover import unanswered
 
 CHECK = CheckMeta(
@@ -35,17 +41,12 @@ CHECK = CheckMeta(
     ),
 )
 
-_CERTIFICATE_FAILURES = ("certificate_for_another_name", "certificate_expired", "certificate_untrusted")
-#: The name does not resolve or refuses connections: the URL is observably not there.
-ABSENT = ("refused", "dns_nxdomain", "dns_failure")
-
-
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
     outcomes = []
     for item in evidence.of(AutodiscoverEvidence):
         if item.method not in GUIDE_METHODS:
             continue
-        if item.verdict == WORKING:
+        if item.working:
             outcomes.append(Outcome(item.endpoint, CheckStatus.PASS, item.detail, (item.id,)))
         elif (why := unanswered(item)) is not None:
             outcomes.append(Outcome(
@@ -53,7 +54,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
                 f"could not be judged ({(item.failure or 'no answer').replace('_', ' ')}): {why}",
                 (item.id,),
             ))
-        elif item.failure in ABSENT:
+        elif item.failure in ABSENT_FAILURES:
             # What the remediation asks for when the URL is not served: clients move on at once.
             outcomes.append(Outcome(
                 item.endpoint, CheckStatus.NOT_APPLICABLE,
@@ -61,7 +62,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
                 f"{item.detail}); clients move on at once", (item.id,),
             ))
         else:
-            extra = ("CAS-17",) if item.failure in _CERTIFICATE_FAILURES else ()
+            extra = ("CAS-17",) if item.failure in CERTIFICATE_FAILURES else ()
             outcomes.append(Outcome(
                 item.endpoint, CheckStatus.FAIL,
                 f"{(item.failure or 'failed').replace('_', ' ')}: {item.detail}",

@@ -31,10 +31,12 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from casaudit.evidence.base import ErrorKind, EvidenceSet
+from casaudit.evidence.hostless import HostlessEvidence
+from casaudit.evidence.http import HttpEvidence
 from casaudit.identify import origin_of
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, HttpEvidence, Outcome, Severity
-from casaudit.plan import default_domain
-from casaudit.probes.hostless import HostlessEvidence
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.names import own_names
 
 CHECK = CheckMeta(
     id="exchange.internal_address_disclosure",
@@ -111,8 +113,7 @@ def _responses(item: _Item) -> Iterable[tuple[str, str, int | None, tuple[tuple[
 
 def _judge(origin: str, host: str, items: list[_Item], peers: set[str]) -> Outcome:
     ids = tuple(item.id for item in items)
-    domain = default_domain(host)
-    own = {host, domain, f"autodiscover.{domain}"}
+    own = own_names(host)
     found: list[tuple[str, str]] = []
     hits: list[str] = []
     readable = False
@@ -134,7 +135,7 @@ def _judge(origin: str, host: str, items: list[_Item], peers: set[str]) -> Outco
     if readable:
         return Outcome(origin, CheckStatus.PASS, "no internal address or host name in any response", ids)
     errors = [item.error for item in items]
-    if errors and all(e is not None and e.kind == "refused" for e in errors):
+    if errors and all(e is not None and e.kind is ErrorKind.REFUSED for e in errors):
         return Outcome(origin, CheckStatus.NOT_APPLICABLE,
                        "the port refused the connection: no response to read", ids)
     # Error pages (5xx) come from whatever stands in front; they show nothing of Exchange.
@@ -142,7 +143,7 @@ def _judge(origin: str, host: str, items: list[_Item], peers: set[str]) -> Outco
     return Outcome(origin, CheckStatus.NOT_ASSESSED, f"no usable HTTP answer ({detail})", ids)
 
 
-def _disclosures(name: str, value: str, own: set[str], peers: set[str]) -> list[str]:
+def _disclosures(name: str, value: str, own: frozenset[str], peers: set[str]) -> list[str]:
     lowered = name.lower()
     candidates: list[tuple[str, bool]] = []
     if lowered in ("location", "content-location"):
@@ -159,7 +160,7 @@ def _disclosures(name: str, value: str, own: set[str], peers: set[str]) -> list[
     return [text for text, diagnostic in candidates if _internal(text, own, peers, diagnostic)]
 
 
-def _internal(text: str, own: set[str], peers: set[str], diagnostic: bool) -> bool:
+def _internal(text: str, own: frozenset[str], peers: set[str], diagnostic: bool) -> bool:
     candidate = text.strip().strip("[]").lower().rstrip(".")
     try:
         address = ipaddress.ip_address(candidate)

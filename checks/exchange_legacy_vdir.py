@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from casaudit.evidence.base import EvidenceSet
 from casaudit.exchange import exchange_major
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from casaudit.web_checks import endpoints, exposure_outcome
 
 CHECK = CheckMeta(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_mail import MailEvidence
+from casaudit.evidence.base import ErrorKind, EvidenceSet
+from casaudit.evidence.mail import MailEvidence
+from casaudit.evidence.ntlm import NtlmEvidence
 from casaudit.identify import origin_of
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from casaudit.parse.ntlm import NtlmChallenge, NtlmError, decode_challenge_b64
-from casaudit.probes.ntlm import NtlmEvidence
 
 CHECK = CheckMeta(
     id="exchange.ntlm_info_disclosure",
@@ -122,7 +123,7 @@ def _judge(origin: str, items: list[NtlmEvidence]) -> Outcome:
     answered = [item for item in items if item.status is not None and 200 <= item.status < 500]
     if not answered:
         error = items[0].error
-        if error is not None and error.kind == "refused":
+        if error is not None and error.kind is ErrorKind.REFUSED:
             return Outcome(origin, CheckStatus.NOT_APPLICABLE,
                            "the port refused the connection: no NTLM to ask", ids)
         # An error page (5xx) says nothing about which authentication the URLs offer.

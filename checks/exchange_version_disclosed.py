@@ -8,8 +8,10 @@ server and tell its operator nothing to do. The version checks still use them.
 
 from __future__ import annotations
 
+from casaudit.evidence.base import ErrorKind, EvidenceSet
+from casaudit.evidence.http import HttpEvidence
 from casaudit.identify import Identification, Sighting, identify, origin_of
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, HttpEvidence, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from casaudit.web_checks import proves_something
 
 CHECK = CheckMeta(
@@ -69,7 +71,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
             continue
         if not any(proves_something(x) for item in items for x in item.exchanges):
             errors = [item.error for item in items]
-            if errors and all(e is not None and e.kind == "refused" for e in errors):
+            if errors and all(e is not None and e.kind is ErrorKind.REFUSED for e in errors):
                 outcomes.append(Outcome(origin, CheckStatus.NOT_APPLICABLE,
                                         "the port refused the connection: no response to read", ids))
             else:

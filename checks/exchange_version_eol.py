@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from casaudit.evidence.base import EvidenceSet
 from casaudit.identify import identify, support_status
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from checks._version import without_build
 
 CHECK = CheckMeta(

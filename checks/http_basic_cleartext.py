@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from casaudit.web_checks import endpoints, read, unusable
 
 CHECK = CheckMeta(

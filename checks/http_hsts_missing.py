@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, HttpExchange, Outcome, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.http import HttpExchange
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from casaudit.web_checks import endpoints, read, unusable
 
 _MAX_AGE = re.compile(r"(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:;|$)", re.IGNORECASE)

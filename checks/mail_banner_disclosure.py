@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from checks._mail import NAMES, closed_or_unknown, mail_evidence, no_greeting, speaks_protocol
 
 CHECK = CheckMeta(

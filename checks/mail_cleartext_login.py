@@ -7,8 +7,9 @@ name>` sent before STLS, and from SASL PLAIN/LOGIN offered in clear.
 
 from __future__ import annotations
 
-from casaudit.evidence_mail import MailEvidence
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.mail import LoginOutcome, MailEvidence
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from casaudit.parse.mail import CLEARTEXT_SASL
 from checks._mail import judge_cleartext_ports
 
@@ -83,20 +84,20 @@ def _pop3(item: MailEvidence) -> Outcome:
     test = item.login_in_clear
     sasl = _clear_sasl(item)
     offered = f"SASL {' '.join(sasl)} is offered before STLS" if sasl else ""
-    if test is None or test.outcome == "no_answer":
+    if test is None or test.outcome is LoginOutcome.NO_ANSWER:
         why = test.error.detail if test and test.error else "the USER test did not run"
         if sasl:
             return Outcome(item.endpoint, CheckStatus.FAIL, offered, (item.id,),
                            observed=f"POP3 on port {item.port}: {offered}")
         return Outcome(item.endpoint, CheckStatus.NOT_ASSESSED, f"no answer to USER ({why})",
                        (item.id,))
-    if test.outcome == "accepted":
+    if test.outcome is LoginOutcome.ACCEPTED:
         return Outcome(
             item.endpoint, CheckStatus.FAIL, "USER is accepted before TLS", (item.id,),
             observed=(f"POP3 on port {item.port} answered {test.command!r} before STLS with "
                       f"{test.reply!r}: it waits for the password in clear"),
         )
-    if test.outcome == "refused_tls_required":
+    if test.outcome is LoginOutcome.REFUSED_TLS_REQUIRED:
         return Outcome(
             item.endpoint, CheckStatus.PASS,
             f"USER before TLS is refused ({test.wording} wording: {test.reply})", (item.id,),

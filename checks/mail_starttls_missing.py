@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_mail import MailEvidence
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.mail import MailEvidence
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from checks._mail import NAMES, judge_cleartext_ports
 
 CHECK = CheckMeta(

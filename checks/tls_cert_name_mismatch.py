@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_tls import TlsEvidence
-from casaudit.model import CheckMeta, CheckStatus, EvidenceSet, Outcome, Severity
+from casaudit.evidence.base import ErrorKind, EvidenceSet
+from casaudit.evidence.tls import TlsEvidence
+from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
@@ -37,7 +38,7 @@ CHECK = CheckMeta(
 def evaluate(evidence: EvidenceSet) -> list[Outcome]:
     outcomes = []
     for item in evidence.of(TlsEvidence):
-        if item.error is not None and item.error.kind == "dns" and item.name_role != "host":
+        if item.error is not None and item.error.kind is ErrorKind.DNS and item.name_role != "host":
             outcomes.append(Outcome(
                 item.endpoint, CheckStatus.NOT_ASSESSED,
                 f"{item.host} does not resolve: clients cannot use it ({item.error.detail})",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_tls import TlsEvidence
-from casaudit.model import CheckMeta, EvidenceSet, Outcome, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.tls import TlsEvidence, Trust
+from casaudit.model import CheckMeta, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
@@ -37,10 +38,10 @@ CHECK = CheckMeta(
 
 
 TRUST_LABELS = {
-    "self_signed": "self-signed certificate",
-    "incomplete": "incomplete chain",
-    "untrusted_root": "untrusted root",
-    "invalid": "invalid chain",
+    Trust.SELF_SIGNED: "self-signed certificate",
+    Trust.INCOMPLETE: "incomplete chain",
+    Trust.UNTRUSTED_ROOT: "untrusted root",
+    Trust.INVALID: "invalid chain",
 }
 
 
@@ -49,7 +50,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
 
 
 def _judge(item: TlsEvidence) -> Outcome:
-    bad = [chain for chain in _tls.chains(item) if chain.trust != "trusted"]
+    bad = [chain for chain in _tls.chains(item) if chain.trust is not Trust.TRUSTED]
     if bad:
         chain = bad[0]
         label = TRUST_LABELS.get(chain.trust, chain.trust)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_tls import TlsCertificate, TlsEvidence
-from casaudit.model import CheckMeta, EvidenceSet, Outcome, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.tls import TlsCertificate, TlsEvidence
+from casaudit.model import CheckMeta, Outcome, Severity
 from checks import _tls
 
 MINIMUM_BITS = {"RSA": 2048, "DSA": 2048, "EC": 256}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_tls import TlsEvidence
-from casaudit.model import CheckMeta, EvidenceSet, Outcome, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.evidence.tls import TlsEvidence
+from casaudit.model import CheckMeta, Outcome, Severity
 from checks import _tls
 
 LEGACY = ("SSL 2.0", "SSL 3.0", "TLS 1.0", "TLS 1.1")

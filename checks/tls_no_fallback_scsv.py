@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from casaudit.model import CheckMeta, EvidenceSet, Outcome, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.model import CheckMeta, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(

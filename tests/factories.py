@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from casaudit.evidence_mail import (
+from casaudit.evidence.autodiscover import METHODS, AuthenticatedAttempt, AutodiscoverEvidence
+from casaudit.evidence.base import EvidenceSet, ProbeError, endpoint_url
+from casaudit.evidence.dns import SrvLookup
+from casaudit.evidence.hostless import HostlessEvidence
+from casaudit.evidence.http import HttpEvidence, HttpExchange, LogonForm
+from casaudit.evidence.mail import (
     CleartextLoginTest,
     MailCapabilities,
     MailEvidence,
     StartTls,
 )
-from casaudit.evidence_tls import (
+from casaudit.evidence.ntlm import NtlmEvidence
+from casaudit.evidence.tls import (
     TlsCertificate,
     TlsChain,
     TlsCipherSuite,
@@ -18,9 +24,7 @@ from casaudit.evidence_tls import (
     TlsVulnerabilities,
 )
 from casaudit.exchange import BASELINE_ROLE
-from casaudit.model import EvidenceSet, HttpEvidence, HttpExchange, LogonForm, ProbeError
 from casaudit.parse.mail import identify_banner, imap_sasl, pop3_has, pop3_sasl
-from casaudit.plan import endpoint_url
 
 T0 = "2026-01-01T00:00:00.000Z"
 
@@ -155,8 +159,6 @@ def ntlm_evidence(
     evidence_id: str = "ntlm-001",
     host: str = "mail.example.test",
 ):
-    from casaudit.probes.ntlm import NtlmEvidence
-
     port = 443 if scheme == "https" else 80
     return NtlmEvidence(
         id=evidence_id, endpoint=endpoint_url(scheme, host, port, path), scheme=scheme, host=host,
@@ -177,8 +179,6 @@ def hostless_evidence(
     evidence_id: str = "hostless-001",
     host: str = "mail.example.test",
 ):
-    from casaudit.probes.hostless import HostlessEvidence
-
     port = 443 if scheme == "https" else 80
     return HostlessEvidence(
         id=evidence_id, endpoint=endpoint_url(scheme, host, port, path), scheme=scheme, host=host,
@@ -231,8 +231,6 @@ def autodiscover_evidence(
     evidence_id: str | None = None,
 ) -> object:
     """One method's record; without `exchanges`, those its verdict and failure imply."""
-    from casaudit.evidence_autodiscover import METHODS, AutodiscoverEvidence
-
     order = METHODS.index(method) + 1
     host = {"root_domain": domain, "srv": f"_autodiscover._tcp.{domain}"}.get(
         method, f"autodiscover.{domain}")
@@ -406,9 +404,6 @@ def autodiscover_host(verdict: str, failure: str, *, srv_error: str,
     and failing with that error (as with --authenticated; json_v2 never carries one).
     """
     import dataclasses
-
-    from casaudit.evidence_autodiscover import METHODS, AuthenticatedAttempt
-    from casaudit.resolve import SrvLookup
 
     srv_failure = {"nxdomain": "dns_nxdomain", "dns": "dns_failure"}.get(srv_error, srv_error)
     items = []

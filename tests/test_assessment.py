@@ -4,7 +4,8 @@ the grade per area, the headline, and the verdict on each recommendation."""
 from __future__ import annotations
 
 from casaudit.assessment import gate, host_answered, summarise
-from casaudit.model import CheckResult, CheckStatus, ProbeError, Severity, Verdict
+from casaudit.evidence.base import ProbeError
+from casaudit.model import CheckResult, CheckStatus, Severity, Verdict
 from casaudit.recommendations import judge
 from tests.factories import evidence_set, exchange, http_evidence, mail_evidence
 

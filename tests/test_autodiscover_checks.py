@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 from dataclasses import replace
 
-from casaudit.model import CheckStatus, ProbeError
-from casaudit.resolve import SrvAnswer, SrvLookup
+from casaudit.evidence.base import ProbeError
+from casaudit.evidence.dns import SrvAnswer, SrvLookup
+from casaudit.model import CheckStatus
 from tests.factories import autodiscover_evidence, evidence_set, exchange, http_evidence
 
 unreachable = importlib.import_module("checks.autodiscover_unreachable")
@@ -179,7 +180,7 @@ insecure = importlib.import_module("checks.autodiscover_insecure_advertised_url"
 def _with_attempt(*advertised, sent: bool = True, withheld: str | None = None):
     import dataclasses
 
-    from casaudit.evidence_autodiscover import AuthenticatedAttempt
+    from casaudit.evidence.autodiscover import AuthenticatedAttempt
 
     item = autodiscover_evidence("root_domain")
     attempt = AuthenticatedAttempt(url=item.endpoint, sent=sent, withheld=withheld,
@@ -190,7 +191,7 @@ def _with_attempt(*advertised, sent: bool = True, withheld: str | None = None):
 def _url(url: str, in_scope: bool = True, verified: bool | None = True):
     from urllib.parse import urlsplit
 
-    from casaudit.evidence_autodiscover import AdvertisedUrl, CertificateCheck
+    from casaudit.evidence.autodiscover import AdvertisedUrl, CertificateCheck
 
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)

@@ -9,7 +9,8 @@ import pytest
 
 from casaudit.baseline import parse_baseline
 from casaudit.errors import UsageError
-from casaudit.model import AuditResult, CheckStatus, EvidenceSet, Finding, Severity
+from casaudit.evidence.base import EvidenceSet
+from casaudit.model import AuditResult, CheckStatus, Finding, Severity
 from tests.conftest import run_cli
 
 

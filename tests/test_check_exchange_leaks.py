@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from casaudit.model import CheckStatus, ProbeError
+from casaudit.evidence.base import ProbeError
+from casaudit.model import CheckStatus
 from casaudit.parse.ntlm import build_challenge, decode_challenge
 from checks import exchange_internal_address_disclosure as internal
 from checks import exchange_ntlm_info_disclosure as ntlm

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from casaudit.model import CheckStatus, ProbeError
+from casaudit.evidence.base import ProbeError
+from casaudit.model import CheckStatus
 from checks import exchange_known_vulnerable_build as vulnerable
 from checks import exchange_version_disclosed as disclosed
 from checks import exchange_version_eol as eol

@@ -1,4 +1,5 @@
-from casaudit.model import CheckStatus, ProbeError
+from casaudit.evidence.base import ProbeError
+from casaudit.model import CheckStatus
 from checks import http_basic_cleartext as check
 from tests.factories import evidence_set, exchange, http_evidence
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from casaudit.evidence_mail import CleartextLoginTest, StartTls
-from casaudit.model import CheckStatus, ProbeError, Severity
+from casaudit.evidence.base import ProbeError
+from casaudit.evidence.mail import CleartextLoginTest, StartTls
+from casaudit.model import CheckStatus, Severity
 from checks import (
     mail_banner_disclosure,
     mail_cleartext_login,

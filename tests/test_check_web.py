@@ -1,6 +1,7 @@
 """Unit tests of the web checks from built evidence: fail, pass, not assessed, no false positive."""
 
-from casaudit.model import CheckStatus, ProbeError
+from casaudit.evidence.base import ProbeError
+from casaudit.model import CheckStatus
 from checks import (
     exchange_admin_exposed,
     exchange_legacy_vdir,

@@ -7,8 +7,9 @@ from dataclasses import replace
 import pytest
 
 from casaudit.catalog import load_checks
-from casaudit.evidence_tls import TlsCipherSuite, TlsCommandError, TlsProtocolSupport
-from casaudit.model import CheckStatus, ProbeError
+from casaudit.evidence.base import ProbeError
+from casaudit.evidence.tls import TlsCipherSuite, TlsCommandError, TlsProtocolSupport
+from casaudit.model import CheckStatus
 from checks import (
     _tls,
     http_hsts_missing,

@@ -20,7 +20,8 @@ from collections.abc import Callable
 import pytest
 
 from casaudit.catalog import Check, load_checks
-from casaudit.model import CheckStatus, EvidenceSet, ProbeError
+from casaudit.evidence.base import EvidenceSet, ProbeError
+from casaudit.model import CheckStatus
 from tests.factories import (
     REFUSED,
     TIMEOUT,

@@ -1,7 +1,7 @@
 """Telling an Exchange endpoint from a generic 404 page or a catch-all, from built evidence."""
 
+from casaudit.evidence.base import ProbeError
 from casaudit.exchange import Presence, classify, exchange_major, exchange_signals
-from casaudit.model import ProbeError
 from tests.factories import baseline, evidence_set, exchange, http_evidence
 
 OWA = "https://mail.example.test:443/owa"

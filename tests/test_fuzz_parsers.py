@@ -16,9 +16,9 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from casaudit.evidence.http import LogonForm
 from casaudit.exchange import classify, exchange_major, exchange_markers, exchange_signals
 from casaudit.identify import Build, Identification, identify, sightings_in
-from casaudit.model import LogonForm
 from casaudit.parse.autodiscover import (
     MAX_SETTINGS,
     MAX_TEXT_CHARS,
@@ -302,7 +302,7 @@ POP3_STREAM = st.lists(st.sampled_from([b"+OK ready\r\n", b"+OK\r\n", b".\r\n", 
 def test_the_pop3_dialogue_reads_any_bytes_into_evidence_or_its_own_errors(stream):
     import socket
 
-    from casaudit.evidence_mail import MailCapabilities
+    from casaudit.evidence.mail import MailCapabilities
     from casaudit.probes.mail import _Budget, _Pop3, _Protocol, _TooLarge, _Transcript
 
     # Given a server that sends `stream` and hangs up, When the probe greets and asks CAPA,

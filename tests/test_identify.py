@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from casaudit.evidence.base import ProbeError
 from casaudit.exchange_cves import FLAWS, Exposure, assess
 from casaudit.identify import (
     EX2007,
@@ -22,7 +23,6 @@ from casaudit.identify import (
     support_status,
     tables,
 )
-from casaudit.model import ProbeError
 from tests.conftest import ROOT
 from tests.factories import baseline, evidence_set, exchange, http_evidence, mail_evidence
 

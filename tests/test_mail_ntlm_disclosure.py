@@ -31,7 +31,7 @@ def test_a_hardened_posture_without_mail_ntlm_gives_no_mail_rows():
 
 
 def test_an_undecodable_mail_challenge_is_not_assessed():
-    from casaudit.evidence_mail import NtlmChallenge
+    from casaudit.evidence.mail import NtlmChallenge
 
     item = mail_evidence("imap", clear=mail_caps("IMAP4rev1", "AUTH=NTLM"))
     item = type(item)(**{**item.__dict__, "ntlm": NtlmChallenge(False, "bm90IG50bG0=", "+ bm90")})

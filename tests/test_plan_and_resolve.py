@@ -3,10 +3,10 @@ import re
 import pytest
 
 from casaudit.errors import UsageError
+from casaudit.names import default_domain
 from casaudit.plan import (
     Scope,
     Target,
-    default_domain,
     normalise_host,
     parse_port_override,
     plan_http,

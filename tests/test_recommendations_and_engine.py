@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 from casaudit.api import evaluate
 from casaudit.catalog import Check, load_checks
 from casaudit.model import CheckMeta, CheckResult, CheckStatus, Outcome, Severity, Verdict
@@ -7,6 +10,63 @@ from tests.factories import evidence_set, exchange, http_evidence
 
 def test_recommendation_ids_are_the_public_contract():
     assert RECOMMENDATION_IDS == tuple(f"CAS-{n:02d}" for n in range(1, 18))
+
+
+#: Every check id, sorted: a public contract (findings, baselines, SARIF rule ids and history
+#: diffs name checks by id). Renaming, adding or removing a check changes this list on purpose.
+CHECK_IDS = (
+    "autodiscover.cleartext",
+    "autodiscover.insecure_advertised_url",
+    "autodiscover.redirect_offsite",
+    "autodiscover.unreachable",
+    "autodiscover.url_failed",
+    "exchange.admin_exposed",
+    "exchange.internal_address_disclosure",
+    "exchange.known_vulnerable_build",
+    "exchange.legacy_vdir",
+    "exchange.ntlm_info_disclosure",
+    "exchange.version_disclosed",
+    "exchange.version_eol",
+    "http.basic_cleartext",
+    "http.basic_offered",
+    "http.cleartext_served",
+    "http.form_cleartext",
+    "http.hsts_missing",
+    "mail.banner_disclosure",
+    "mail.cleartext_login",
+    "mail.imap4_exposed",
+    "mail.pop3_exposed",
+    "mail.starttls_missing",
+    "tls.cert_expired",
+    "tls.cert_expiring",
+    "tls.cert_name_mismatch",
+    "tls.cert_untrusted",
+    "tls.cert_weak_key",
+    "tls.cert_weak_signature",
+    "tls.legacy_protocol",
+    "tls.no_fallback_scsv",
+    "tls.no_forward_secrecy",
+    "tls.vuln.ccs_injection",
+    "tls.vuln.compression",
+    "tls.vuln.heartbleed",
+    "tls.vuln.insecure_renegotiation",
+    "tls.vuln.robot",
+    "tls.weak_cipher",
+)
+
+
+def test_check_ids_are_the_public_contract():
+    assert tuple(check.meta.id for check in load_checks()) == CHECK_IDS
+
+
+def test_casaudit_checks_lists_exactly_the_contract_ids():
+    # When a user lists the catalog
+    run = subprocess.run([sys.executable, "-m", "casaudit", "checks"], capture_output=True, text=True,
+                         timeout=60, check=True)
+    # Then the first column, below the header, is every check id in order
+    lines = run.stdout.splitlines()
+    assert lines[0].split()[0] == "ID"
+    assert tuple(line.split()[0] for line in lines[1:] if line.strip()) == CHECK_IDS
 
 
 def test_check_ids_are_stable_and_cite_known_recommendations():

@@ -14,7 +14,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-from casaudit.model import LogonForm
+from casaudit.evidence.http import LogonForm
 
 MAX_HTML_CHARS = 64 * 1024
 MAX_TAGS = 5000

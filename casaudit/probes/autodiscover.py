@@ -3,8 +3,11 @@
 For the mail domain it POSTs the Outlook POX request (EXCHANGE-FACTS §5.1) to
 `https://<domain>/...` and `https://autodiscover.<domain>/...`, GETs the
 plain-HTTP redirect URL, asks DNS for `_autodiscover._tcp.<domain>` SRV, and
-GETs the JSON v2 endpoint. Each method's record says what came back and whether
-it answered like Autodiscover (`verdict`).
+GETs the JSON v2 endpoint. Each method's record (`casaudit.evidence.autodiscover`)
+says what came back and whether it answered like Autodiscover (`verdict`,
+`failure`): that is decided by the pure `casaudit.autodiscover_judge`, which
+this probe calls and whose verdict its credential gate asks; the probe itself
+does the I/O and the order of the steps.
 
 Two clients: the observing one of the HTTP probe (no certificate verification:
 it must see what a misconfigured server answers) and a verifying handshake per
@@ -27,16 +30,18 @@ from typing import Any
 
 import httpx
 
-from casaudit.evidence_autodiscover import (
-    FAILED,
-    UNKNOWN,
-    WORKING,
+from casaudit import autodiscover_judge as judge
+from casaudit.autodiscover_judge import RedirectStop, Stop
+from casaudit.evidence.autodiscover import (
+    AUTODISCOVER_PATH,
     AdvertisedUrl,
     AuthenticatedAttempt,
     AutodiscoverEvidence,
     CertificateCheck,
+    Failure,
 )
-from casaudit.model import HttpExchange, ProbeError
+from casaudit.evidence.base import ProbeError
+from casaudit.evidence.http import HttpExchange
 from casaudit.parse.autodiscover import (
     MAX_XML_BYTES,
     AdvertisedSetting,
@@ -48,11 +53,9 @@ from casaudit.parse.autodiscover import (
     parse_json_v2,
     parse_pox,
     pox_request,
-    unread_failure,
 )
 from casaudit.parse.http_auth import schemes
 from casaudit.plan import (
-    AUTODISCOVER_PATH,
     CANARY_PATH,
     AutodiscoverTask,
     endpoint_url,
@@ -92,13 +95,6 @@ class _Reply:
     def cut(self) -> ProbeError | None:
         """Why the body stopped before its end (the server hung up, reset, ran out of time)."""
         return self.exchange.body_error
-
-
-class _Outcome:
-    """A method's verdict while it is being worked out."""
-
-    def __init__(self, verdict: str, failure: str | None, detail: str) -> None:
-        self.verdict, self.failure, self.detail = verdict, failure, detail
 
 
 class AutodiscoverProbe:
@@ -148,16 +144,16 @@ class AutodiscoverProbe:
     def _pox_method(self, url: str, email: str | None = None) -> dict[str, Any]:
         """POST the Outlook POX request to an HTTPS URL, following in-scope HTTPS redirects."""
         email = email or self._email()
-        chain, stopped, last = self._chain("POST", url, pox_request(email), POX_HEADERS)
+        chain, stop, last = self._chain("POST", url, pox_request(email), POX_HEADERS)
         certificates = self._certificates_for(chain)
         xml = _xml_of(last)
         canary = self._canary_if_needed(last, xml is not None and xml.autodiscover)
-        outcome = _judge_https(last, stopped, certificates, xml, canary)
+        outcome = judge.https_answer(last.exchange, last.body, stop, certificates, xml, canary)
         return {
             "request": "POST POX (Outlook 2006 request schema)",
-            "exchanges": tuple(r.exchange for r in chain), "redirect_stopped": stopped,
-            "certificates": certificates, "xml": xml, "canary": canary,
-            "verdict": outcome.verdict, "failure": outcome.failure, "detail": outcome.detail,
+            "exchanges": tuple(r.exchange for r in chain),
+            "redirect_stopped": stop.text if stop else None,
+            "certificates": certificates, "xml": xml, "canary": canary, **outcome.fields(),
         }
 
     def _http_redirect(self, task: AutodiscoverTask) -> dict[str, Any]:
@@ -168,20 +164,17 @@ class AutodiscoverProbe:
         location = exchange.header_values("location")
         if exchange.error is None and exchange.status in REDIRECT_STATUSES and location:
             target, problem = _join(task.url, location[0])
-            if target is None:
-                return {**base, **_fields(FAILED, "redirect_unusable", problem or "")}
-            base["target_url"] = target
-            url = httpx.URL(target)
-            if url.scheme != "https":
-                return {**base, **_fields(FAILED, "redirect_to_http",
-                                          f"redirects to {target}, not to HTTPS")}
-            if not url.path.lower().endswith(AUTODISCOVER_PATH):
-                return {**base, **_fields(FAILED, "redirect_unexpected_url",
-                                          f"redirects to {target}, not to an Autodiscover URL")}
-            if not self._scope.allows(url.host):
-                return {**base, "redirect_stopped": f"{url.host!r} is outside the target's names",
-                        **_fields(UNKNOWN, "target_out_of_scope",
-                                  f"redirects to {target}, outside the target's names: not followed")}
+            url = httpx.URL(target) if target is not None else None
+            in_scope = url is not None and self._scope.allows(url.host)
+            refused = judge.redirect_target(
+                target, problem, url.scheme if url else "", url.path if url else "", in_scope)
+            if target is not None:
+                base["target_url"] = target
+            if refused is not None:
+                if refused.failure is Failure.TARGET_OUT_OF_SCOPE and url is not None:
+                    base["redirect_stopped"] = f"{url.host!r} is outside the target's names"
+                return {**base, **refused.fields()}
+            assert target is not None
             followed = self._pox_method(target)
             detail = f"{exchange.status} to {target}; there: {followed['detail']}"
             return {
@@ -190,39 +183,30 @@ class AutodiscoverProbe:
                 "detail": detail,
             }
         xml = _xml_of(reply)
-        if exchange.error is None and (exchange.status == 401 or (xml and xml.autodiscover)):
-            what = "a 401 challenge" if exchange.status == 401 else "Autodiscover XML"
-            return {**base, "xml": xml, **_fields(
-                FAILED, "cleartext_content",
-                f"answers {what} over plain HTTP instead of redirecting to HTTPS")}
+        cleartext = judge.cleartext_answer(exchange, xml)
+        if cleartext is not None:
+            return {**base, "xml": xml, **cleartext.fields()}
         canary = self._canary_if_needed(reply, False)
-        outcome = _judge_plain(reply, canary)
-        return {**base, "xml": xml, "canary": canary, **_fields(
-            outcome.verdict, outcome.failure, outcome.detail)}
+        outcome = judge.plain_answer(exchange, reply.body, canary)
+        return {**base, "xml": xml, "canary": canary, **outcome.fields()}
 
     def _srv(self, task: AutodiscoverTask) -> dict[str, Any]:
         lookup = self._context.resolver.srv(task.host)
         base: dict[str, Any] = {"request": f"DNS SRV query for {task.host}", "srv": lookup}
-        if lookup.error is not None:
-            verdict = UNKNOWN if lookup.error == "timeout" else FAILED
-            failure = {"nxdomain": "dns_nxdomain", "dns": "dns_failure"}.get(lookup.error, lookup.error)
-            return {**base, **_fields(verdict, failure, lookup.detail)}
-        usable = [record for record in lookup.records if record.target not in ("", ".")]
-        if not usable:
-            return {**base, **_fields(FAILED, "no_record", "the SRV record says: no service here")}
-        best = usable[0]
+        unusable = judge.srv_lookup(lookup)
+        if unusable is not None:
+            return {**base, **unusable.fields()}
+        best = judge.usable_records(lookup)[0]
         target = endpoint_url("https", best.target, best.port, AUTODISCOVER_PATH)
         base["target_url"] = target
         if not self._scope.allows(best.target):
-            return {**base, **_fields(
-                UNKNOWN, "target_out_of_scope",
-                f"points to {best.target}:{best.port}, outside the target's names: not contacted")}
+            return {**base, **judge.srv_out_of_scope(best.target, best.port).fields()}
         followed = self._pox_method(target)
         return {**base, **followed, "request": base["request"],
                 "detail": f"points to {best.target}:{best.port}; there: {followed['detail']}"}
 
     def _json_v2(self, task: AutodiscoverTask) -> dict[str, Any]:
-        chain, stopped, last = self._chain("GET", task.url, None, JSON_HEADERS)
+        chain, stop, last = self._chain("GET", task.url, None, JSON_HEADERS)
         certificates = self._certificates_for(chain)
         exchange = last.exchange
         summary: JsonV2Summary | None = None
@@ -230,17 +214,15 @@ class AutodiscoverProbe:
             _content_type(exchange), last.body
         ):
             summary = parse_json_v2(last.body, last.truncated)
-        if summary is not None and summary.url:
-            outcome = _certificate_outcome(certificates) or _Outcome(
-                WORKING, None, f"200 JSON: {summary.protocol} at {summary.url}")
-        else:
+        outcome = judge.json_v2_answer(summary.url, summary.protocol, certificates) if summary else None
+        if outcome is None:
             canary = self._canary_if_needed(last, False)
-            outcome = _judge_https(last, stopped, certificates, None, canary)
+            outcome = judge.https_answer(exchange, last.body, stop, certificates, None, canary)
         return {
             "request": "GET JSON v2 (Protocol=AutodiscoverV1)",
-            "exchanges": tuple(r.exchange for r in chain), "redirect_stopped": stopped,
-            "certificates": certificates, "json_v2": summary,
-            **_fields(outcome.verdict, outcome.failure, outcome.detail),
+            "exchanges": tuple(r.exchange for r in chain),
+            "redirect_stopped": stop.text if stop else None,
+            "certificates": certificates, "json_v2": summary, **outcome.fields(),
         }
 
     # -- authenticated mode ----------------------------------------------------------
@@ -254,10 +236,9 @@ class AutodiscoverProbe:
         so the credentials cannot be carried anywhere else.
         """
         exchanges = fields.get("exchanges", ())
-        if fields.get("verdict") != WORKING or not exchanges:
-            return AuthenticatedAttempt(
-                url=None, sent=False,
-                withheld="the method does not lead to a working Autodiscover endpoint")
+        not_working = judge.credentials_withheld(fields.get("verdict", ""), exchanges)
+        if not_working is not None:
+            return AuthenticatedAttempt(url=None, sent=False, withheld=not_working)
         url = exchanges[-1].url
         withheld = self._withhold(url)
         if withheld is not None:
@@ -304,11 +285,11 @@ class AutodiscoverProbe:
 
     def _chain(
         self, method: str, url: str, body: bytes | None, headers: tuple[tuple[str, str], ...]
-    ) -> tuple[list[_Reply], str | None, _Reply]:
+    ) -> tuple[list[_Reply], Stop | None, _Reply]:
         """Send, following redirects only to HTTPS URLs inside the target's names."""
         chain: list[_Reply] = []
         visited = {url}
-        stopped: str | None = None
+        stop: Stop | None = None
         for hop in range(MAX_HOPS + 1):
             reply = self._send(method, url, body, headers)
             chain.append(reply)
@@ -316,22 +297,24 @@ class AutodiscoverProbe:
             locations = exchange.header_values("location")
             if exchange.error or exchange.status not in REDIRECT_STATUSES or not locations:
                 break
-            target, stopped = _join(url, locations[0])
+            target, problem = _join(url, locations[0])
             if target is None:
+                stop = Stop(RedirectStop.UNUSABLE, problem or "")
                 break
             parsed = httpx.URL(target)
             if parsed.scheme != "https":
-                stopped = f"redirect to plain HTTP ({target}): not followed"
+                stop = Stop(RedirectStop.TO_PLAIN_HTTP, f"redirect to plain HTTP ({target}): not followed")
                 break
             if not self._scope.allows(parsed.host):
-                stopped = f"redirect to {parsed.host!r}, outside the target's names: not followed"
+                stop = Stop(RedirectStop.OUT_OF_SCOPE,
+                            f"redirect to {parsed.host!r}, outside the target's names: not followed")
                 break
             if target in visited or hop == MAX_HOPS:
-                stopped = f"redirect loop or more than {MAX_HOPS} redirects"
+                stop = Stop(RedirectStop.LOOP_OR_LIMIT, f"redirect loop or more than {MAX_HOPS} redirects")
                 break
             visited.add(target)
             url = target
-        return chain, stopped, chain[-1]
+        return chain, stop, chain[-1]
 
     def _send(
         self,
@@ -498,19 +481,7 @@ def recorded_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], .
     )
 
 
-# -- judging what came back (observations: "answered like Autodiscover") --------------
-
-_ERROR_FAILURES = {
-    "refused": "refused",
-    "tls": "tls_failure",
-    "reset": "connection_reset",
-    "protocol": "protocol_error",
-    "unreachable": "unreachable",
-}
-
-
-def _fields(verdict: str, failure: str | None, detail: str) -> dict[str, Any]:
-    return {"verdict": verdict, "failure": failure, "detail": detail}
+# -- helpers (judging lives in casaudit.autodiscover_judge) ------------------------------
 
 
 def _join(current: str, location: str) -> tuple[str | None, str | None]:
@@ -538,75 +509,3 @@ def _xml_of(reply: _Reply) -> PoxSummary | None:
         # Even a complete-looking prefix is not read: the rest could change its meaning.
         return cut_short(reply.cut.detail)
     return parse_pox(reply.body, reply.truncated)
-
-
-def _transport_outcome(error: ProbeError) -> _Outcome:
-    if error.kind == "timeout":
-        return _Outcome(UNKNOWN, "timeout", error.detail)
-    if error.kind == "dns":
-        failure = "dns_nxdomain" if "NXDOMAIN" in error.detail else "dns_failure"
-        return _Outcome(FAILED, failure, error.detail)
-    return _Outcome(FAILED, _ERROR_FAILURES.get(error.kind, "error"), error.detail)
-
-
-def _certificate_outcome(certificates: tuple[CertificateCheck, ...]) -> _Outcome | None:
-    for check in certificates:
-        if check.verified is False:
-            failure = {"name_mismatch": "certificate_for_another_name",
-                       "expired": "certificate_expired"}.get(check.problem or "", "certificate_untrusted")
-            return _Outcome(FAILED, failure, f"certificate for {check.host}: {check.detail}")
-    return None
-
-
-def _judge_plain(reply: _Reply, canary: HttpExchange | None) -> _Outcome:
-    """What a non-Autodiscover answer is: 404, HTML page, catch-all, other status."""
-    exchange = reply.exchange
-    if exchange.error is not None:
-        return _transport_outcome(exchange.error)
-    status = exchange.status
-    if status == 404:
-        return _Outcome(FAILED, "not_found", "404 Not Found")
-    if status == 200:
-        if canary is not None and canary.status == 200:
-            return _Outcome(FAILED, "catch_all",
-                            "200 with non-Autodiscover content, as for a path no Exchange has "
-                            "(a catch-all site or proxy)")
-        if looks_like_html(_content_type(exchange), reply.body):
-            return _Outcome(FAILED, "html_page", "200 with an HTML page, not Autodiscover")
-        return _Outcome(FAILED, "not_autodiscover", "200 with content that is not Autodiscover")
-    if status in REDIRECT_STATUSES:
-        return _Outcome(FAILED, "redirect_not_followed", f"{status} redirect not followed")
-    return _Outcome(FAILED, "unexpected_status", f"{status} {exchange.reason}"[:200])
-
-
-def _judge_https(
-    last: _Reply,
-    stopped: str | None,
-    certificates: tuple[CertificateCheck, ...],
-    xml: PoxSummary | None,
-    canary: HttpExchange | None,
-) -> _Outcome:
-    exchange = last.exchange
-    if exchange.error is not None:
-        return _transport_outcome(exchange.error)
-    certificate = _certificate_outcome(certificates)
-    if certificate is not None:
-        return certificate
-    if stopped is not None:
-        failure = "redirect_to_http" if "plain HTTP" in stopped else (
-            "target_out_of_scope" if "outside" in stopped else "redirect_not_followed")
-        verdict = UNKNOWN if failure == "target_out_of_scope" else FAILED
-        return _Outcome(verdict, failure, f"{exchange.status}: {stopped}")
-    if exchange.status == 401:
-        offered = ", ".join(exchange.auth_schemes) or "no scheme named"
-        return _Outcome(WORKING, None, f"401 to an anonymous request ({offered})")
-    if xml is not None and xml.autodiscover:
-        if xml.error_code:
-            return _Outcome(WORKING, None,
-                            f"{exchange.status} Autodiscover error {xml.error_code} ({xml.message or ''})")
-        return _Outcome(WORKING, None, f"{exchange.status} Autodiscover response")
-    if xml is not None and xml.parse_error is not None and 200 <= (exchange.status or 0) < 300:
-        # XML that could not be read safely (a DTD, entities, XXE), broken, too big or cut.
-        return _Outcome(FAILED, unread_failure(xml), f"{exchange.status} with XML not read: "
-                        f"{xml.parse_error}"[:300])
-    return _judge_plain(last, canary)

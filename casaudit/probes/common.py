@@ -10,7 +10,7 @@ from __future__ import annotations
 import ssl
 from datetime import UTC, datetime
 
-from casaudit.model import ProbeError
+from casaudit.evidence.base import ProbeError
 
 #: The first bytes of a TLS record (handshake or alert, SSL 3.0 to TLS 1.3 framing): what a
 #: TLS server sends where a cleartext greeting was due.

@@ -14,7 +14,7 @@ from typing import Protocol
 import httpcore
 import httpx
 
-from casaudit.model import ProbeError
+from casaudit.evidence.base import ProbeError
 from casaudit.probes.common import tls_error
 from casaudit.resolve import ResolutionError
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from dataclasses import dataclass, field
 
-from casaudit.model import ProbeError
+from casaudit.evidence.base import ProbeError
+from casaudit.evidence.hostless import HostlessEvidence
 from casaudit.plan import HostlessProbeTask, plan_hostless
 from casaudit.probes.base import ProbeContext
 from casaudit.probes.common import now, observing_context
@@ -26,41 +26,6 @@ from casaudit.probes.http import MAX_HEADER_CHARS
 
 MAX_HEAD_BYTES = 16 * 1024
 MAX_HEADERS = 100
-
-
-@dataclass(frozen=True)
-class HostlessEvidence:
-    """The response head to one Host-less HTTP/1.0 request.
-
-    Attributes:
-        request: the request as sent, without its final empty line.
-        status, reason, http_version: from the status line (None/"" without one).
-        headers: response headers in order, capped in count and length (untrusted text).
-        peer: the "address:port" connected to: the address the scan itself used.
-        error: set when no response head came.
-    """
-
-    id: str
-    endpoint: str
-    scheme: str
-    host: str
-    port: int
-    path: str
-    started_at: str
-    finished_at: str
-    request: str
-    status: int | None = None
-    reason: str = ""
-    http_version: str = ""
-    headers: tuple[tuple[str, str], ...] = ()
-    tls_version: str | None = None
-    peer: str | None = None
-    error: ProbeError | None = None
-    kind: str = field(default="hostless_http", init=False)
-
-    def header_values(self, name: str) -> list[str]:
-        wanted = name.lower()
-        return [value for key, value in self.headers if key.lower() == wanted]
 
 
 class HeadError(Exception):

@@ -20,7 +20,8 @@ import httpcore
 import httpx
 
 from casaudit import __version__
-from casaudit.model import HttpEvidence, HttpExchange, LogonForm, ProbeError
+from casaudit.evidence.base import ProbeError
+from casaudit.evidence.http import HttpEvidence, HttpExchange, LogonForm
 from casaudit.parse.html_form import find_logon_form
 from casaudit.parse.http_auth import schemes
 from casaudit.plan import HttpProbeTask, endpoint_url, plan_http

@@ -37,7 +37,8 @@ from typing import Any
 
 import imaplib2
 
-from casaudit.evidence_mail import (
+from casaudit.evidence.base import ProbeError
+from casaudit.evidence.mail import (
     CleartextLoginTest,
     MailCapabilities,
     MailEvidence,
@@ -45,7 +46,6 @@ from casaudit.evidence_mail import (
     StartTls,
     TlsSession,
 )
-from casaudit.model import ProbeError
 from casaudit.parse.mail import (
     classify_user_reply,
     identify_banner,

@@ -18,11 +18,9 @@ requests. The client, its resolver pinning and its bounds are the HTTP probe's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from casaudit.model import ProbeError
+from casaudit.evidence.ntlm import NtlmEvidence
 from casaudit.parse.http_auth import parse_challenges, schemes
-from casaudit.parse.ntlm import NtlmChallenge, NtlmError, decode_challenge_b64, negotiate_b64
+from casaudit.parse.ntlm import NtlmError, decode_challenge_b64, negotiate_b64
 from casaudit.plan import NtlmProbeTask, endpoint_url, plan_ntlm
 from casaudit.probes.base import ProbeContext
 from casaudit.probes.errors import probe_error
@@ -33,40 +31,6 @@ MAX_CHALLENGE_CHARS = 4096
 #: Body bytes read (and dropped) so the connection can be reused.
 MAX_DRAIN_BYTES = 16 * 1024
 _STOP_ERRORS = frozenset({"refused", "timeout", "unreachable", "dns", "tls"})
-
-
-@dataclass(frozen=True)
-class NtlmEvidence:
-    """One URL's answer to an anonymous NTLM NEGOTIATE.
-
-    Attributes:
-        request_headers: as sent, including the Type-1 (not a credential).
-        status: the response status, None without a response.
-        auth_schemes: the WWW-Authenticate schemes of the answer.
-        challenge_b64: the raw NTLM challenge token as received (capped), or None.
-        challenge: the decoded CHALLENGE message; its strings are the server's (untrusted).
-        decode_error: why the token did not decode, when it did not.
-        error: set when no HTTP answer came.
-    """
-
-    id: str
-    endpoint: str
-    scheme: str
-    host: str
-    port: int
-    path: str
-    started_at: str
-    finished_at: str
-    request_headers: tuple[tuple[str, str], ...] = ()
-    status: int | None = None
-    auth_schemes: tuple[str, ...] = ()
-    challenge_b64: str | None = None
-    challenge: NtlmChallenge | None = None
-    decode_error: str | None = None
-    tls_version: str | None = None
-    peer: str | None = None
-    error: ProbeError | None = None
-    kind: str = field(default="ntlm", init=False)
 
 
 class NtlmProbe:

@@ -23,8 +23,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from casaudit.evidence_tls import TlsEvidence
-from casaudit.model import ProbeError
+from casaudit.evidence.base import ProbeError
+from casaudit.evidence.tls import TlsEvidence
 from casaudit.plan import TlsServiceTask, plan_tls
 from casaudit.probes.base import ProbeContext
 from casaudit.probes.common import now

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from casaudit.model import ProbeError
+from casaudit.evidence.base import ProbeError
 from casaudit.probes.common import TLS_RECORD_STARTS, tls_error
 from casaudit.probes.common import observing_context as _context
 

@@ -54,7 +54,8 @@ from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
 from sslyze.scanner.scanner_observer import ScannerObserver
 from sslyze.server_connectivity import ServerConnectivityInfo
 
-from casaudit.evidence_tls import (
+from casaudit.evidence.base import ProbeError
+from casaudit.evidence.tls import (
     TLS_VERSIONS,
     TlsCertificate,
     TlsChain,
@@ -64,7 +65,6 @@ from casaudit.evidence_tls import (
     TlsProtocolSupport,
     TlsVulnerabilities,
 )
-from casaudit.model import ProbeError
 from casaudit.plan import TlsServiceTask
 from casaudit.probes.base import ProbeContext
 from casaudit.probes.common import now
