@@ -77,7 +77,7 @@ class ProbeError:
     closed: evidence) and `timeout` (nothing is known).
     """
 
-    kind: str  # refused | timeout | unreachable | dns | tls | protocol | too_large | error
+    kind: str  # probes.errors.ErrorKind: refused | timeout | reset | tls | protocol | dns | ... | skipped
     detail: str
 
 
