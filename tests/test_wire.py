@@ -277,3 +277,64 @@ def test_a_timed_out_attempt_is_not_retried_while_another_on_the_port_is_under_w
     worker.join()
     assert breaker.silent(KEY, Silence.HANDSHAKE) is False  # the other one timed out too: open
     assert breaker.is_open(KEY)
+
+
+# --------------------------------------------------------------------------- the HTTP exchange
+
+
+def _serve(listener: socket.socket, answer: bytes | None) -> threading.Thread:
+    """Accept connections; answer each request with `answer`, or hold it silently (a tarpit)."""
+    held: list[socket.socket] = []
+
+    def loop() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            if answer is None:
+                held.append(conn)
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(answer)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_silent_port_is_retried_once_named_then_skipped(listener: socket.socket) -> None:
+    from casaudit.probes.common import observing_context
+    from casaudit.probes.wire.http import client, exchange
+
+    _serve(listener, None)
+    context = _context(timeout=0.3)
+    url = f"http://wire.test:{listener.getsockname()[1]}/owa"
+    with client(context, observing_context()) as http:
+        first = exchange(context, http, "GET", url).exchange
+        assert first.error is not None and first.error.kind == "timeout"
+        assert first.error.detail.endswith("(tried 2 times)")
+        started = time.monotonic()
+        later = exchange(context, http, "GET", url).exchange
+    assert time.monotonic() - started < 0.1
+    assert later.error is not None and later.error.kind == "skipped"
+    assert f"port {listener.getsockname()[1]} stopped answering earlier" in later.error.detail
+    assert context.pacer.requests == 2  # two tries; the skipped request waited for no slot
+
+
+def test_an_answer_keeps_the_port_open_and_is_recorded(listener: socket.socket) -> None:
+    from casaudit.probes.common import observing_context
+    from casaudit.probes.wire.http import client, exchange
+
+    _serve(listener, b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM\r\nContent-Length: 2\r\n"
+                     b"Connection: close\r\n\r\nno")
+    context = _context(timeout=2)
+    url = f"http://wire.test:{listener.getsockname()[1]}/ews"
+    with client(context, observing_context()) as http:
+        reply = exchange(context, http, "GET", url, (("Authorization", "Basic c2VjcmV0"),))
+    answer = reply.exchange
+    assert answer.status == 401 and answer.auth_schemes == ("NTLM",) and reply.body == b"no"
+    assert ("Authorization", "[credentials withheld from the report]") in answer.request_headers
+    assert answer.peer == f"127.0.0.1:{listener.getsockname()[1]}"
+    assert not context.breaker.is_open(("127.0.0.1", listener.getsockname()[1]))

@@ -276,33 +276,35 @@ def _once(
     max_body: int,
     body_seconds: float | None,
 ) -> tuple[Reply, Silence | None, tuple[str, int] | None]:
-    take_slot(context)  # --rate; raises past the deadline or on Ctrl-C
     started = now()
     key: tuple[str, int] | None = None
     try:
         parsed = httpx.URL(url)
         key = port_key(context, parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
-        with context.breaker.attempt(key), \
-                http.stream(method, url, headers=dict(headers), content=content or None) as response:
-            context.breaker.answered(key)
-            # Read the socket's facts before the body: once the body is read,
-            # httpx may close the connection (Connection: close), and asking a
-            # closed socket fails with EBADF.
-            stream = response.extensions.get("network_stream")
-            tls, peer = tls_version(stream), peer_of(stream)
-            response_headers = bounded_headers(response.headers.raw)
-            body, truncated, cut = _read_body(context, response, max_body, body_seconds)
-            return Reply(HttpExchange(
-                method=method, url=url,
-                request_headers=recorded_headers(response.request.headers.raw),
-                started_at=started, status=response.status_code,
-                reason=response.reason_phrase, http_version=response.http_version,
-                headers=response_headers,
-                body_excerpt=body[:MAX_EXCERPT_CHARS * 4].decode("utf-8", "replace")[:MAX_EXCERPT_CHARS],
-                body_bytes=len(body), body_truncated=truncated, body_error=cut,
-                auth_schemes=schemes(v for k, v in response_headers if k.lower() == "www-authenticate"),
-                tls_version=tls, peer=peer,
-            ), body, truncated), None, key
+        # The breaker first: a skipped request sends nothing and waits for no --rate slot.
+        with context.breaker.attempt(key):
+            take_slot(context)  # --rate; raises past the deadline or on Ctrl-C
+            started = now()  # when the request leaves, after its slot
+            with http.stream(method, url, headers=dict(headers), content=content or None) as response:
+                context.breaker.answered(key)
+                # Read the socket's facts before the body: once the body is read,
+                # httpx may close the connection (Connection: close), and asking a
+                # closed socket fails with EBADF.
+                stream = response.extensions.get("network_stream")
+                tls, peer = tls_version(stream), peer_of(stream)
+                response_headers = bounded_headers(response.headers.raw)
+                body, truncated, cut = _read_body(context, response, max_body, body_seconds)
+                return Reply(HttpExchange(
+                    method=method, url=url,
+                    request_headers=recorded_headers(response.request.headers.raw),
+                    started_at=started, status=response.status_code,
+                    reason=response.reason_phrase, http_version=response.http_version,
+                    headers=response_headers,
+                    body_excerpt=body[:MAX_EXCERPT_CHARS * 4].decode("utf-8", "replace")[:MAX_EXCERPT_CHARS],
+                    body_bytes=len(body), body_truncated=truncated, body_error=cut,
+                    auth_schemes=schemes(v for k, v in response_headers if k.lower() == "www-authenticate"),
+                    tls_version=tls, peer=peer,
+                ), body, truncated), None, key
     except ScanStopped:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
