@@ -89,8 +89,9 @@ _SRV_FAILURES = {
 
 
 def transport(error: ProbeError) -> Judgement:
-    """No HTTP answer: a timeout proves nothing; anything else is an observed failure."""
-    if error.kind == ErrorKind.TIMEOUT:
+    """No HTTP answer: a timeout (or a port skipped after it stopped answering) proves nothing;
+    anything else is an observed failure."""
+    if error.kind in (ErrorKind.TIMEOUT, ErrorKind.SKIPPED):
         return Judgement(UNKNOWN, Failure.TIMEOUT, error.detail)
     if error.kind == ErrorKind.DNS:
         failure = Failure.DNS_NXDOMAIN if NXDOMAIN_DETAIL in error.detail else Failure.DNS_FAILURE

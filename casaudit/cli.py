@@ -22,7 +22,7 @@ from casaudit import __version__
 from casaudit.errors import CasauditError, UsageError
 from casaudit.model import Severity
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNASSESSED = 0, 1, 2, 3
 
 # Typer raises click's UsageError, from click or from the copy typer vendors in
 # recent releases; its public BadParameter derives from it either way.
@@ -584,6 +584,12 @@ def main() -> None:
         hint = f" (see: {context.command_path} --help)" if context is not None else ""
         _fatal(exc.format_message() + hint)  # type: ignore[attr-defined]
     except CasauditError as exc:
+        from casaudit.probes.pacing import HostDeadlineExceeded
+
+        if isinstance(exc, HostDeadlineExceeded):
+            # A single host past --deadline: not assessed (as with --targets), not a usage error.
+            _fatal(f"{exc}: the host was not assessed; give it more time with --deadline",
+                   EXIT_UNASSESSED)
         _fatal(str(exc) + (f"; {exc.tip}" if exc.tip else ""))
     except (typer.Abort, KeyboardInterrupt):
         _fatal("interrupted", 130)

@@ -263,10 +263,11 @@ def test_all_503_host_verdicts_no_web_row_passes_and_version_has_no_grade(all_50
 def test_hostile_host_evidence_no_port_gave_an_answer(hostile: ScannedHost) -> None:
     run = hostile.run
     assert _answers(run.doc) == []
+    # Timed out, or skipped once the port's breaker opened (issue #14): never an answer.
     for item in _http_items(run) + run.evidence("autodiscover"):
-        assert {x["error"]["kind"] for x in item["exchanges"]} <= {"timeout"}, item["endpoint"]
+        assert {x["error"]["kind"] for x in item["exchanges"]} <= {"timeout", "skipped"}, item["endpoint"]
     tls = {item["endpoint"].split(":")[0]: item["error"]["kind"] for item in run.evidence("tls")}
-    assert tls["https"] == "timeout"  # the tarpit never answers the ClientHello
+    assert tls["https"] in ("timeout", "skipped")  # the tarpit never answers the ClientHello
     assert tls["imaps"] == tls["pop3s"] == "tls"  # garbage instead of a ServerHello
     mail = {item["service"]: item for item in run.evidence("mail")}
     assert {item["reachability"] for item in mail.values()} == {"open"}

@@ -47,6 +47,8 @@ class ErrorKind(StrEnum):
     TOO_LARGE = "too_large"
     #: No route, host down, network error below the protocol.
     UNREACHABLE = "unreachable"
+    #: Not tried: the port stopped answering earlier in this scan (the per-port breaker).
+    SKIPPED = "skipped"
     #: Anything else; the detail names the exception.
     ERROR = "error"
 

@@ -1,8 +1,13 @@
 """Probes: network I/O only. Each returns typed evidence and never judges it.
 
-`PROBE_FACTORIES` lists every probe family a scan runs, in evidence order; a new
-family is a module here and one line in that tuple. A family's module is imported
-only when a scan runs it, so ``--probes tls`` does not pay for httpx or dnspython.
+`PROBE_FACTORIES` lists every probe family a scan runs, in evidence order. A new
+family is a module here and one line in that tuple, plus what it needs elsewhere:
+its tasks from `casaudit.plan` (the only place URLs and ports are invented), its
+evidence type and the checks that read it. Its network I/O goes through
+`casaudit.probes.wire` (`connect`, and `wire.http.exchange` for HTTP), so pacing,
+the host's deadline, the per-port breaker and the error map come with it. A
+family's module is imported only when a scan runs it, so ``--probes tls`` does not
+pay for httpx or dnspython.
 """
 
 from __future__ import annotations

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
 import ssl
 import threading
-import time
 from typing import Any
 
 import httpx
@@ -40,7 +38,6 @@ from casaudit.evidence.autodiscover import (
     CertificateCheck,
     Failure,
 )
-from casaudit.evidence.base import ProbeError
 from casaudit.evidence.http import HttpExchange
 from casaudit.parse.autodiscover import (
     MAX_XML_BYTES,
@@ -54,7 +51,6 @@ from casaudit.parse.autodiscover import (
     parse_pox,
     pox_request,
 )
-from casaudit.parse.http_auth import schemes
 from casaudit.plan import (
     CANARY_PATH,
     AutodiscoverTask,
@@ -63,17 +59,12 @@ from casaudit.plan import (
     probe_address,
 )
 from casaudit.probes.base import ProbeContext
-from casaudit.probes.common import allow_old_servers, observing_context
+from casaudit.probes.common import allow_old_servers, now, observing_context
 from casaudit.probes.errors import probe_error
-from casaudit.probes.http import (
-    MAX_EXCERPT_CHARS,
-    REDIRECT_STATUSES,
-    _bounded_headers,
-    _peer,
-    _tls_version,
-    now,
-    pinned_client,
-)
+from casaudit.probes.pacing import ScanStopped
+from casaudit.probes.wire.http import REDIRECT_STATUSES, client, exchange, join_location
+from casaudit.probes.wire.http import Reply as _Reply
+from casaudit.probes.wire.ports import Silence, connect
 from casaudit.resolve import ResolutionError
 
 MAX_HOPS = 3
@@ -81,20 +72,6 @@ POX_HEADERS = (("Content-Type", "text/xml; charset=utf-8"),)
 JSON_HEADERS = (("Accept", "application/json"),)
 #: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_CERT_HAS_EXPIRED.
 _HOSTNAME_MISMATCH, _EXPIRED = 62, 10
-
-
-class _Reply:
-    """One exchange plus the body bytes kept for parsing (up to MAX_XML_BYTES)."""
-
-    def __init__(self, exchange: HttpExchange, body: bytes = b"", truncated: bool = False) -> None:
-        self.exchange = exchange
-        self.body = body
-        self.truncated = truncated
-
-    @property
-    def cut(self) -> ProbeError | None:
-        """Why the body stopped before its end (the server hung up, reset, ran out of time)."""
-        return self.exchange.body_error
 
 
 class AutodiscoverProbe:
@@ -107,7 +84,6 @@ class AutodiscoverProbe:
         self._verifying = verifying_context(context.ca_file)
         self._certificates: dict[tuple[str, int], CertificateCheck] = {}
         self._lock = threading.Lock()
-        self._deadline_seconds = context.timeout * 2
         self._credentials = context.credentials
         self._authenticating = (
             verifying_client(context) if context.credentials is not None else None
@@ -163,7 +139,7 @@ class AutodiscoverProbe:
         base = {"request": "GET (HTTP redirect method)", "exchanges": (exchange,)}
         location = exchange.header_values("location")
         if exchange.error is None and exchange.status in REDIRECT_STATUSES and location:
-            target, problem = _join(task.url, location[0])
+            target, problem = join_location(task.url, location[0])
             url = httpx.URL(target) if target is not None else None
             in_scope = url is not None and self._scope.allows(url.host)
             refused = judge.redirect_target(
@@ -297,7 +273,7 @@ class AutodiscoverProbe:
             locations = exchange.header_values("location")
             if exchange.error or exchange.status not in REDIRECT_STATUSES or not locations:
                 break
-            target, problem = _join(url, locations[0])
+            target, problem = join_location(url, locations[0])
             if target is None:
                 stop = Stop(RedirectStop.UNUSABLE, problem or "")
                 break
@@ -324,51 +300,9 @@ class AutodiscoverProbe:
         headers: tuple[tuple[str, str], ...],
         client: httpx.Client | None = None,
     ) -> _Reply:
-        started = now()
-        client = client or self._client
-        try:
-            with client.stream(method, url, content=body, headers=dict(headers)) as response:
-                stream = response.extensions.get("network_stream")
-                tls_version, peer = _tls_version(stream), _peer(stream)
-                response_headers = _bounded_headers(response.headers.raw)
-                data, truncated, cut = self._read_bounded(response)
-                exchange = HttpExchange(
-                    method=method, url=url,
-                    request_headers=recorded_headers(response.request.headers.raw),
-                    started_at=started, status=response.status_code,
-                    reason=response.reason_phrase, http_version=response.http_version,
-                    headers=response_headers,
-                    body_excerpt=data[: MAX_EXCERPT_CHARS * 4].decode("utf-8", "replace")[
-                        :MAX_EXCERPT_CHARS
-                    ],
-                    body_bytes=len(data), body_truncated=truncated, body_error=cut,
-                    auth_schemes=schemes(
-                        v for k, v in response_headers if k.lower() == "www-authenticate"
-                    ),
-                    tls_version=tls_version, peer=peer,
-                )
-                return _Reply(exchange, data, truncated)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
-            return _Reply(HttpExchange(
-                method=method, url=url,
-                request_headers=recorded_headers([(k.encode(), v.encode()) for k, v in headers]),
-                started_at=started, error=probe_error(exc),
-            ))
-
-    def _read_bounded(self, response: httpx.Response) -> tuple[bytes, bool, ProbeError | None]:
-        """At most MAX_XML_BYTES; a body cut short keeps the status and names the cut."""
-        deadline = time.monotonic() + self._deadline_seconds
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            for chunk in response.iter_raw():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > MAX_XML_BYTES or time.monotonic() > deadline:
-                    return b"".join(chunks)[:MAX_XML_BYTES], True, None
-        except Exception as exc:  # noqa: BLE001 - the answer so far is still evidence
-            return b"".join(chunks), True, probe_error(exc)
-        return b"".join(chunks), False, None
+        """One wire exchange; the body kept up to MAX_XML_BYTES, read for twice the step timeout."""
+        return exchange(self._context, client or self._client, method, url, headers, body,
+                        max_body=MAX_XML_BYTES, body_seconds=self._context.timeout * 2)
 
     def _canary_if_needed(self, last: _Reply, autodiscover: bool) -> HttpExchange | None:
         """A 200 that is not Autodiscover: does a path no Exchange has answer 200 too?"""
@@ -411,14 +345,20 @@ class AutodiscoverProbe:
         failure = "no address"
         for address in addresses[:2]:
             try:
-                with socket.create_connection((address, port), timeout=self._context.timeout) as raw:
-                    raw.settimeout(self._context.timeout)
-                    with self._verifying.wrap_socket(raw, server_hostname=host) as tls:
-                        return CertificateCheck(
-                            host, port, True, None,
-                            f"verified for {host} ({tls.version()}, system store"
-                            f"{' and --ca-file' if self._context.ca_file else ''})",
-                        )
+                raw = connect(self._context, address, port)
+            except ScanStopped:
+                raise
+            except Exception as exc:  # noqa: BLE001 - refused, timed out, skipped: why not verified
+                failure = probe_error(exc).detail
+                continue
+            try:
+                with raw.sock, self._verifying.wrap_socket(raw.sock, server_hostname=host) as tls:
+                    self._context.breaker.answered(raw.key)
+                    return CertificateCheck(
+                        host, port, True, None,
+                        f"verified for {host} ({tls.version()}, system store"
+                        f"{' and --ca-file' if self._context.ca_file else ''})",
+                    )
             except ssl.SSLCertVerificationError as exc:
                 code = exc.verify_code
                 problem = {_HOSTNAME_MISMATCH: "name_mismatch", _EXPIRED: "expired"}.get(code, "untrusted")
@@ -427,18 +367,15 @@ class AutodiscoverProbe:
                 return CertificateCheck(host, port, None, "handshake",
                                         f"TLS handshake failed: {exc.reason or exc}"[:300])
             except OSError as exc:
+                if isinstance(exc, TimeoutError):
+                    self._context.breaker.silent(raw.key, Silence.HANDSHAKE)
                 failure = probe_error(exc).detail
         return CertificateCheck(host, port, None, "unreachable", failure)
 
 
-def _pinned_client(context: ProbeContext, ssl_context: ssl.SSLContext) -> httpx.Client:
-    """The HTTP probe's client: the scan's resolver, no redirects, no env, hard deadlines."""
-    return pinned_client(context.resolver, context.timeout, ssl_context)
-
-
 def observing_client(context: ProbeContext) -> httpx.Client:
     """Sees what a misconfigured server answers: no certificate verification."""
-    return _pinned_client(context, observing_context())
+    return client(context, observing_context())
 
 
 def verifying_client(context: ProbeContext) -> httpx.Client:
@@ -446,7 +383,7 @@ def verifying_client(context: ProbeContext) -> httpx.Client:
     ssl_context = ssl.create_default_context()
     if context.ca_file:
         ssl_context.load_verify_locations(cafile=str(context.ca_file))
-    return _pinned_client(context, ssl_context)
+    return client(context, ssl_context)
 
 
 def verifying_context(ca_file: object = None) -> ssl.SSLContext:
@@ -473,27 +410,7 @@ def _verifying_context(ca_file: str | None, stamp: tuple[int, int] | None) -> ss
     return allow_old_servers(context)
 
 
-def recorded_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
-    """Request headers as recorded in evidence: an Authorization value never is."""
-    return tuple(
-        (name, "[credentials withheld from the report]" if name.lower() == "authorization" else value)
-        for name, value in _bounded_headers(raw)
-    )
-
-
 # -- helpers (judging lives in casaudit.autodiscover_judge) ------------------------------
-
-
-def _join(current: str, location: str) -> tuple[str | None, str | None]:
-    try:
-        target = httpx.URL(current).join(location.strip())
-    except (httpx.InvalidURL, ValueError):
-        return None, "the Location header is not a valid URL"
-    if target.scheme not in ("http", "https") or not target.host:
-        return None, f"redirect to a {target.scheme!r} URL is not followed"
-    port = target.port or (443 if target.scheme == "https" else 80)
-    path = target.raw_path.decode("ascii", "replace") or "/"
-    return endpoint_url(target.scheme, target.host, port, path), None
 
 
 def _content_type(exchange: HttpExchange) -> str:

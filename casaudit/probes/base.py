@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from casaudit.credentials import Credentials
 from casaudit.plan import Scope, Target
 from casaudit.probes.pacing import Pacer
+from casaudit.probes.wire.ports import PortBreaker
 from casaudit.resolve import Resolver
 
 
@@ -35,9 +36,12 @@ class ProbeContext:
     cert_expiry_days: int = 30
     #: The host's rate limit, deadline and cancel flag; probes reach it through `pace()`.
     pacer: Pacer = field(default_factory=Pacer)
+    #: The host's per-port breaker: ports that stopped answering in this scan are skipped.
+    breaker: PortBreaker = field(default_factory=PortBreaker)
 
     def pace(self) -> None:
-        """Call right before each request or connection a probe makes, outside its ``try``.
+        """The host's next request slot; `casaudit.probes.wire` calls it for every connection
+        and request, so a probe never needs to.
 
         Waits for the per-host rate limit (``--rate``) and raises
         `casaudit.probes.pacing.ScanStopped` when the host's deadline has passed or

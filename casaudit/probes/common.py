@@ -10,11 +10,11 @@ from __future__ import annotations
 import ssl
 from datetime import UTC, datetime
 
-from casaudit.evidence.base import ProbeError
-
 #: The first bytes of a TLS record (handshake or alert, SSL 3.0 to TLS 1.3 framing): what a
 #: TLS server sends where a cleartext greeting was due.
 TLS_RECORD_STARTS = (b"\x16\x03", b"\x15\x03")
+#: Characters of one response header value kept in evidence.
+MAX_HEADER_CHARS = 2048
 
 
 def now() -> str:
@@ -43,16 +43,3 @@ def allow_old_servers(context: ssl.SSLContext) -> ssl.SSLContext:
     except ssl.SSLError:
         pass
     return context
-
-
-#: OpenSSL's reasons when the first bytes back are not a TLS record at all.
-_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "HTTPS_PROXY_REQUEST"})
-
-
-def tls_error(exc: ssl.SSLError) -> ProbeError:
-    """A failed handshake; one whose peer answered in cleartext says so (`not TLS`)."""
-    reason = exc.reason or exc.strerror or str(exc)
-    if exc.reason in _NOT_TLS_REASONS:
-        return ProbeError("tls", f"TLS handshake failed: {reason}: the server answered with "
-                                 "something that is not TLS (cleartext on a TLS port?)")
-    return ProbeError("tls", f"TLS handshake failed: {reason}")

@@ -4,10 +4,13 @@
 IIS builds absolute URLs (the courtesy redirect of a directory, some 401
 realms) from its own address, which behind NAT is the private one
 (KB834141; nmap http-internal-ip-disclosure; Metasploit owa_iis_internal_ip).
-httpx always sends Host, so this probe speaks HTTP over a raw socket: through
-the scan's resolver, TLS with SNI (the target's name) and no certificate check
-on https, the response head read up to 16 KiB and 100 headers, every step
-bounded by the scan's timeout. The body is never read.
+httpx always sends Host, so this probe does not use the wire's HTTP exchange:
+it keeps its own request writer and head reader over `casaudit.probes.wire.connect`
+(the scan's resolver, pacing, deadline and per-port breaker), TLS with SNI (the
+target's name) and no certificate check on https, the response head read up to
+16 KiB and 100 headers, every step bounded by the scan's timeout, the whole head
+by twice that. The body is never read. A complete head counts as the port's
+answer for the breaker; no head in time as its silence.
 """
 
 from __future__ import annotations
@@ -16,19 +19,19 @@ import ipaddress
 import socket
 import time
 
-from casaudit.evidence.base import ProbeError
 from casaudit.evidence.hostless import HostlessEvidence
 from casaudit.plan import HostlessProbeTask, plan_hostless
 from casaudit.probes.base import ProbeContext
-from casaudit.probes.common import now, observing_context
-from casaudit.probes.errors import probe_error
-from casaudit.probes.http import MAX_HEADER_CHARS
+from casaudit.probes.common import MAX_HEADER_CHARS, now, observing_context
+from casaudit.probes.errors import DeadlinePassed, Detail, ErrorKind, ProtocolBroken, probe_error
+from casaudit.probes.pacing import ScanStopped
+from casaudit.probes.wire.ports import Silence, connect
 
 MAX_HEAD_BYTES = 16 * 1024
 MAX_HEADERS = 100
 
 
-class HeadError(Exception):
+class HeadError(ProtocolBroken):
     """The response head was not HTTP."""
 
 
@@ -54,49 +57,43 @@ class HostlessProbe:
             port=task.port, path=task.path, started_at=started, request=request,
         )
         timeout = self._context.timeout
+        key: tuple[str, int] | None = None
+        silence: Silence | None = None
         try:
-            sock, peer = self._connect(task.host, task.port, timeout)
+            connected = connect(self._context, task.host, task.port, timeout)
+            key, sock = connected.key, connected.sock
             conn: socket.socket = sock
             try:
                 tls_version = None
                 if task.scheme == "https":
+                    silence = Silence.HANDSHAKE
                     # The SSLSocket takes over the descriptor: close that one, once.
                     conn = self._tls.wrap_socket(sock, server_hostname=_sni(task.host))
                     tls_version = conn.version()
+                silence = Silence.ANSWER
                 conn.sendall(request.encode("ascii") + b"\r\n\r\n")
                 head = _read_head(conn, time.monotonic() + timeout * 2)
+                silence = None
             finally:
                 conn.close()
                 sock.close()
+            self._context.breaker.answered(key)
             version, status, reason, headers = _parse_head(head)
             return HostlessEvidence(
                 **common,  # type: ignore[arg-type]
                 finished_at=now(), status=status, reason=reason, http_version=version,
-                headers=headers, tls_version=tls_version, peer=peer,
+                headers=headers, tls_version=tls_version, peer=connected.peer,
             )
-        except HeadError as exc:
-            return HostlessEvidence(
-                **common,  # type: ignore[arg-type]
-                finished_at=now(), error=ProbeError("protocol", str(exc)),
-            )
+        except ScanStopped:
+            raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
+            error = probe_error(exc)
+            if key is not None and silence is not None and error.kind == ErrorKind.TIMEOUT:
+                self._context.breaker.silent(key, silence)
             return HostlessEvidence(
                 **common,  # type: ignore[arg-type]
-                finished_at=now(), error=probe_error(exc),
+                finished_at=now(), error=error,
             )
-
-    def _connect(self, host: str, port: int, timeout: float) -> tuple[socket.socket, str]:
-        failure: Exception | None = None
-        for address in self._context.resolver.resolve(host)[:4]:
-            try:
-                sock = socket.create_connection((address, port), timeout=timeout)
-            except OSError as exc:
-                failure = exc
-                continue
-            shown = f"[{address}]" if ":" in address else address
-            return sock, f"{shown}:{port}"
-        assert failure is not None
-        raise failure
 
 
 def _sni(host: str) -> str | None:
@@ -113,7 +110,7 @@ def _read_head(conn: socket.socket, deadline: float) -> bytes:
         if len(data) >= MAX_HEAD_BYTES:
             raise HeadError(f"no end of the response head in {MAX_HEAD_BYTES} bytes")
         if time.monotonic() > deadline:
-            raise TimeoutError("the response head did not end in time")
+            raise DeadlinePassed(Detail.HEAD_DEADLINE)
         chunk = conn.recv(4096)
         if not chunk:
             break

@@ -20,8 +20,11 @@ wrapping and reads replaced so that it connects through the scan's resolver and
 every read counts against a byte budget and a deadline. POP3 is a small dialogue
 of its own (`_Pop3`): see there why not poplib.
 
-Every read is bounded (line length, line count, bytes per connection) and every
-step has the scan's timeout, with an overall deadline per port. TLS is not
+Every connection goes through `casaudit.probes.wire.connect` (pacing, the per-port
+breaker); every read is bounded (line length, line count, bytes per connection),
+every step has the scan's timeout, with an overall deadline per port, and each
+step checks the host's --deadline (`ScanStopped` propagates: it is not evidence).
+A greeting counts as the port's answer for the breaker; none in time as its silence. TLS is not
 verified here: the TLS probe judges certificates on these same ports; this
 probe records only the version and cipher it negotiated.
 """
@@ -56,7 +59,16 @@ from casaudit.parse.mail import (
 from casaudit.plan import MailProbeTask, plan_mail
 from casaudit.probes.base import ProbeContext
 from casaudit.probes.common import TLS_RECORD_STARTS, now, observing_context
-from casaudit.probes.errors import probe_error
+from casaudit.probes.errors import (
+    DeadlinePassed,
+    Detail,
+    ErrorKind,
+    ProtocolBroken,
+    TooLarge,
+    probe_error,
+)
+from casaudit.probes.pacing import ScanStopped
+from casaudit.probes.wire.ports import PortSkipped, Silence, connect
 
 #: nmap's NTLM NEGOTIATE (Type-1): 32 bytes, flags 0xA0088207, no domain, no
 #: workstation, no version (EXCHANGE-FACTS.md section 8). Sent as is, never built
@@ -79,27 +91,27 @@ SESSION_STEPS = 6
 _TLS_WHERE_CLEARTEXT = "the server spoke TLS where a cleartext greeting was due (not a mail greeting)"
 
 
-class _TooLarge(Exception):
-    """The server sent more than a bounded read allows."""
-
-
-class _Protocol(Exception):
-    """The server broke the protocol (no greeting, garbage where a status was due)."""
+_TooLarge = TooLarge  # the server sent more than a bounded read allows
+_Protocol = ProtocolBroken  # no greeting, garbage where a status was due
 
 
 class _Budget:
-    """Bytes and time one connection may still use."""
+    """Bytes and time one connection may still use; `check` raises past the host's deadline."""
 
-    def __init__(self, step_timeout: float, max_bytes: int = MAX_SESSION_BYTES) -> None:
+    def __init__(self, step_timeout: float, max_bytes: int = MAX_SESSION_BYTES,
+                 check: Callable[[], None] | None = None) -> None:
         self.step = step_timeout
         self.ends = time.monotonic() + step_timeout * SESSION_STEPS
         self.left = max_bytes
+        self._check = check
 
     def timeout(self) -> float:
         """The timeout for the next socket operation; TimeoutError once the deadline passed."""
+        if self._check is not None:
+            self._check()  # the host's --deadline, between dialogue steps
         remaining = self.ends - time.monotonic()
         if remaining <= 0:
-            raise TimeoutError("the dialogue exceeded its overall deadline")
+            raise DeadlinePassed(Detail.DIALOGUE_DEADLINE)
         return min(self.step, remaining)
 
     def spend(self, count: int) -> None:
@@ -131,15 +143,6 @@ def _tls_facts(sock: ssl.SSLSocket) -> TlsSession:
 
 
 def _error(exc: BaseException) -> ProbeError:
-    if isinstance(exc, _TooLarge):
-        return ProbeError("too_large", str(exc))
-    if isinstance(exc, _Protocol):
-        return ProbeError("protocol", str(exc))
-    if isinstance(exc, imaplib2.IMAP4.error):
-        text = str(exc)
-        if "no response after" in text:
-            return ProbeError("timeout", "the server stopped answering in time")
-        return ProbeError("protocol", f"IMAP: {text[:MAX_TEXT_CHARS]}")
     return probe_error(exc)
 
 
@@ -157,6 +160,8 @@ class _Transcript:
     error: ProbeError | None = None
     #: The socket-level exception behind an imaplib2 abort, when its reader saw one.
     cause: BaseException | None = None
+    #: When the server last sent a byte (or the dialogue began), monotonic seconds.
+    heard: float = field(default_factory=time.monotonic)
 
     def record_sent(self, line: str) -> None:
         if len(self.sent) < MAX_SENT_RECORDED:
@@ -197,27 +202,40 @@ class MailProbe:
         transcript = _Transcript()
         evidence: dict[str, Any] = {}
         try:
-            sock = self._connect(task.host, task.port)
+            connected = connect(self._context, task.host, task.port)
+        except ScanStopped:
+            raise
         except Exception as exc:  # noqa: BLE001 - a closed or filtered port is evidence
             return self._evidence(task, started, _Transcript(error=self._connect_error(exc)),
                                   reachability=_reachability(exc))
-        peer = _peer(sock)
+        sock = connected.sock
         try:
             if task.protocol == "imap":
                 self._imap(task, sock, transcript)
             else:
                 self._pop3(task, sock, transcript)
-                if not task.implicit_tls and (transcript.greeting or "").startswith("+OK"):
-                    evidence["login_in_clear"] = self._pop3_user_test(task, transcript)
         finally:
             _close_quietly(sock)
+        self._record(connected.key, task, transcript)
+        if task.protocol != "imap" and not task.implicit_tls \
+                and (transcript.greeting or "").startswith("+OK"):
+            evidence["login_in_clear"] = self._pop3_user_test(task, transcript)
         error = transcript.error
         if not task.implicit_tls and transcript.greeting is None and error is not None \
                 and error.kind in ("timeout", "reset", "protocol") and error.detail != _TLS_WHERE_CLEARTEXT:
             # Silence, a reset or a hang-up instead of a greeting: what a TLS server does
             # to a client that never sends its ClientHello (at its own handshake timeout).
             transcript.error = self._silent_port(task, error)
-        return self._evidence(task, started, transcript, reachability="open", peer=peer, **evidence)
+        return self._evidence(task, started, transcript, reachability="open", peer=connected.peer,
+                              **evidence)
+
+    def _record(self, key: tuple[str, int], task: MailProbeTask, transcript: _Transcript) -> None:
+        """A greeting is the port's answer; no greeting in time is its silence (the breaker)."""
+        if transcript.greeting is not None:
+            self._context.breaker.answered(key)
+        elif transcript.error is not None and transcript.error.kind == ErrorKind.TIMEOUT:
+            where = Silence.HANDSHAKE if task.implicit_tls and transcript.tls is None else Silence.ANSWER
+            self._context.breaker.silent(key, where)
 
     def _silent_port(self, task: MailProbeTask, error: ProbeError) -> ProbeError:
         """No greeting on a cleartext port: does it wait for a TLS ClientHello instead?
@@ -227,13 +245,18 @@ class MailProbe:
         IMAPS/POP3S listener on the cleartext port), which is worth naming.
         """
         try:
-            sock = self._connect(task.host, task.port)
+            connected = connect(self._context, task.host, task.port)
+        except ScanStopped:
+            raise
         except Exception:  # noqa: BLE001 - the first connection's error stands
             return error
+        sock = connected.sock
         try:
-            sock.settimeout(self._context.timeout)
             with self._wrap(sock, task.host) as tls:
                 version = tls.version()
+        except TimeoutError:
+            self._context.breaker.silent(connected.key, Silence.HANDSHAKE)
+            return error
         except Exception:  # noqa: BLE001 - not TLS either: the timeout stands
             return error
         finally:
@@ -261,28 +284,16 @@ class MailProbe:
             sent=tuple(transcript.sent), error=transcript.error,
         )
 
-    def _connect(self, host: str, port: int) -> socket.socket:
-        """A TCP connection to the first address of `host` (scan's resolver) that answers."""
-        addresses = self._context.resolver.resolve(host)
-        failure: Exception | None = None
-        for address in addresses[:4]:
-            try:
-                sock = socket.create_connection((address, port), timeout=self._context.timeout)
-            except OSError as exc:
-                failure = exc
-                continue
-            sock.settimeout(self._context.timeout)
-            return sock
-        assert failure is not None
-        raise failure
-
     def _connect_error(self, exc: BaseException) -> ProbeError:
-        if isinstance(exc, TimeoutError):
-            return ProbeError(
-                "timeout",
-                f"no answer to the connection attempt in {self._context.timeout:g} s (filtered?)",
-            )
-        return _error(exc)
+        error = probe_error(exc)
+        if error.kind == ErrorKind.TIMEOUT and error.detail.startswith(Detail.CONNECT_TIMEOUT):
+            # Name the step timeout: the mail evidence always did.
+            return ProbeError(error.kind, error.detail.replace(
+                Detail.CONNECT_TIMEOUT, Detail.connect_timeout_after(self._context.timeout)))
+        return error
+
+    def _budget(self) -> _Budget:
+        return _Budget(self._context.timeout, check=self._context.pacer.check)
 
     def _wrap(self, sock: socket.socket, host: str) -> ssl.SSLSocket:
         # SNI carries the host name while the socket went to the resolved address.
@@ -291,7 +302,7 @@ class MailProbe:
     # ----------------------------------------------------------------------- IMAP4
 
     def _imap(self, task: MailProbeTask, sock: socket.socket, transcript: _Transcript) -> None:
-        budget = _Budget(self._context.timeout)
+        budget = self._budget()
         client: _Imap | None = None
         try:
             if task.implicit_tls:
@@ -307,8 +318,12 @@ class MailProbe:
             latest = transcript.latest
             if latest is not None and "NTLM" in latest.sasl:
                 transcript.ntlm = client.ntlm_challenge()
+        except ScanStopped:
+            raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
-            transcript.error = _error(transcript.cause or exc)
+            if isinstance(transcript.cause, ScanStopped):
+                raise transcript.cause from exc
+            transcript.error = _imap_error(transcript, exc, self._context.timeout)
         finally:
             if client is not None:
                 client.finish()
@@ -316,7 +331,7 @@ class MailProbe:
     # ----------------------------------------------------------------------- POP3
 
     def _pop3(self, task: MailProbeTask, sock: socket.socket, transcript: _Transcript) -> None:
-        budget = _Budget(self._context.timeout)
+        budget = self._budget()
         session: _Pop3 | None = None
         try:
             if task.implicit_tls:
@@ -336,6 +351,8 @@ class MailProbe:
             if latest is not None and "NTLM" in latest.sasl:
                 transcript.ntlm = session.ntlm_challenge()
             session.quit()
+        except ScanStopped:
+            raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
             transcript.error = _error(exc)
 
@@ -344,16 +361,20 @@ class MailProbe:
         command = f"USER {PROBE_USER}"
         transcript = _Transcript()
         try:
-            sock = self._connect(task.host, task.port)
+            sock = connect(self._context, task.host, task.port).sock
+        except ScanStopped:
+            raise
         except Exception as exc:  # noqa: BLE001
             return CleartextLoginTest(command, "", "no_answer", error=self._connect_error(exc))
         try:
-            session = _Pop3(sock, _Budget(self._context.timeout), transcript)
+            session = _Pop3(sock, self._budget(), transcript)
             session.greet()
             reply = session.command(command)
             verdict = classify_user_reply(reply)
             session.quit()
             return CleartextLoginTest(command, _text(reply), verdict.outcome, verdict.wording)
+        except ScanStopped:
+            raise
         except Exception as exc:  # noqa: BLE001
             return CleartextLoginTest(command, "", "no_answer", error=_error(exc))
         finally:
@@ -362,7 +383,23 @@ class MailProbe:
                 first.record_sent(line)
 
 
+def _imap_error(transcript: _Transcript, exc: BaseException, step: float) -> ProbeError:
+    """Why an IMAP dialogue broke: the socket-level cause its reader saw, else the abort.
+
+    imaplib2 gives one exception type (`abort`) for a response timeout, a BYE and a
+    hang-up; a server that sent nothing for a whole step timeout is what a timeout
+    is, so that observation decides, not the abort's message.
+    """
+    if transcript.cause is not None:
+        return probe_error(transcript.cause)
+    if isinstance(exc, imaplib2.IMAP4.abort) and time.monotonic() - transcript.heard >= step * 0.9:
+        return ProbeError(ErrorKind.TIMEOUT, Detail.STOPPED_ANSWERING)
+    return probe_error(exc)
+
+
 def _reachability(exc: BaseException) -> str:
+    if isinstance(exc, PortSkipped):
+        return "error"
     if isinstance(exc, ConnectionRefusedError):
         return "refused"
     if isinstance(exc, TimeoutError):
@@ -540,6 +577,8 @@ class _Imap(imaplib2.IMAP4):  # type: ignore[misc]
                 while self.sock.pending() and len(data) < MAX_LINE_BYTES:
                     data += self.sock.recv(self.sock.pending())
             self._budget.spend(len(data))
+            if data:
+                self._transcript.heard = time.monotonic()
             if not self._seen_bytes and not self._in_tls and data.startswith(TLS_RECORD_STARTS):
                 raise _Protocol(_TLS_WHERE_CLEARTEXT)
             self._seen_bytes = self._seen_bytes or bool(data)
@@ -634,7 +673,7 @@ class _Imap(imaplib2.IMAP4):  # type: ignore[misc]
 
     def failure(self, exc: BaseException) -> ProbeError:
         """Why the dialogue broke: the socket-level cause when the reader saw one."""
-        return _error(self._transcript.cause or exc)
+        return _imap_error(self._transcript, exc, self._budget.step)
 
     def finish(self) -> None:
         """LOGOUT when the session still stands, then stop imaplib2's threads."""

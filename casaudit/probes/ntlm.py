@@ -13,7 +13,8 @@ listener (HTTPS, then plain HTTP) and the listener is left alone after
 
 A load balancer spreading vdirs over several servers could therefore hide a
 second server's names; that is accepted to keep the probe to a handful of
-requests. The client, its resolver pinning and its bounds are the HTTP probe's.
+requests. Each request is one `casaudit.probes.wire.http.exchange` (resolver
+pinning, pacing, bounds, per-port breaker), the body drained up to 16 KiB.
 """
 
 from __future__ import annotations
@@ -23,20 +24,20 @@ from casaudit.parse.http_auth import parse_challenges, schemes
 from casaudit.parse.ntlm import NtlmError, decode_challenge_b64, negotiate_b64
 from casaudit.plan import NtlmProbeTask, endpoint_url, plan_ntlm
 from casaudit.probes.base import ProbeContext
-from casaudit.probes.errors import probe_error
-from casaudit.probes.http import REQUEST_HEADERS, _bounded_headers, _client, _peer, _tls_version, now
+from casaudit.probes.common import now, observing_context
+from casaudit.probes.wire.http import REQUEST_HEADERS, client, exchange
 
 #: Characters of the raw challenge kept in evidence (a real one is well under 1000).
 MAX_CHALLENGE_CHARS = 4096
 #: Body bytes read (and dropped) so the connection can be reused.
 MAX_DRAIN_BYTES = 16 * 1024
-_STOP_ERRORS = frozenset({"refused", "timeout", "unreachable", "dns", "tls"})
+_STOP_ERRORS = frozenset({"refused", "timeout", "unreachable", "dns", "tls", "skipped"})
 
 
 class NtlmProbe:
     def __init__(self, context: ProbeContext) -> None:
         self._context = context
-        self._client = _client(context.resolver, context.timeout)
+        self._client = client(context, observing_context())
         self._type1 = "NTLM " + negotiate_b64()
 
     def tasks(self) -> list[NtlmProbeTask]:
@@ -64,41 +65,34 @@ class NtlmProbe:
             path=path, started_at=started,
         )
         sent = (*REQUEST_HEADERS, ("Authorization", self._type1))
-        try:
-            with self._client.stream("GET", url, headers={"Authorization": self._type1}) as response:
-                headers = _bounded_headers(response.headers.raw)
-                stream = response.extensions.get("network_stream")
-                tls_version, peer = _tls_version(stream), _peer(stream)
-                drained = 0
-                for chunk in response.iter_raw(chunk_size=8192):
-                    drained += len(chunk)
-                    if drained >= MAX_DRAIN_BYTES:
-                        break
-                values = [v for k, v in headers if k.lower() == "www-authenticate"]
-                token = _ntlm_token(values)
-                challenge, problem = None, None
-                if token is not None:
-                    try:
-                        challenge = decode_challenge_b64(token)
-                    except NtlmError as exc:
-                        problem = str(exc)
-                return NtlmEvidence(
-                    **common,  # type: ignore[arg-type]
-                    finished_at=now(),
-                    request_headers=sent,
-                    status=response.status_code,
-                    auth_schemes=schemes(values),
-                    challenge_b64=token[:MAX_CHALLENGE_CHARS] if token is not None else None,
-                    challenge=challenge,
-                    decode_error=problem,
-                    tls_version=tls_version,
-                    peer=peer,
-                )
-        except Exception as exc:  # noqa: BLE001 - every failure becomes evidence
+        reply = exchange(self._context, self._client, "GET", url, (("Authorization", self._type1),),
+                         max_body=MAX_DRAIN_BYTES)
+        answer = reply.exchange
+        if answer.status is None:
             return NtlmEvidence(
                 **common,  # type: ignore[arg-type]
-                finished_at=now(), request_headers=sent, error=probe_error(exc),
+                finished_at=now(), request_headers=sent, error=answer.error,
             )
+        values = answer.header_values("www-authenticate")
+        token = _ntlm_token(values)
+        challenge, problem = None, None
+        if token is not None:
+            try:
+                challenge = decode_challenge_b64(token)
+            except NtlmError as exc:
+                problem = str(exc)
+        return NtlmEvidence(
+            **common,  # type: ignore[arg-type]
+            finished_at=now(),
+            request_headers=sent,
+            status=answer.status,
+            auth_schemes=schemes(values),
+            challenge_b64=token[:MAX_CHALLENGE_CHARS] if token is not None else None,
+            challenge=challenge,
+            decode_error=problem,
+            tls_version=answer.tls_version,
+            peer=answer.peer,
+        )
 
 
 def _ntlm_token(values: list[str]) -> str | None:

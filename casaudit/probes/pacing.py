@@ -1,16 +1,23 @@
 """Pacing a scan: a per-host request rate, a per-host deadline, and cancellation.
 
-Every probe calls ``context.pace()`` (see `casaudit.probes.base.ProbeContext`)
-right before it sends a request or opens a connection. `pace()`:
+`casaudit.probes.wire` calls ``context.pace()`` (see
+`casaudit.probes.base.ProbeContext`) for every connection a probe opens
+(`wire.connect`, which the HTTP client's backend uses too) and for every HTTP
+request (`wire.http.exchange`; a request and the connection it opens share one
+slot), so no probe calls it itself. sslyze's own connections during the TLS
+scan do not go through the wire (see casaudit.probes.tls_scan). `pace()`:
 
 - waits for the host's rate limit (``--rate``: requests per second per host, a
   token bucket holding one token, so requests are spaced evenly and never burst);
 - raises `HostDeadlineExceeded` once the host's total deadline (``--deadline``) has
   passed, and `ScanCancelled` once the scan was cancelled (Ctrl-C).
 
-A probe must let these two exceptions propagate (call `pace()` outside its
-``try``), so the scan stops sending instead of turning them into evidence: a
-host whose deadline passed is reported as an error entry, not half-assessed.
+A probe must let these two exceptions propagate (the wire raises them outside
+any ``try`` that turns failures into evidence, and `errors.mapped` never maps
+them), so the scan stops sending: a host whose deadline passed is reported as an
+error entry (a single HOST exits 3 with one line), not half-assessed. Long steps
+check the deadline inside them too: between redirect hops (each hop is a paced
+request), between body chunks, and before each step of a mail dialogue.
 """
 
 from __future__ import annotations

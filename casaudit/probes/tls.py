@@ -152,7 +152,7 @@ class TlsProbe:
         with ThreadPoolExecutor(max_workers=len(planned), thread_name_prefix="tls-pre") as pool:
             results = list(pool.map(
                 lambda item: attempt(item.address, item.task.port, item.task.host,
-                                     item.task.starttls, timeout),
+                                     item.task.starttls, timeout, self._context),
                 planned,
             ))
         ready = []

@@ -6,6 +6,12 @@ keeps its legacy-handshake loop reading for ever. Servers under audit are
 hostile, so each service first gets a handshake of our own, cut at a hard
 deadline; only a service that completed it is scanned by sslyze, and the others
 become evidence with the reason.
+
+With the scan's `ProbeContext` (the TLS probe passes it), the connection goes
+through `casaudit.probes.wire.connect` (pacing, the host's deadline, the per-port
+breaker) and the outcome is recorded for the breaker: a handshake or a greeting
+is an answer; no greeting within the step timeout, or no handshake within the
+attempt's deadline, is a silence. Without one (tests), a plain connection.
 """
 
 from __future__ import annotations
@@ -15,10 +21,17 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from casaudit.evidence.base import ProbeError
-from casaudit.probes.common import TLS_RECORD_STARTS, tls_error
+from casaudit.probes.common import TLS_RECORD_STARTS
 from casaudit.probes.common import observing_context as _context
+from casaudit.probes.errors import Detail, ErrorKind, probe_error, tls_error
+from casaudit.probes.pacing import ScanStopped
+from casaudit.probes.wire.ports import Silence, connect
+
+if TYPE_CHECKING:
+    from casaudit.probes.base import ProbeContext
 
 MAX_LINE = 4096
 MAX_LINES = 50
@@ -52,13 +65,25 @@ class _Deadline:
         self._timer.cancel()
 
 
-def _read_line(sock: socket.socket, deadline: _Deadline) -> bytes:
+class _NoGreeting(TimeoutError):
+    """No first byte within the step timeout where a greeting was due."""
+
+
+def _read_line(sock: socket.socket, deadline: _Deadline, first_byte: float | None = None) -> bytes:
     data = b""
     while b"\n" not in data:
         if len(data) > MAX_LINE:
             raise ProbeFailure(ProbeError("too_large", "a line longer than 4 KiB before TLS"))
-        sock.settimeout(deadline.remaining())
-        chunk = sock.recv(1)
+        if first_byte is not None and not data:
+            sock.settimeout(min(first_byte, deadline.remaining()))
+            try:
+                chunk = sock.recv(1)
+            except TimeoutError as exc:
+                raise _NoGreeting(f"no greeting within {first_byte:g} s") from exc
+            first_byte = None
+        else:
+            sock.settimeout(deadline.remaining())
+            chunk = sock.recv(1)
         if not chunk:
             raise ProbeFailure(ProbeError("protocol", "the server closed the connection before TLS"))
         data += chunk
@@ -90,9 +115,9 @@ class Preflight:
     starttls_offered: bool | None = None
 
 
-def _upgrade(sock: socket.socket, starttls: str, deadline: _Deadline) -> None:
+def _upgrade(sock: socket.socket, starttls: str, deadline: _Deadline, step: float) -> None:
     command, success = _UPGRADE[starttls]
-    greeting = _read_line(sock, deadline)
+    greeting = _read_line(sock, deadline, first_byte=step)
     if not greeting.startswith((b"* OK", b"+OK")):
         raise ProbeFailure(ProbeError("protocol", "no mail greeting before STARTTLS"))
     sock.sendall(command)
@@ -108,59 +133,71 @@ def _upgrade(sock: socket.socket, starttls: str, deadline: _Deadline) -> None:
 
 
 def preflight(
-    address: str, port: int, server_name: str, starttls: str | None, timeout: float
+    address: str, port: int, server_name: str, starttls: str | None, timeout: float,
+    context: ProbeContext | None = None,
 ) -> ProbeError | None:
     """None when a TLS handshake completed within `timeout` (x3 for STARTTLS), else why not."""
-    return attempt(address, port, server_name, starttls, timeout).error
+    return attempt(address, port, server_name, starttls, timeout, context).error
 
 
 def attempt(
-    address: str, port: int, server_name: str, starttls: str | None, timeout: float
+    address: str, port: int, server_name: str, starttls: str | None, timeout: float,
+    context: ProbeContext | None = None,
 ) -> Preflight:
     """`preflight`, also saying whether a STARTTLS/STLS port accepted the upgrade command."""
     seconds = timeout * (3 if starttls else 2)
+    key = (address, port)
     try:
-        sock = socket.create_connection((address, port), timeout=timeout)
-    except ConnectionRefusedError:
-        return Preflight(ProbeError("refused", "connection refused: nothing listens on this port"))
-    except TimeoutError:
-        return Preflight(
-            ProbeError("timeout", "no answer to the connection attempt in time (filtered?)"))
-    except OSError as exc:
-        return Preflight(ProbeError("unreachable", exc.strerror or str(exc)))
+        if context is not None:
+            sock = connect(context, address, port, timeout).sock
+        else:
+            sock = socket.create_connection((address, port), timeout=timeout)
+    except ScanStopped:
+        raise
+    except Exception as exc:  # noqa: BLE001 - refused, timed out, skipped: evidence
+        return Preflight(probe_error(exc))
     deadline = _Deadline(sock, seconds)
     # Set once the server has agreed to the upgrade: a later failure is then the handshake's.
     offered: bool | None = None
+    silence: Silence | None = None
     try:
         if starttls:
-            _upgrade(sock, starttls, deadline)
+            _upgrade(sock, starttls, deadline, timeout)
             offered = True
         sock.settimeout(deadline.remaining())
         with _context().wrap_socket(sock, server_hostname=server_name,
                                     do_handshake_on_connect=False) as tls:
             tls.settimeout(deadline.remaining())
             tls.do_handshake()
+        if context is not None:
+            context.breaker.answered(key)
         return Preflight(None, offered)
+    except _NoGreeting as exc:
+        silence = Silence.ANSWER
+        return Preflight(ProbeError(ErrorKind.TIMEOUT, str(exc)), offered)
     except ProbeFailure as failure:
         if deadline.expired:
             # The deadline shut the socket down: what the read then saw is its doing.
+            silence = Silence.HANDSHAKE
             return Preflight(
-                ProbeError("timeout", f"no TLS handshake within {seconds:g} s"), offered)
+                ProbeError(ErrorKind.TIMEOUT, f"no TLS handshake within {seconds:g} s"), offered)
         return Preflight(failure.error, failure.starttls_offered)
     except ssl.SSLError as exc:
         if deadline.expired:
-            return Preflight(ProbeError(
-                "timeout", f"the TLS handshake did not finish within {seconds:g} s"), offered)
+            silence = Silence.HANDSHAKE
+            return Preflight(ProbeError(ErrorKind.TIMEOUT, Detail.handshake_timeout(seconds)), offered)
         return Preflight(tls_error(exc), offered)
-    except (TimeoutError, OSError) as exc:
+    except OSError as exc:
         if deadline.expired or isinstance(exc, TimeoutError):
-            return Preflight(ProbeError(
-                "timeout", f"the TLS handshake did not finish within {seconds:g} s"), offered)
+            silence = Silence.HANDSHAKE
+            return Preflight(ProbeError(ErrorKind.TIMEOUT, Detail.handshake_timeout(seconds)), offered)
         return Preflight(
-            ProbeError("reset", f"the connection failed during the handshake: {exc}"), offered)
+            ProbeError(ErrorKind.RESET, f"the connection failed during the handshake: {exc}"), offered)
     finally:
         deadline.cancel()
         try:
             sock.close()
         except OSError:
             pass
+        if context is not None and silence is not None:
+            context.breaker.silent(key, silence)

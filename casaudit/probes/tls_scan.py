@@ -68,6 +68,7 @@ from casaudit.evidence.tls import (
 from casaudit.plan import TlsServiceTask
 from casaudit.probes.base import ProbeContext
 from casaudit.probes.common import now
+from casaudit.probes.errors import ErrorKind, is_timeout, is_timeout_type
 from casaudit.probes.tls import Planned, failed_evidence
 from casaudit.probes.tls_suites import Enumeration, enumerate_version
 
@@ -332,7 +333,7 @@ class _SuiteEnumerations(ScannerObserver):
             try:
                 found = wait()
             except Exception as exc:  # noqa: BLE001 - this version stays unknown, with why
-                kind = "timeout" if "timed out" in str(exc).lower() else "error"
+                kind = ErrorKind.TIMEOUT if is_timeout(exc) else ErrorKind.ERROR
                 protocols.append(TlsProtocolSupport(
                     name, error=ProbeError(kind, f"{type(exc).__name__}: {exc}"[:500])))
                 continue
@@ -374,8 +375,17 @@ def _attempt_error(attempt: Any) -> ProbeError:
     reason = attempt.error_reason.value if attempt.error_reason else "ERROR"
     trace = attempt.error_trace
     detail = "".join(trace.format_exception_only()).strip() if trace is not None else ""
-    kind = "timeout" if "timed out" in detail.lower() else "error"
+    kind = ErrorKind.TIMEOUT if _timed_out(trace) else ErrorKind.ERROR
     return ProbeError(kind, f"{reason}: {detail}"[:500])
+
+
+def _timed_out(trace: Any) -> bool:
+    """Whether an attempt's traceback, or one of its causes, is a timeout (by type)."""
+    while trace is not None:
+        if trace.exc_type is not None and is_timeout_type(trace.exc_type):
+            return True
+        trace = trace.__cause__ or trace.__context__
+    return False
 
 
 # --------------------------------------------------------------------------- certificates
