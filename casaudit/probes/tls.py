@@ -12,6 +12,10 @@ sslyze connects to the address the scan's resolver gives (so --resolve and
 described with `cryptography`: which certificates were sent, their keys,
 signatures and dates, and whether they chain to the system trust store or
 --ca-file. A service that is closed, silent or not TLS becomes evidence.
+
+Every connection counts against the host's ``--rate`` and ``--deadline``: each
+pre-handshake is paced like any probe's connection, and sslyze's own through
+`casaudit.probes.tls_pacing`.
 """
 
 from __future__ import annotations
@@ -152,7 +156,7 @@ class TlsProbe:
         with ThreadPoolExecutor(max_workers=len(planned), thread_name_prefix="tls-pre") as pool:
             results = list(pool.map(
                 lambda item: attempt(item.address, item.task.port, item.task.host,
-                                     item.task.starttls, timeout),
+                                     item.task.starttls, timeout, pace=self._context.pace),
                 planned,
             ))
         ready = []

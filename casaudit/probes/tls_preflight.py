@@ -14,6 +14,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from casaudit.model import ProbeError
@@ -115,10 +116,12 @@ def preflight(
 
 
 def attempt(
-    address: str, port: int, server_name: str, starttls: str | None, timeout: float
+    address: str, port: int, server_name: str, starttls: str | None, timeout: float,
+    pace: Callable[[], None] = lambda: None,
 ) -> Preflight:
     """`preflight`, also saying whether a STARTTLS/STLS port accepted the upgrade command."""
     seconds = timeout * (3 if starttls else 2)
+    pace()  # --rate/--deadline (casaudit.probes.pacing): may raise ScanStopped, not evidence
     try:
         sock = socket.create_connection((address, port), timeout=timeout)
     except ConnectionRefusedError:
