@@ -47,7 +47,8 @@ from casaudit.probes.pacing import Pacer, ScanStopped
 
 _OpenSocket = Callable[[ServerNetworkLocation, int], socket.socket]
 
-_lock = threading.Lock()
+#: Re-entrant: a garbage collection inside a locked block may run `forget` on this thread.
+_lock = threading.RLock()
 #: id(location) -> (a weak reference to that location, its host's pacer).
 _registry: dict[int, tuple[weakref.ref[Any], Pacer]] = {}
 #: sslyze's own `_open_socket`, once the hook is installed.
