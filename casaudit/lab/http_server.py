@@ -31,6 +31,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import cast
 from urllib.parse import unquote, urlsplit
 
+from casaudit.lab.connections import ConnectionLog
 from casaudit.lab.posture import HttpService, NtlmIdentity, Reply, Route, VirtualHost
 from casaudit.lab.tlslite_server import TlsliteContext, TlsliteSocket, connection_slots, wake
 from casaudit.parse.http_auth import schemes
@@ -331,9 +332,11 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         address: tuple[str, int],
         tls_context: ssl.SSLContext | TlsliteContext | None,
         journal: RequestJournal | None = None,
+        connections: ConnectionLog | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.tls_context = tls_context
+        self.connections = connections or ConnectionLog()
         self._slots = connection_slots(tls_context)
         self.site = Site(HttpService(headers=(), default=Reply(404, "Not Found")), {})
         #: Host name -> its own Site (posture vhosts); other names get `site`.
@@ -342,6 +345,12 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self._lock = threading.Lock()
         self._live: set[socket.socket | TlsliteSocket] = set()
         self._closing = False
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        request, client_address = super().get_request()
+        self.connections.record("https" if self.tls_context is not None else "http",
+                                int(self.server_address[1]))
+        return request, client_address
 
     def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
         # A bounded stack (tlslite-ng) serves so many clients at once; the rest wait here,
@@ -414,11 +423,12 @@ class HttpListener:
         ntlm: NtlmIdentity | None = None,
         vhosts: tuple[VirtualHost, ...] = (),
         journal: RequestJournal | None = None,
+        connections: ConnectionLog | None = None,
     ) -> None:
         self._service = service
         self._ntlm = ntlm
         self._vhosts = vhosts
-        self._server = _Server((address, 0), tls_context, journal)
+        self._server = _Server((address, 0), tls_context, journal, connections)
         self._thread: threading.Thread | None = None
         self._closed = False
 

@@ -20,6 +20,7 @@ import ssl
 import threading
 from dataclasses import dataclass
 
+from casaudit.lab.connections import ConnectionLog
 from casaudit.lab.posture import MailService
 from casaudit.lab.tlslite_server import TlsliteContext, TlsliteSocket, connection_slots
 
@@ -243,8 +244,10 @@ class MailListener:
         tls_context: ServerTls,
         recorder: MailRecorder,
         address: str,
+        connections: ConnectionLog | None = None,
     ) -> None:
         self.name = name
+        self._connections = connections or ConnectionLog()
         self._service = service
         self._context = tls_context
         self._slots = connection_slots(tls_context)
@@ -280,6 +283,7 @@ class MailListener:
             except OSError:
                 self._release()
                 return
+            self._connections.record(self.name, self.port)
             thread = threading.Thread(
                 target=self._handle, args=(client,), name=f"casaudit-lab-{self.name}-client",
                 daemon=True,

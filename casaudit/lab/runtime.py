@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from casaudit.lab.certs import issue_certificates
+from casaudit.lab.connections import AcceptedConnection, ConnectionLog
 from casaudit.lab.dns_server import DnsServer
 from casaudit.lab.http_server import LOOPBACK, HttpListener, RecordedRequest, RequestJournal
 from casaudit.lab.mail_server import MailListener, MailRecorder
@@ -55,9 +56,15 @@ class LabInstance:
     mail_log: MailRecorder
     #: Every HTTP(S) request the lab answered, with its Authorization header (tests only).
     journal: RequestJournal = field(default_factory=RequestJournal)
+    #: Every TCP connection any listener accepted, with its time (tests only).
+    connection_log: ConnectionLog = field(default_factory=ConnectionLog)
 
     def requests(self) -> list[RecordedRequest]:
         return self.journal.entries()
+
+    def connections(self) -> list[AcceptedConnection]:
+        """Every connection the lab's HTTP, HTTPS, POP3 and IMAP4 listeners accepted, oldest first."""
+        return self.connection_log.entries()
 
     @property
     def host(self) -> str:
@@ -149,12 +156,13 @@ class Lab:
 
         listeners: dict[str, HttpListener] = {}
         journal = RequestJournal()
+        connections = ConnectionLog()
         for scheme, service in (("http", posture.http), ("https", posture.https)):
             if service is None:
                 continue
             context = contexts.get(scheme, certificates.server_context) if scheme == "https" else None
             listener = HttpListener(
-                service, context, self._address, posture.ntlm, posture.vhosts, journal
+                service, context, self._address, posture.ntlm, posture.vhosts, journal, connections
             )
             self._stack.callback(listener.close)
             listeners[scheme] = listener
@@ -163,7 +171,7 @@ class Lab:
         for name, mail_service in posture.mail.items():
             mail_listener = MailListener(
                 name, mail_service, contexts.get(name, certificates.server_context), recorder,
-                self._address,
+                self._address, connections,
             )
             self._stack.callback(mail_listener.close)
             mail[name] = mail_listener
@@ -195,6 +203,7 @@ class Lab:
             closed_port=int(closed.getsockname()[1]),
             mail_log=recorder,
             journal=journal,
+            connection_log=connections,
         )
 
     def close(self) -> None:

@@ -63,6 +63,8 @@ class Pacer:
         self._deadline = time.monotonic() + deadline_seconds if deadline_seconds else None
         self._cancel = cancel or threading.Event()
         self._lock = threading.Lock()
+        #: Held by the one thread waiting for the next slot; the others queue behind it.
+        self._gate = threading.Lock()
         self._next_slot = 0.0
         #: Requests paced so far (each `pace()` call that was let through).
         self.requests = 0
@@ -81,17 +83,25 @@ class Pacer:
         return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
 
     def pace(self) -> None:
-        """Wait for this host's next request slot; raise if cancelled or past the deadline."""
+        """Wait for this host's next request slot; raise if cancelled or past the deadline.
+
+        The next slot is one interval after the moment the previous one was taken,
+        not after the moment it was due: a waiter the scheduler wakes late moves
+        the following slots back, so no two requests ever leave less than an
+        interval apart (a busy machine wakes threads tens of milliseconds late).
+        """
         self.check()
         if self._interval:
-            with self._lock:
-                now = time.monotonic()
-                slot = max(now, self._next_slot)
-                self._next_slot = slot + self._interval
-            while (wait := slot - time.monotonic()) > 0:
-                if self._cancel.wait(min(wait, POLL_SECONDS)):
-                    break
+            while not self._gate.acquire(timeout=POLL_SECONDS):
                 self.check()
-            self.check()
+            try:
+                while (wait := self._next_slot - time.monotonic()) > 0:
+                    if self._cancel.wait(min(wait, POLL_SECONDS)):
+                        break
+                    self.check()
+                self.check()
+                self._next_slot = time.monotonic() + self._interval
+            finally:
+                self._gate.release()
         with self._lock:
             self.requests += 1

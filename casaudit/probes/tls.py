@@ -12,6 +12,10 @@ sslyze connects to the address the scan's resolver gives (so --resolve and
 described with `cryptography`: which certificates were sent, their keys,
 signatures and dates, and whether they chain to the system trust store or
 --ca-file. A service that is closed, silent or not TLS becomes evidence.
+
+Every connection counts against the host's ``--rate`` and ``--deadline``: each
+pre-handshake is paced like any probe's connection, and sslyze's own through
+`casaudit.probes.tls_pacing`.
 """
 
 from __future__ import annotations

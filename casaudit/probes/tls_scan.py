@@ -5,6 +5,11 @@ background thread as soon as a scan includes the TLS family, so that importing
 sslyze (about a quarter of a second of CPU) overlaps the name resolution and the
 bounded pre-handshakes instead of preceding them. Everything here reads or
 drives sslyze, nassl and `cryptography`.
+
+Every connection sslyze opens for the scan, and every handshake of the suite
+enumeration, first waits for the host's pacer (``--rate``; past ``--deadline``
+or on cancel it fails at once, `casaudit.probes.tls_pacing`), and the pacer is
+checked between sslyze's results, so the batch stops with the host's deadline.
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ from casaudit.probes.base import ProbeContext
 from casaudit.probes.common import now
 from casaudit.probes.errors import ErrorKind, is_timeout, is_timeout_type
 from casaudit.probes.tls import Planned, failed_evidence
+from casaudit.probes.tls_pacing import register as pace_connections
 from casaudit.probes.tls_suites import Enumeration, enumerate_version
 
 #: The protocol versions whose accepted suites are enumerated (casaudit.probes.tls_suites).
@@ -188,9 +194,14 @@ class SslyzeScan:
             observers=[suites],
         )
         evidence: dict[str, TlsEvidence] = {}
+        pacer = self._context.pacer
+        # Every connection sslyze (and the suite enumeration) opens waits for the host's
+        # --rate; past --deadline or on cancel it fails at once (casaudit.probes.tls_pacing).
+        pace_connections((item.request.server_location for item in planned), pacer)
         try:
             scanner.queue_scans([item.request for item in planned])
             for result in scanner.get_results():
+                pacer.check()  # stop here, not after the batch, once the deadline has passed
                 item = by_uuid[result.uuid]
                 try:
                     evidence[item.task.evidence_id] = self._evidence(
