@@ -151,6 +151,19 @@ def test_silence_after_connecting_does_not_count_on_a_port_that_answers() -> Non
     breaker.guard(KEY)
 
 
+def test_a_port_that_answered_earlier_gets_twice_the_strikes_before_it_is_given_up() -> None:
+    # A loaded server: two handshakes time out at once, then it answers again.
+    breaker = PortBreaker()
+    breaker.answered(KEY)
+    breaker.silent(KEY, Silence.HANDSHAKE)
+    breaker.silent(KEY, Silence.HANDSHAKE)
+    breaker.guard(KEY)  # still tried
+    breaker.silent(KEY, Silence.HANDSHAKE)
+    breaker.silent(KEY, Silence.HANDSHAKE)
+    with pytest.raises(PortSkipped):  # a port that stopped answering mid-scan (an IPS) is given up
+        breaker.guard(KEY)
+
+
 def test_ports_are_kept_apart() -> None:
     breaker = PortBreaker()
     breaker.silent(KEY, Silence.CONNECT)

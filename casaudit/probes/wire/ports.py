@@ -77,7 +77,8 @@ class PortBreaker:
     Silence after connecting (`Silence.ANSWER`) counts only on a port that has
     never answered in this scan: a server that answers most paths and hangs on a
     few (a filter that tarpits /EWS) keeps its other paths assessed. Silence at
-    the connection or the handshake always counts.
+    the connection or the handshake always counts, twice as many times on a port
+    that answered earlier in the scan before the breaker opens.
     """
 
     def __init__(self, strikes_to_open: int = STRIKES_TO_OPEN) -> None:
@@ -136,7 +137,10 @@ class PortBreaker:
             if where is Silence.ANSWER and state.answered:
                 return False
             state.strikes += 1
-            if state.strikes >= self._strikes_to_open:
+            # A port that answered earlier in this scan and is only slow now (a loaded
+            # server, eight requests at once) gets twice the strikes before it is given up.
+            needed = self._strikes_to_open * (2 if state.answered else 1)
+            if state.strikes >= needed:
                 state.open, state.timed_out = True, state.strikes
                 return False
             mine = key in self._held.__dict__.get("keys", ())
