@@ -351,3 +351,36 @@ def test_an_answer_keeps_the_port_open_and_is_recorded(listener: socket.socket) 
     assert ("Authorization", "[credentials withheld from the report]") in answer.request_headers
     assert answer.peer == f"127.0.0.1:{listener.getsockname()[1]}"
     assert not context.breaker.is_open(("127.0.0.1", listener.getsockname()[1]))
+
+
+def test_a_retry_that_answers_is_kept_and_the_evidence_says_it_was_a_retry(listener: socket.socket) -> None:
+    from casaudit.probes.common import observing_context
+    from casaudit.probes.wire.http import client, exchange
+
+    # Given a server that holds the first connection silently and answers the next ones
+    held: list[socket.socket] = []
+
+    def loop() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            if not held:
+                held.append(conn)
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    threading.Thread(target=loop, daemon=True).start()
+    context = _context(timeout=0.5)
+    url = f"http://wire.test:{listener.getsockname()[1]}/owa"
+    with client(context, observing_context()) as http:
+        answer = exchange(context, http, "GET", url).exchange
+    # Then the answer stands, the port stays open, and the evidence names the first silence
+    assert answer.status == 200 and answer.error is None
+    assert answer.first_attempt is not None and answer.first_attempt.kind == "timeout"
+    assert not context.breaker.is_open(("127.0.0.1", listener.getsockname()[1]))
+    for conn in held:
+        conn.close()

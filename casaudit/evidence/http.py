@@ -75,6 +75,9 @@ class HttpExchange:
     body_bytes: int = 0
     body_truncated: bool = False
     body_error: ProbeError | None = None
+    #: Set when this request was sent a second time because the first got no answer in
+    #: time (the per-port breaker's retry): why the first attempt failed.
+    first_attempt: ProbeError | None = None
     auth_schemes: tuple[str, ...] = ()
     tls_version: str | None = None
     peer: str | None = None

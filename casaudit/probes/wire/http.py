@@ -262,8 +262,9 @@ def exchange(
         context.breaker.silent(key, silence)
     if error is not None and error.kind == ErrorKind.TIMEOUT:
         error = ProbeError(error.kind, retried(error.detail, 2))
-        second = dataclasses.replace(second, exchange=dataclasses.replace(second.exchange, error=error))
-    return second
+    # The evidence says the request was sent twice, and why, whether or not the retry answered.
+    recorded = dataclasses.replace(second.exchange, error=error, first_attempt=reply.exchange.error)
+    return dataclasses.replace(second, exchange=recorded)
 
 
 def _once(
