@@ -91,7 +91,7 @@ def answered(item: Any) -> bool:
     if kind == "tls":
         return item.error is None
     if kind == "mail":
-        return _speaks_mail(item.protocol, item.greeting)
+        return bool(item.speaks_protocol)
     return False
 
 
@@ -104,13 +104,6 @@ def _is_host(item: Any, host: str | None) -> bool:
     if host is None or kind == "mail":
         return True  # mail is only ever asked of the host
     return str(getattr(item, "host", host)).lower() == host.lower()
-
-
-def _speaks_mail(protocol: str, greeting: str | None) -> bool:
-    text = (greeting or "").upper()
-    if protocol == "pop3":
-        return text.startswith("+OK")
-    return text.startswith(("* OK", "* PREAUTH", "* BYE"))
 
 
 def gate(rows: Sequence[CheckResult], evidence: Iterable[Any], host: str | None) -> tuple[CheckResult, ...]:

@@ -24,14 +24,6 @@ def mail_evidence(evidence: EvidenceSet, *, protocol: str | None = None,
         yield item
 
 
-def speaks_protocol(item: MailEvidence) -> bool:
-    """The greeting is the protocol's own: `+OK` for POP3, `* OK`/`* PREAUTH`/`* BYE` for IMAP."""
-    greeting = (item.greeting or "").upper()
-    if item.protocol == "pop3":
-        return greeting.startswith("+OK")
-    return greeting.startswith(("* OK", "* PREAUTH", "* BYE"))
-
-
 def closed_or_unknown(item: MailEvidence, absent: str, *, exposure: bool = False) -> Outcome | None:
     """The outcome for a port that did not open, or None when it is open and the check looks further.
 
@@ -67,7 +59,7 @@ def judge_cleartext_ports(
     for item in mail_evidence(evidence, cleartext_only=True):
         if (outcome := closed_or_unknown(item, "nothing listens in clear, nothing to judge")) is not None:
             outcomes.append(outcome)
-        elif not speaks_protocol(item):
+        elif not item.speaks_protocol:
             outcomes.append(no_greeting(item))
         else:
             outcomes.append(judge(item))
@@ -83,7 +75,7 @@ def exposure(evidence: EvidenceSet, protocol: str) -> list[Outcome]:
                                          exposure=True)) is not None:
             outcomes.append(outcome)
             continue
-        if not speaks_protocol(item):
+        if not item.speaks_protocol:
             outcomes.append(no_greeting(item))
             continue
         transport = "over implicit TLS" if item.implicit_tls else "in clear (TLS only if upgraded)"

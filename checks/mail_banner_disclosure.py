@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
-from checks._mail import NAMES, closed_or_unknown, mail_evidence, no_greeting, speaks_protocol
+from checks._mail import NAMES, closed_or_unknown, mail_evidence, no_greeting
 
 CHECK = CheckMeta(
     id="mail.banner_disclosure",
@@ -41,7 +41,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         if (outcome := closed_or_unknown(item, "no greeting to read")) is not None:
             outcomes.append(outcome)
             continue
-        if not speaks_protocol(item):
+        if not item.speaks_protocol:
             # Silence or another protocol's words: no POP3/IMAP4 greeting was observed,
             # so "names no product" would be a pass on garbage.
             outcomes.append(no_greeting(item))

@@ -184,6 +184,14 @@ class MailEvidence:
         settle(self, "reachability", Reachability)
 
     @property
+    def speaks_protocol(self) -> bool:
+        """The greeting is the protocol's own: `+OK` for POP3, `* OK`/`* PREAUTH`/`* BYE` for IMAP."""
+        greeting = (self.greeting or "").upper()
+        if self.protocol == "pop3":
+            return greeting.startswith("+OK")
+        return greeting.startswith(("* OK", "* PREAUTH", "* BYE"))
+
+    @property
     def is_open(self) -> bool:
         return self.reachability is Reachability.OPEN
 
