@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from casaudit.assessment import NOTHING_ANSWERED, top_reasons
+from casaudit.assessment import NOTHING_ANSWERED, status_counts, top_reasons
 from casaudit.model import (
     CheckResult,
     CheckStatus,
@@ -95,9 +95,7 @@ def judge(
 def _verdict(rec: Recommendation, rows: Sequence[CheckResult], findings: Sequence[Finding],
              probes: Sequence[str]) -> RecommendationVerdict:
     cited = [row for row in rows if rec.id in row.recommendations]
-    coverage = {status.value: 0 for status in CheckStatus}
-    for row in cited:
-        coverage[row.status.value] += 1
+    coverage = status_counts(cited)
     applicable = [r for r in cited if r.status is not CheckStatus.NOT_APPLICABLE]
     failed = [r for r in applicable if r.status is CheckStatus.FAIL and r.severity is not Severity.INFO]
     passed = [r for r in applicable if r.status is CheckStatus.PASS]
