@@ -25,7 +25,7 @@ from markdown_it import MarkdownIt
 from packaging.requirements import Requirement
 
 from casaudit.cli import app
-from tests.conftest import ROOT, validate_scan_document
+from tests.conftest import ROOT, run_cli, validate_scan_document
 from tests.fleet_support import silent_entry, target_entry, write_targets
 from tests.system_packages import ensure_debian_packages
 
@@ -327,3 +327,47 @@ def test_service_and_timer_pass_systemd_analyze_verify(tmp_path):
                   if "casaudit" in line or str(tmp_path) in line]
     assert done.returncode == 0 and not complaints, done.stdout + done.stderr
 
+
+# -- item 16: the README's option table ------------------------------------------------
+
+def _scan_options() -> set[str]:
+    """The options `casaudit scan --help` lists (its Options: section)."""
+    run = run_cli("scan", "--help")
+    assert run.code == 0, run.stderr
+    section = run.stdout.split("\nOptions:\n", 1)[1].split("\n\n", 1)[0]
+    options = set(re.findall(r"^  (--[a-z][a-z0-9-]*)", section, flags=re.MULTILINE))
+    return options - {"--help"}
+
+
+def _tables(tokens: list[Any]) -> list[list[list[str]]]:
+    """Each table of a parsed Markdown document: its rows, each a list of cell texts."""
+    tables: list[list[list[str]]] = []
+    row: list[str] = []
+    for index, token in enumerate(tokens):
+        if token.type == "table_open":
+            tables.append([])
+        elif token.type == "tr_open":
+            row = []
+        elif token.type in ("th_open", "td_open"):
+            row.append(tokens[index + 1].content)
+        elif token.type == "tr_close":
+            tables[-1].append(row)
+    return tables
+
+
+def _options_in(text: str) -> set[str]:
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text))
+
+
+def test_readme_option_table_has_a_row_for_every_scan_option_and_only_real_ones():
+    tokens = _markdown_tokens(README)
+    (table,) = [table for table in _tables(tokens) if table[0][0] == "option"]
+    documented = set().union(*(_options_in(row[0]) for row in table[1:]))
+    options = _scan_options()
+    # every option of `casaudit scan` is a row of the table (not text after it)
+    assert options - documented == set()
+    assert documented - options == set()
+    # and no would-be row sits in a paragraph, where it renders as plain text
+    paragraphs = [tokens[i + 1].content for i, token in enumerate(tokens) if token.type == "paragraph_open"]
+    stray = [line for text in paragraphs for line in text.splitlines() if line.lstrip().startswith("|")]
+    assert stray == []
