@@ -376,7 +376,9 @@ def _write_outputs(
     elif summary:
         from casaudit.report import terminal
 
-        terminal.summary(document, sys.stdout)
+        # A report that lists every finding: the summary may send the reader there.
+        full_report = bool((outputs.json and not to_stdout) or outputs.html or outputs.pdf or outputs.csv)
+        terminal.summary(document, sys.stdout, full_report=full_report)
     written: list[tuple[str, object]] = []
     if outputs.json and not to_stdout:
         _write(Path(outputs.json), doc_io.dumps(document), "--json")
