@@ -14,29 +14,51 @@ its `expires` day (UTC) as seen from the scan's start; from the next day on the
 finding counts again, so a forgotten exception cannot silence a flaw forever.
 Globs use fnmatch rules (`*`, `?`, `[...]`), case-insensitive, over the whole
 endpoint (`*` crosses `/`).
+
+Finding endpoints always carry a port (`https://mail.example.com:443/owa`,
+`imap://mail.example.com:143`). An endpoint glob written without one is read
+with the scheme's default port, as a browser would: `https://mail.example.com/owa/*`
+is `https://mail.example.com:443/owa/*`. This is done once, when the file is
+read; a glob whose name part ends in `*` (which already matches any port), or
+whose scheme is itself a glob, is left as written.
+
+`Baseline.apply` also says which rules matched at least one finding, so that
+a rule that matches nothing (a typo in a check id, a wrong port) is reported
+rather than silently accepting nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from casaudit.errors import UsageError
 from casaudit.model import Acceptance, AuditResult, Finding
+from casaudit.plan import DEFAULT_PORTS
 
 MAX_RULES = 10_000
+#: Every scheme a finding endpoint can have, with the port a URL without one means.
+SCHEME_PORTS: Mapping[str, int] = {**DEFAULT_PORTS, "dns": 53}
+_GLOB = re.compile(r"[*?\[]")
+_URL_GLOB = re.compile(r"^(?P<scheme>[^:/]+)://(?P<authority>[^/]*)(?P<rest>.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
 class Rule:
     check: str
+    #: The glob as matched: lower-cased, with the scheme's default port when written without one.
     endpoint: str
     justification: str
     expires: dt.date
+    #: Its place in the file (accept[N]) and the endpoint glob as written, for messages.
+    number: int = 0
+    written_endpoint: str = ""
 
     def matches(self, finding: Finding) -> bool:
         return fnmatchcase(finding.check.lower(), self.check) and fnmatchcase(
@@ -46,20 +68,40 @@ class Rule:
     def active_on(self, day: dt.date) -> bool:
         return day <= self.expires
 
+    def describe(self) -> str:
+        """`accept[3] (check "...", endpoint "...")`, as the user wrote it."""
+        written = self.written_endpoint or self.endpoint
+        endpoint = f'endpoint "{written}"'
+        if written.lower() != self.endpoint:
+            endpoint += f', read as "{self.endpoint}"'
+        return f'accept[{self.number}] (check "{self.check}", {endpoint})'
+
+
+class Applied(NamedTuple):
+    """What `Baseline.apply` found in one result."""
+
+    #: The result with accepted findings marked.
+    result: AuditResult
+    #: (finding, rule) for each finding whose acceptance has expired: it counts again.
+    expired: list[tuple[Finding, Rule]]
+    #: The numbers of the rules that matched at least one finding (active or expired).
+    matched: frozenset[int]
+
 
 @dataclass(frozen=True)
 class Baseline:
     rules: tuple[Rule, ...]
     source: str = "<baseline>"
 
-    def apply(self, result: AuditResult) -> tuple[AuditResult, list[tuple[Finding, Rule]]]:
-        """The result with accepted findings marked, and the (finding, rule) pairs whose
-        acceptance has expired (those findings count again)."""
+    def apply(self, result: AuditResult) -> Applied:
+        """The result with accepted findings marked, the expired acceptances, the rules used."""
         day = scan_day(result.started_at)
         expired: list[tuple[Finding, Rule]] = []
+        matched: set[int] = set()
         findings = []
         for finding in result.findings:
             matching = [rule for rule in self.rules if rule.matches(finding)]
+            matched.update(rule.number for rule in matching)
             active = next((rule for rule in matching if rule.active_on(day)), None)
             if active is not None:
                 finding = replace(finding, accepted=Acceptance(
@@ -69,7 +111,55 @@ class Baseline:
                 if matching:
                     expired.append((finding, max(matching, key=lambda rule: rule.expires)))
             findings.append(finding)
-        return replace(result, findings=tuple(findings)), expired
+        return Applied(replace(result, findings=tuple(findings)), expired, frozenset(matched))
+
+    def expired_lines(self, lapsed: Mapping[int, int], hosts: Mapping[int, int] | None = None) -> list[str]:
+        """One line per expired rule: `lapsed` counts the findings it no longer covers, by
+        rule number; `hosts`, in a fleet, on how many hosts."""
+        lines = []
+        for rule in self.rules:
+            count = lapsed.get(rule.number, 0)
+            if not count:
+                continue
+            where = f" on {_plural(hosts[rule.number], 'host')}" if hosts is not None else ""
+            verb = "counts" if count == 1 else "count"
+            lines.append(f"{self.source} {rule.describe()} expired on {rule.expires.isoformat()}: "
+                         f"{_plural(count, 'finding')}{where} {verb} again")
+        return lines
+
+    def unused_lines(self, matched: Iterable[int], known_checks: Iterable[str]) -> list[str]:
+        """One line per rule that matched no finding, saying when its check id names no check."""
+        used = set(matched)
+        known = tuple(known_checks)
+        lines = []
+        for rule in self.rules:
+            if rule.number in used:
+                continue
+            line = f"{self.source} {rule.describe()} matched no finding"
+            if _GLOB.search(rule.check) is None:
+                if rule.check not in known:
+                    line += "; no such check; see `casaudit checks`"
+            elif not any(fnmatchcase(check, rule.check) for check in known):
+                line += "; the check glob matches no check; see `casaudit checks`"
+            lines.append(line)
+        return lines
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def with_default_port(endpoint: str) -> str:
+    """The endpoint glob with the scheme's default port put in when its name part has none."""
+    url = _URL_GLOB.match(endpoint)
+    if url is None:
+        return endpoint
+    scheme, authority, rest = url.group("scheme", "authority", "rest")
+    port = SCHEME_PORTS.get(scheme)
+    # A trailing `*` already matches any port; a bracketed IPv6 literal has colons of its own.
+    if port is None or not authority or authority.endswith("*") or ":" in authority.rpartition("]")[2]:
+        return endpoint
+    return f"{scheme}://{authority}:{port}{rest}"
 
 
 def scan_day(started_at: str) -> dt.date:
@@ -120,8 +210,8 @@ def parse_baseline(text: str, source: str = "<baseline>") -> Baseline:
         justification = _text(entry["justification"], f"{key}.justification", error).strip()
         if not justification:
             raise error(f"{key}.justification", "must say why the finding is accepted")
-        rules.append(Rule(check.lower(), endpoint.lower(), justification,
-                          _date(entry["expires"], f"{key}.expires", error)))
+        rules.append(Rule(check.lower(), with_default_port(endpoint.lower()), justification,
+                          _date(entry["expires"], f"{key}.expires", error), index, endpoint))
     return Baseline(tuple(rules), source)
 
 

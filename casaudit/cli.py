@@ -172,7 +172,14 @@ def scan(
         "still reported, marked accepted, not counted for the exit code.")] = None,
 ) -> None:
     """Audit one Client Access host (or every host of a --targets file) and report what it exposes."""
-    from casaudit.runs import Scheduled, after_scan, diff_only_summary, exit_code, open_history
+    from casaudit.runs import (
+        Scheduled,
+        after_scan,
+        baseline_warnings,
+        diff_only_summary,
+        exit_code,
+        open_history,
+    )
 
     if (host is None) == (targets is None):
         raise UsageError("give either HOST or --targets FILE")
@@ -232,8 +239,10 @@ def scan(
         checked = after_scan(result, {}, scheduled)
     _write_outputs(checked.document, outputs,
                    summary=(lambda doc, out: diff_only_summary(checked, out)) if diff_only else True)
-    for line in checked.expired:
-        sys.stderr.write(f"casaudit: baseline: {line}\n")
+    if loaded_baseline is not None:
+        assessed = checked.document["summary"]["status"] != "not_assessed"
+        for line in baseline_warnings(loaded_baseline, checked.lapsed, checked.matched, assessed):
+            sys.stderr.write(line + "\n")
     unassessed = scheduled.unassessed(checked.document["summary"]["status"])
     if checked.document["summary"]["status"] == "not_assessed":
         from casaudit.report.terminal import safe
@@ -367,7 +376,9 @@ def _write_outputs(
     elif summary:
         from casaudit.report import terminal
 
-        terminal.summary(document, sys.stdout)
+        # A report that lists every finding: the summary may send the reader there.
+        full_report = bool((outputs.json and not to_stdout) or outputs.html or outputs.pdf or outputs.csv)
+        terminal.summary(document, sys.stdout, full_report=full_report)
     written: list[tuple[str, object]] = []
     if outputs.json and not to_stdout:
         _write(Path(outputs.json), doc_io.dumps(document), "--json")

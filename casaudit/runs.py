@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -65,7 +65,10 @@ class Checked:
     diff: ScanDiff | None
     diff_dict: dict[str, Any] | None
     history_id: int | None
-    expired: list[str]
+    #: Expired baseline rules (by number) and how many of this host's findings count again.
+    lapsed: dict[int, int] = field(default_factory=dict)
+    #: The baseline rules (by number) that matched at least one of this host's findings.
+    matched: frozenset[int] = frozenset()
 
     def counted(self, diff_only: bool) -> list[dict[str, Any]]:
         """Findings that count: not accepted, and new when diff_only."""
@@ -87,11 +90,12 @@ def open_history(db: Path | None, enabled: bool, diff_only: bool) -> Iterator[Hi
 
 
 def after_scan(result: AuditResult, tags: dict[str, str], options: Scheduled) -> Checked:
-    expired: list[str] = []
+    lapsed: dict[int, int] = {}
+    matched: frozenset[int] = frozenset()
     if options.baseline is not None:
-        result, lapsed = options.baseline.apply(result)
-        expired = [f"{f.check} {f.endpoint}: acceptance expired on {rule.expires.isoformat()}"
-                   for f, rule in lapsed]
+        result, expired, matched = options.baseline.apply(result)
+        for _, rule in expired:
+            lapsed[rule.number] = lapsed.get(rule.number, 0) + 1
     document = result.to_dict()
     diff = diff_dict = history_id = None
     if options.history is not None:
@@ -106,7 +110,19 @@ def after_scan(result: AuditResult, tags: dict[str, str], options: Scheduled) ->
             host=target.host, domain=target.domain, tags=tags, started_at=result.started_at,
             finished_at=result.finished_at, document=document, tool_version=__version__,
         )
-    return Checked(result, document, diff, diff_dict, history_id, expired)
+    return Checked(result, document, diff, diff_dict, history_id, lapsed, matched)
+
+
+def baseline_warnings(baseline: Baseline, lapsed: dict[int, int], matched: frozenset[int],
+                      assessed: bool, hosts: dict[int, int] | None = None) -> list[str]:
+    """The stderr lines about a baseline after a scan: expired rules, then rules that matched
+    nothing. A scan that assessed nothing cannot tell an unused rule, so it names none."""
+    lines = baseline.expired_lines(lapsed, hosts)
+    if assessed:
+        from casaudit.catalog import load_checks
+
+        lines += baseline.unused_lines(matched, (check.meta.id for check in load_checks()))
+    return [f"casaudit: baseline: {safe(line, 600)}" for line in lines]
 
 
 def exit_code(counted: Sequence[dict[str, Any]], fail_on: Severity, unassessed_hosts: int = 0) -> int:
@@ -170,7 +186,7 @@ def scan_targets(
     spool = FleetSpool(keep_scans=json_out is not None)
     counted: list[dict[str, Any]] = []
     unassessed = 0
-    expired: dict[int, list[str]] = {}
+    used = _BaselineUse()
     progress = _Progress(len(targets))
     if html_dir is not None:
         fleet_report.prepare_html(html_dir)
@@ -183,8 +199,7 @@ def scan_targets(
             host.extra.update(history_id=item.history_id, diff=item.diff_dict)
             scan = item.document
             counted.extend({"severity": f["severity"]} for f in item.counted(options.diff_only))
-            if item.expired:
-                expired[index] = item.expired
+            used.add(item)
             host = replace(host, result=None)  # written below: not kept until the end
         elif options.history is not None and host.error is not None and host.error.kind != "interrupted":
             target = host.scan_target.target
@@ -206,7 +221,7 @@ def scan_targets(
         with _sigterm_as_interrupt():
             run = run_fleet(targets, parallel, on_result, threading.Event(), workers=workers)
         document = spool.document(run)
-        _write_fleet_outputs(run, spool, document, expired, options, json_out, html_dir)
+        _write_fleet_outputs(run, spool, document, used, options, json_out, html_dir)
     finally:
         spool.close()
     if run.interrupted:
@@ -218,7 +233,7 @@ def _write_fleet_outputs(
     run: FleetRun,
     spool: FleetSpool,
     document: dict[str, Any],
-    expired: dict[int, list[str]],
+    used: _BaselineUse,
     options: Scheduled,
     json_out: str | None,
     html_dir: Path | None,
@@ -229,9 +244,12 @@ def _write_fleet_outputs(
         spool.write(run, sys.stdout)
     else:
         fleet_report.summary(document, sys.stdout, diff_only=options.diff_only)
-    for number in sorted(expired):
-        for line in expired[number]:
-            sys.stderr.write(f"casaudit: baseline: {run.results[number].host}: {safe(line)}\n")
+    if options.baseline is not None:
+        # Once for the whole run: a waiver is one line, however many hosts it covered. After
+        # Ctrl-C a rule may be unused only because its hosts did not finish: none is named.
+        for line in baseline_warnings(options.baseline, used.lapsed, frozenset(used.matched),
+                                      used.assessed and not run.interrupted, used.hosts):
+            sys.stderr.write(line + "\n")
     stream = sys.stderr if json_out == "-" else sys.stdout
     if json_out and json_out != "-":
         try:
@@ -244,6 +262,23 @@ def _write_fleet_outputs(
         index = fleet_report.write_index(document, html_dir)
         stream.write(f"HTML reports: {index}\n")
     stream.flush()
+
+
+class _BaselineUse:
+    """What a baseline did across a fleet: expired rules by findings and hosts, rules used."""
+
+    def __init__(self) -> None:
+        self.lapsed: dict[int, int] = {}
+        self.hosts: dict[int, int] = {}
+        self.matched: set[int] = set()
+        self.assessed = False
+
+    def add(self, host: Checked) -> None:
+        self.assessed |= host.document["summary"]["status"] != "not_assessed"
+        self.matched |= host.matched
+        for number, count in host.lapsed.items():
+            self.lapsed[number] = self.lapsed.get(number, 0) + count
+            self.hosts[number] = self.hosts.get(number, 0) + 1
 
 
 @contextmanager

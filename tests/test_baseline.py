@@ -12,6 +12,7 @@ from casaudit.errors import UsageError
 from casaudit.evidence.base import EvidenceSet
 from casaudit.model import AuditResult, CheckStatus, Finding, Severity
 from tests.conftest import run_cli
+from tests.fleet_support import target_entry, write_targets
 
 
 def _finding(endpoint: str, number: int = 1) -> Finding:
@@ -51,7 +52,7 @@ def test_acceptance_holds_through_its_expiry_day_from_the_scans_start():
     autodiscover = _finding("http://mail.example.test:80/autodiscover/autodiscover.xml", 2)
     other = _finding("http://mail.example.test:80/owa", 3)
     # On the last day, the EWS acceptance holds; the Autodiscover one expired before
-    result, expired = baseline.apply(_result("2026-03-31T23:59:00.000Z", ews, autodiscover, other))
+    result, expired, matched = baseline.apply(_result("2026-03-31T23:59:00.000Z", ews, autodiscover, other))
     accepted = {f.endpoint: f.accepted for f in result.findings}
     assert accepted[ews.endpoint] is not None
     assert accepted[ews.endpoint].expires == "2026-03-31"
@@ -59,12 +60,14 @@ def test_acceptance_holds_through_its_expiry_day_from_the_scans_start():
     assert accepted[autodiscover.endpoint] is None and accepted[other.endpoint] is None
     assert [(f.endpoint, rule.expires) for f, rule in expired] == [
         (autodiscover.endpoint, dt.date(2025, 12, 31))]
+    # Both rules matched a finding (the second one expired): neither is unused
+    assert matched == {0, 1}
     # The next day it counts again
-    later, expired = baseline.apply(_result("2026-04-01T00:00:01.000Z", ews))
+    later, expired, _ = baseline.apply(_result("2026-04-01T00:00:01.000Z", ews))
     assert later.findings[0].accepted is None and len(expired) == 1
     # A finding accepted by an older run is re-judged, never carried over
     carried = replace(ews, accepted=result.findings[0].accepted)
-    again, _ = baseline.apply(_result("2026-05-01T00:00:00.000Z", carried))
+    again, _, _ = baseline.apply(_result("2026-05-01T00:00:00.000Z", carried))
     assert again.findings[0].accepted is None
 
 
@@ -117,7 +120,10 @@ def test_baseline_on_a_lab_scan_marks_findings_and_changes_the_exit_code(legacy_
     ews = accepted[("http.basic_cleartext", f"{http}/EWS/Exchange.asmx")]
     assert ews == {"justification": "accepted http.basic_cleartext",
                    "expires": (today + dt.timedelta(days=30)).isoformat()}
-    assert "acceptance expired on" in run.stderr and "ActiveSync" in run.stderr
+    # One line for the expired rule, naming it as written and what it no longer covers
+    assert (f'casaudit: baseline: {baseline} accept[0] (check "http.basic_cleartext", endpoint '
+            f'"{eas}") expired on {(today - dt.timedelta(days=1)).isoformat()}: 1 finding counts again\n'
+            ) in run.stderr
     # When the last one is accepted too, the scan passes while still listing them all
     baseline.write_text(rules(today))
     html = tmp_path / "r.html"
@@ -127,3 +133,108 @@ def test_baseline_on_a_lab_scan_marks_findings_and_changes_the_exit_code(legacy_
     assert "until " in passing.stdout
     assert html.read_text().count("Accepted until") == len(findings)
     assert CheckStatus.FAIL.value == "fail"
+
+
+def _one_rule(endpoint: str) -> str:
+    return (f'[[accept]]\ncheck = "*"\nendpoint = "{endpoint}"\njustification = "j"\n'
+            'expires = 2099-01-01\n')
+
+
+@pytest.mark.parametrize(("written", "endpoint"), [
+    ("https://mail.example.test/owa/*", "https://mail.example.test:443/owa/auth/logon.aspx"),
+    ("http://MAIL.example.test/*", "http://mail.example.test:80/EWS/Exchange.asmx"),
+    ("https://mail.example.test", "https://mail.example.test:443"),
+    ("imap://mail.example.test", "imap://mail.example.test:143"),
+    ("imaps://mail.example.test", "imaps://mail.example.test:993"),
+    ("pop3://mail.example.test", "pop3://mail.example.test:110"),
+    ("pop3s://mail.example.test", "pop3s://mail.example.test:995"),
+    ("dns://_autodiscover._tcp.example.test/SRV", "dns://_autodiscover._tcp.example.test:53/SRV"),
+    # a glob in the name part is kept; the port is put after it
+    ("https://*.example.test/owa", "https://mail.example.test:443/owa"),
+])
+def test_an_endpoint_glob_without_a_port_means_the_schemes_default_port(written, endpoint):
+    rule = parse_baseline(_one_rule(written)).rules[0]
+    assert rule.matches(_finding(endpoint))
+    # and only that port: the same URL on another port is another endpoint
+    other = endpoint.replace(":443", ":8443").replace(":80/", ":8080/").replace(":143", ":1143")
+    if other != endpoint:
+        assert not rule.matches(_finding(other))
+
+
+@pytest.mark.parametrize(("written", "endpoint"), [
+    ("https://mail.example.test:*/owa", "https://mail.example.test:8443/owa"),
+    ("https://mail*", "https://mail.example.test:8443/owa"),  # `*` already spans the port
+    ("*/owa", "https://mail.example.test:8443/owa"),
+    ("http*://mail.example.test:80/owa", "http://mail.example.test:80/owa"),
+])
+def test_an_endpoint_glob_with_a_port_or_open_ended_is_kept_as_written(written, endpoint):
+    rule = parse_baseline(_one_rule(written)).rules[0]
+    assert rule.endpoint == written.lower() and rule.matches(_finding(endpoint))
+    assert rule.describe() == f'accept[0] (check "*", endpoint "{written}")'
+
+
+def test_rules_matching_nothing_and_expired_waivers_get_one_line_each(legacy_lab, tmp_path):
+    today = dt.datetime.now(dt.UTC).date()
+    https = f"https://{legacy_lab.host}:{legacy_lab.ports['https']}"
+    later, yesterday = today + dt.timedelta(days=30), today - dt.timedelta(days=1)
+
+    def rule(check: str, endpoint: str, expires: dt.date) -> str:
+        return (f'[[accept]]\ncheck = "{check}"\nendpoint = "{endpoint}"\n'
+                f'justification = "j"\nexpires = {expires.isoformat()}\n')
+
+    # Given a typo in a check id, a URL without the lab's (non-default) port, a check
+    # glob that names no check, an expired waiver over every HSTS finding, and active
+    # waivers over every finding of medium severity or above
+    baseline = tmp_path / "accepted.toml"
+    baseline.write_text(
+        rule("http.hsts_missng", "*", later)
+        + rule("http.hsts_missing", f"https://{legacy_lab.host}/owa", later)
+        + rule("htp.*", "*", later)
+        + rule("http.hsts_missing", f"{https}/*", yesterday)
+        + "".join(rule(check, "*", later) for check in (
+            "tls.*", "mail.*", "exchange.*", "autodiscover.*", "http.[bcf]*")))
+    run = run_cli("scan", *legacy_lab.scan_args(), "--baseline", str(baseline), "--no-history",
+                  "--fail-on", "medium")
+    # Then the warnings do not change the exit code: only low HSTS findings count
+    assert run.code == 0, run.stdout + run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.startswith("casaudit: baseline: ")]
+    prefix = f"casaudit: baseline: {baseline}"
+    expired = next(line for line in lines if "expired on" in line)
+    assert expired.startswith(f'{prefix} accept[3] (check "http.hsts_missing", endpoint "{https}/*") '
+                              f"expired on {yesterday.isoformat()}: ")
+    assert expired.endswith(" findings count again") and int(expired.split(": ")[-1].split()[0]) > 1
+    assert lines == [
+        expired,
+        f'{prefix} accept[0] (check "http.hsts_missng", endpoint "*") matched no finding; '
+        "no such check; see `casaudit checks`",
+        f'{prefix} accept[1] (check "http.hsts_missing", endpoint "https://{legacy_lab.host}/owa", '
+        f'read as "https://{legacy_lab.host}:443/owa") matched no finding',
+        f'{prefix} accept[2] (check "htp.*", endpoint "*") matched no finding; '
+        "the check glob matches no check; see `casaudit checks`",
+    ]
+
+
+def test_a_fleet_reports_each_waiver_once_for_all_its_hosts(legacy_lab, hardened_lab, tmp_path):
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    # Given two hosts with HSTS findings, one without, a waiver over HSTS that expired
+    # yesterday, and a rule that matches nothing on any host
+    targets = write_targets(tmp_path / "fleet.toml", target_entry(legacy_lab),
+                            target_entry(legacy_lab, host="mail2.contoso-legacy.test"),
+                            target_entry(hardened_lab))
+    baseline = tmp_path / "accepted.toml"
+    baseline.write_text(
+        f'[[accept]]\ncheck = "http.hsts_missing"\njustification = "j"\nexpires = {yesterday}\n'
+        '[[accept]]\ncheck = "http.hsts_missing"\nendpoint = "https://nowhere.test/*"\n'
+        'justification = "j"\nexpires = 2099-01-01\n')
+    run = run_cli("scan", "--targets", str(targets), "--baseline", str(baseline), "--no-history",
+                  timeout=90)
+    assert run.code == 1, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.startswith("casaudit: baseline: ")]
+    # Then one line per rule for the whole run, however many hosts and findings
+    assert len(lines) == 2, run.stderr
+    assert lines[0].startswith(f'casaudit: baseline: {baseline} accept[0] (check "http.hsts_missing", '
+                               f'endpoint "*") expired on {yesterday}: ')
+    assert lines[0].endswith(" findings on 2 hosts count again")
+    assert lines[1] == (f'casaudit: baseline: {baseline} accept[1] (check "http.hsts_missing", '
+                        'endpoint "https://nowhere.test/*", read as "https://nowhere.test:443/*") '
+                        "matched no finding")

@@ -1,5 +1,8 @@
 """The findings as CSV for spreadsheets: one row per finding, worst first.
 
+The last columns say whether a baseline file accepts the finding, until when
+and why, so a spreadsheet can filter what still needs work.
+
 Written UTF-8 with a byte-order mark so spreadsheet programs read non-ASCII
 text right. A cell that a spreadsheet would run as a formula (starting with
 =, +, -, @, tab or carriage return) gets a leading apostrophe: server text
@@ -15,6 +18,9 @@ from typing import Any
 
 COLUMNS = ("id", "severity", "check", "title", "endpoint", "recommendations", "observed",
            "remediation", "evidence", "references")
+#: After the finding's own columns, so that existing columns keep their place:
+#: `accepted` is yes/no, the other two are empty for a finding not accepted.
+ACCEPTED_COLUMNS = ("accepted", "accepted_until", "accepted_justification")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -29,9 +35,12 @@ def render(document: Mapping[str, Any]) -> str:
     """CSV text (without the BOM; `write` adds it)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(COLUMNS + ACCEPTED_COLUMNS)
     for finding in document.get("findings", []):
-        writer.writerow([cell(finding.get(column)) for column in COLUMNS])
+        accepted = finding.get("accepted") or {}
+        writer.writerow([cell(finding.get(column)) for column in COLUMNS]
+                        + ["yes" if accepted else "no", cell(accepted.get("expires")),
+                           cell(accepted.get("justification"))])
     return out.getvalue()
 
 

@@ -6,6 +6,12 @@ One <testsuite> per check id; one <testcase> per endpoint it judged
 both <skipped>, told apart by the message prefix ("not assessed: ..." and
 "not applicable: ...").
 
+A failed row whose finding a baseline accepts is <skipped> too, with the
+message "accepted until YYYY-MM-DD: <justification>" and the finding's detail
+as its text: it no longer counts for the exit code, so it must not turn a CI
+red, yet it stays visible. Jenkins, GitLab and Azure DevOps list skipped
+cases with their message; a passed case with a property would hide it.
+
 The host's status (`summary.status`, the engine's) is a property of
 <testsuites>; a host not assessed adds a `casaudit.host` suite whose one test
 case is an <error> with the reason, so a CI that reads JUnit goes red for a
@@ -61,11 +67,13 @@ def render(document: Mapping[str, Any]) -> str:
         totals["tests"] += 1
         totals["errors"] += 1
     for check, rows in suites.items():
+        accepted = sum(_accepted(findings.get((r.get("check"), r.get("endpoint"))), r) is not None
+                       for r in rows)
         counts = {
             "tests": len(rows),
-            "failures": sum(r.get("status") == "fail" for r in rows),
+            "failures": sum(r.get("status") == "fail" for r in rows) - accepted,
             "errors": sum(r.get("status") == "error" for r in rows),
-            "skipped": sum(r.get("status") in SKIPPED for r in rows),
+            "skipped": sum(r.get("status") in SKIPPED for r in rows) + accepted,
         }
         suite = ET.SubElement(root, "testsuite", {
             "name": xml_text(check), **{k: str(v) for k, v in counts.items()},
@@ -81,23 +89,28 @@ def render(document: Mapping[str, Any]) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
+def _accepted(finding: Mapping[str, Any] | None, row: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The baseline's acceptance of a failed row's finding, if any."""
+    if row.get("status") != "fail" or not finding:
+        return None
+    return finding.get("accepted") or None
+
+
 def _testcase(suite: ET.Element, row: Mapping[str, Any], finding: Mapping[str, Any] | None) -> None:
     case = ET.SubElement(suite, "testcase", classname=xml_text(row.get("check")),
                          name=xml_text(row.get("endpoint")), time="0")
     status = row.get("status")
     reason = xml_text(row.get("reason", ""))
     severity = str(row.get("severity", ""))
-    if status == "fail":
+    accepted = _accepted(finding, row)
+    if accepted:
+        skipped = ET.SubElement(case, "skipped", message=xml_text(
+            f"accepted until {accepted.get('expires')}: {accepted.get('justification', '')}"))
+        skipped.text = _failure_text(row, finding)
+    elif status == "fail":
         failure = ET.SubElement(case, "failure", type=severity,
                                 message=xml_text(f"[{severity}] {row.get('reason', '')}"))
-        lines = []
-        if finding:
-            lines += [f"{finding.get('id')}: {finding.get('title')}",
-                      f"Observed: {finding.get('observed')}",
-                      f"Fix: {finding.get('remediation')}"]
-        lines += [f"Recommendations: {', '.join(row.get('recommendations', []))}",
-                  f"Evidence: {', '.join(row.get('evidence', []))}"]
-        failure.text = xml_text("\n".join(lines))
+        failure.text = _failure_text(row, finding)
     elif status == "error":
         ET.SubElement(case, "error", type="check_error", message=reason).text = reason
     elif status in SKIPPED:
@@ -105,3 +118,14 @@ def _testcase(suite: ET.Element, row: Mapping[str, Any], finding: Mapping[str, A
     if row.get("evidence"):
         ET.SubElement(case, "system-out").text = xml_text(
             f"evidence: {', '.join(row.get('evidence', []))}; reason: {row.get('reason', '')}")
+
+
+def _failure_text(row: Mapping[str, Any], finding: Mapping[str, Any] | None) -> str:
+    lines = []
+    if finding:
+        lines += [f"{finding.get('id')}: {finding.get('title')}",
+                  f"Observed: {finding.get('observed')}",
+                  f"Fix: {finding.get('remediation')}"]
+    lines += [f"Recommendations: {', '.join(row.get('recommendations', []))}",
+              f"Evidence: {', '.join(row.get('evidence', []))}"]
+    return xml_text("\n".join(lines))

@@ -11,6 +11,12 @@ the host's `status`, `statusReason`, headline, area grades and the CAS
 recommendations' verdicts. A host not assessed makes the invocation
 unsuccessful with an error notification (a scan that saw nothing is not a
 clean run); a partially assessed one gets a warning notification.
+
+A finding accepted by a baseline file keeps its result, with a
+`suppressions` entry (kind `external`: the reason lives in the baseline, not
+at the location; status `accepted`; its justification) and its end date in
+`properties.acceptedUntil`. Code-scanning dashboards (GitHub's among them)
+show a suppressed result as dismissed, not as an open alert.
 """
 
 from __future__ import annotations
@@ -182,7 +188,7 @@ def _result(finding: Mapping[str, Any], rule_index: int) -> dict[str, Any]:
     severity = str(finding.get("severity", "info"))
     endpoint = str(finding.get("endpoint", ""))
     fingerprint = hashlib.sha256(f"{finding['check']}|{endpoint}".encode()).hexdigest()[:32]
-    return {
+    result: dict[str, Any] = {
         "ruleId": finding["check"],
         "ruleIndex": rule_index,
         "kind": "fail",
@@ -202,3 +208,9 @@ def _result(finding: Mapping[str, Any], rule_index: int) -> dict[str, Any]:
             "remediation": finding.get("remediation", ""),
         },
     }
+    accepted = finding.get("accepted")
+    if accepted:
+        result["suppressions"] = [{"kind": "external", "status": "accepted",
+                                   "justification": str(accepted.get("justification", ""))}]
+        result["properties"]["acceptedUntil"] = accepted.get("expires")
+    return result

@@ -6,6 +6,9 @@ Everything judged here is the engine's (`summary.headline`, `summary.status`,
 Drawn with rich. Colour only on a terminal, and never when NO_COLOR is set
 or TERM is dumb; off a terminal (CI logs, pipes) the table is
 plain text at a fixed width, so lines are never cut at 80 columns.
+On a terminal too narrow for one line per top finding, each finding's
+endpoint (and acceptance) goes under its check id and folds there: the
+severity, the whole check id and "accepted" are never dropped or cut.
 
 Anything that may come from a server passes through `safe()` and reaches rich
 as a Text object, never as markup, so neither an escape sequence nor a
@@ -20,6 +23,7 @@ from typing import Any, TextIO
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -28,6 +32,7 @@ from casaudit.report import view
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 TOP_FINDINGS = 10
 PLAIN_WIDTH = 120
+_UNBOUNDED = 100_000
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",
                   "low": "cyan", "info": "dim"}
 VERDICT_STYLE = {"fail": "bold red", "attention": "bold yellow", "pass": "bold green", "unknown": "bold"}
@@ -50,7 +55,8 @@ def console_for(out: TextIO, plain_width: int = PLAIN_WIDTH) -> Console:
                    color_system="auto" if styled else None, force_terminal=terminal)
 
 
-def summary(document: dict[str, Any], out: TextIO) -> None:
+def summary(document: dict[str, Any], out: TextIO, *, full_report: bool = False) -> None:
+    """`full_report`: a report listing every finding (--html, --pdf, --json, --csv) is being written."""
     findings = document["findings"]
     longest = max((len(safe(f["check"], 60)) + len(safe(f["endpoint"], 200)) for f in findings), default=0)
     # severity (8) + "until YYYY-MM-DD" (16) + three column gaps of 3: the top table never cuts a cell
@@ -92,17 +98,42 @@ def summary(document: dict[str, Any], out: TextIO) -> None:
 
     if not findings:
         return
-    top = Table(title=f"top findings ({min(len(findings), TOP_FINDINGS)} of {len(findings)})",
-                title_justify="left", box=box.SIMPLE, show_edge=False, pad_edge=False)
-    top.add_column("severity", no_wrap=True)
-    top.add_column("check", no_wrap=True)
-    top.add_column("endpoint", no_wrap=True)
-    top.add_column("accepted", no_wrap=True)
-    for finding in findings[:TOP_FINDINGS]:
-        accepted = finding.get("accepted")
-        top.add_row(Text(finding["severity"].upper(), style=SEVERITY_STYLE.get(finding["severity"], "")),
-                    Text(safe(finding["check"], 60)), Text(safe(finding["endpoint"], 200)),
-                    Text(f"until {safe(accepted['expires'])}" if accepted else ""))
-    console.print(top)
+    console.print(_top_findings(findings, console))
     if len(findings) > TOP_FINDINGS:
-        console.print(Text(f"… and {len(findings) - TOP_FINDINGS} more in the full report"))
+        more = len(findings) - TOP_FINDINGS
+        # Only point at a report the user is getting; else say how to get one.
+        where = " in the full report" if full_report else ": write them with --html PATH or --json PATH"
+        console.print(Text(f"… and {more} more{where}"))
+
+
+def _top_findings(findings: list[dict[str, Any]], console: Console) -> Table:
+    """One line per finding when the console is wide enough, else the endpoint under the check."""
+    wide = _top_table(findings[:TOP_FINDINGS], len(findings), stacked=False)
+    # Measured without the console's limit: its widest row, not what it would be squeezed to.
+    unbounded = console.options.update_width(_UNBOUNDED)
+    if Measurement.get(console, unbounded, wide).maximum <= console.width:
+        return wide
+    return _top_table(findings[:TOP_FINDINGS], len(findings), stacked=True)
+
+
+def _top_table(top: list[dict[str, Any]], total: int, *, stacked: bool) -> Table:
+    table = Table(title=f"top findings ({len(top)} of {total})",
+                  title_justify="left", box=box.SIMPLE, show_edge=False, pad_edge=False)
+    table.add_column("severity", no_wrap=True)
+    if stacked:
+        table.add_column("finding", overflow="fold")
+    else:
+        table.add_column("check", no_wrap=True)
+        table.add_column("endpoint", no_wrap=True)
+        table.add_column("accepted", no_wrap=True)
+    for finding in top:
+        severity = Text(finding["severity"].upper(), style=SEVERITY_STYLE.get(finding["severity"], ""))
+        check, endpoint = safe(finding["check"], 60), safe(finding["endpoint"], 200)
+        accepted = finding.get("accepted")
+        until = f"until {safe(accepted['expires'])}" if accepted else ""
+        if stacked:
+            lines = [check, endpoint] + ([f"accepted {until}"] if accepted else [])
+            table.add_row(severity, Text("\n".join(lines)))
+        else:
+            table.add_row(severity, Text(check), Text(endpoint), Text(until))
+    return table
