@@ -11,6 +11,10 @@ the host's `status`, `statusReason`, headline, area grades and the CAS
 recommendations' verdicts. A host not assessed makes the invocation
 unsuccessful with an error notification (a scan that saw nothing is not a
 clean run); a partially assessed one gets a warning notification.
+
+`scan --targets --sarif` writes one log with a run per host (`build`'s run for
+each host's document); a host that could not be scanned at all gets
+`error_run`: no rules, no results, an unsuccessful invocation saying why.
 """
 
 from __future__ import annotations
@@ -201,4 +205,36 @@ def _result(finding: Mapping[str, Any], rule_index: int) -> dict[str, Any]:
             "evidence": list(finding.get("evidence", [])),
             "remediation": finding.get("remediation", ""),
         },
+    }
+
+
+#: The notification of a fleet host that could not be scanned (no document: unresolvable, deadline...).
+HOST_ERROR: dict[str, Any] = {
+    "id": "casaudit.error", "name": "HostNotScanned",
+    "shortDescription": {"text": "The host could not be scanned: nothing about it was observed or judged"},
+    "defaultConfiguration": {"level": "error"},
+}
+
+
+def error_run(host: str, kind: str, detail: str, started_at: str, finished_at: str) -> dict[str, Any]:
+    """The run of a host that has no scan document: an unsuccessful invocation and why."""
+    from casaudit import __version__
+
+    return {
+        "tool": {"driver": {"name": "casaudit", "version": __version__, "rules": [],
+                            "notifications": [dict(HOST_ERROR)]}},
+        "invocations": [{
+            "executionSuccessful": False,
+            "startTimeUtc": started_at,
+            "endTimeUtc": finished_at,
+            "toolExecutionNotifications": [{
+                "level": "error",
+                "message": {"text": f"{host}: {kind}: {detail}"},
+                "descriptor": {"id": HOST_ERROR["id"], "index": 0},
+                "timeUtc": finished_at,
+            }],
+        }],
+        "results": [],
+        "properties": {"targets": [host], "casaudit": {"status": "error",
+                                                       "error": {"kind": kind, "detail": detail}}},
     }
