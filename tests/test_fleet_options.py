@@ -12,6 +12,9 @@ import csv
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -21,7 +24,9 @@ import pytest
 
 from casaudit.lab import LabInstance
 from tests.conftest import ROOT, run_cli
+from tests.fleet_support import tarpit, tarpit_entry
 from tests.system_packages import ensure_debian_packages
+from tests.test_fleet_scan import _wait_for_scans
 
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
 
@@ -123,6 +128,38 @@ def test_fleet_writes_one_sarif_junit_and_csv_and_a_pdf_per_host(legacy_lab, har
     pdfs = sorted(path.name for path in (tmp_path / "pdf").iterdir())
     assert pdfs == sorted([f"{legacy_lab.host}.pdf", f"{hardened_lab.host}.pdf"])
     assert (tmp_path / "pdf" / f"{legacy_lab.host}.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_after_ctrl_c_the_fleet_files_hold_the_hosts_that_finished(legacy_lab, tmp_path):
+    # Given a fast host and one that never answers within a long deadline
+    with tarpit() as stalled:
+        targets = write_targets(tmp_path / "t.toml", lab_entry(legacy_lab), tarpit_entry(stalled))
+        sarif_path, junit_path, csv_path = tmp_path / "f.sarif", tmp_path / "f.xml", tmp_path / "f.csv"
+        child = subprocess.Popen(
+            [sys.executable, "-m", "casaudit", "scan", "--targets", str(targets), "--db",
+             str(tmp_path / "h.db"), "--timeout", "30", "--sarif", str(sarif_path), "--junit",
+             str(junit_path), "--csv", str(csv_path)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        )
+        try:
+            # When the fast host is recorded and Ctrl-C arrives
+            _wait_for_scans(tmp_path / "h.db", 1, 60)
+            child.send_signal(signal.SIGINT)
+            _, stderr = child.communicate(timeout=15)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    # Then the files are written: the finished host's run, suites and rows, the other interrupted
+    assert child.returncode == 130, stderr
+    runs = json.loads(sarif_path.read_text())["runs"]
+    assert [r["properties"]["targets"] for r in runs] == [[legacy_lab.host], ["mail.tarpit.test"]]
+    assert runs[0]["results"] and runs[1]["invocations"][0]["executionSuccessful"] is False
+    assert "interrupted" in runs[1]["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"]
+    errored = [s for s in ET.fromstring(junit_path.read_text()) if s.get("hostname") == "mail.tarpit.test"]
+    assert [s.find("testcase/error").get("type") for s in errored] == ["interrupted"]
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
+    assert len(rows) == len(runs[0]["results"]) and {r["host"] for r in rows} == {legacy_lab.host}
 
 
 # --------------------------------------------------------------------------- item 1: scan options
