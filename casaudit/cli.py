@@ -89,7 +89,8 @@ def scan(
     host: Annotated[str | None, typer.Argument(
         help="The Client Access host to audit, e.g. mail.example.com. Not with --targets.")] = None,
     domain: Annotated[str | None, typer.Option(
-        help="The mail domain (for Autodiscover names). Default: HOST without its first label.")] = None,
+        help="The mail domain (for Autodiscover names). Default: HOST without its first label. "
+             "Not with --targets: set `domain` per target.")] = None,
     resolve: Annotated[list[str] | None, typer.Option(
         "--resolve", metavar="NAME:ADDR",
         help="Connect to ADDR for NAME on every port, still using NAME for SNI, Host and "
@@ -108,13 +109,17 @@ def scan(
     html_out: Annotated[Path | None, typer.Option(
         "--html", metavar="PATH", help="Write the HTML report (one self-contained file).")] = None,
     pdf_out: Annotated[Path | None, typer.Option(
-        "--pdf", metavar="PATH", help="Write the report as PDF (needs Chromium).")] = None,
+        "--pdf", metavar="PATH", help="Write the report as PDF (needs Chromium); with --targets a "
+        "directory: one PDF per host.")] = None,
     sarif_out: Annotated[Path | None, typer.Option(
-        "--sarif", metavar="PATH", help="Write the findings as SARIF 2.1.0 (code scanning).")] = None,
+        "--sarif", metavar="PATH", help="Write the findings as SARIF 2.1.0 (code scanning); with "
+        "--targets one run per host.")] = None,
     junit_out: Annotated[Path | None, typer.Option(
-        "--junit", metavar="PATH", help="Write JUnit XML: one test case per check and endpoint.")] = None,
+        "--junit", metavar="PATH", help="Write JUnit XML: one test case per check and endpoint (with "
+        "--targets, every host's suites in one file).")] = None,
     csv_out: Annotated[Path | None, typer.Option(
-        "--csv", metavar="PATH", help="Write the findings as CSV for spreadsheets.")] = None,
+        "--csv", metavar="PATH", help="Write the findings as CSV for spreadsheets (with --targets, "
+        "every host's rows; the host column tells them apart).")] = None,
     fail_on: Annotated[FailOn, typer.Option(
         help="Exit 1 when a finding is at or above this severity.")] = FailOn.high,
     fail_on_unassessed: Annotated[bool, typer.Option(
@@ -129,14 +134,15 @@ def scan(
     email: Annotated[str | None, typer.Option(
         metavar="ADDRESS",
         help="The mailbox address Autodiscover is asked about; its domain is the default "
-             "--domain. Default: the made-up casaudit-probe@<domain>.")] = None,
+             "--domain. Default: the made-up casaudit-probe@<domain>. Not with --targets: set "
+             "`email` per target.")] = None,
     authenticated: Annotated[bool, typer.Option(
         "--authenticated",
         help="Also send this mailbox's password to Autodiscover and check the URLs it "
              "advertises. Needs --email; the password comes from the CASAUDIT_PASSWORD "
              "environment variable or a hidden prompt, never from the command line. It is "
              "sent only over HTTPS to the target's own names whose certificate verified, "
-             "once per method, and is never logged or stored.")] = False,
+             "once per method, and is never logged or stored. Single-host scans only.")] = False,
     cert_expiry_days: Annotated[int, typer.Option(
         min=0, max=3650, metavar="DAYS",
         help="Report certificates that expire within DAYS days (tls.cert_expiring).")] = 30,
@@ -146,11 +152,11 @@ def scan(
              "judges only what they observe: every other recommendation stays not assessed.")] = None,
     targets: Annotated[Path | None, typer.Option(
         "--targets", metavar="FILE", help="Scan every host of this TOML targets file "
-        "(see docs/scheduled-scans.md) instead of HOST; --html is then a directory.")] = None,
+        "(see docs/scheduled-scans.md) instead of HOST; --html and --pdf are then directories.")] = None,
     parallel: Annotated[int, typer.Option(
-        min=1, max=1024, help="With --targets: hosts scanned at once.")] = 16,
+        min=1, max=1024, help="With --targets only: hosts scanned at once.")] = 16,
     workers: Annotated[int, typer.Option(
-        min=1, max=256, help="With --targets: processes sharing the --parallel hosts, so that "
+        min=1, max=256, help="With --targets only: processes sharing the --parallel hosts, so that "
         "the scan's CPU work can use N cores (e.g. one per core when the machine has cores to "
         "spare; each process adds memory).")] = 1,
     rate: Annotated[float | None, typer.Option(
@@ -183,10 +189,16 @@ def scan(
 
     if (host is None) == (targets is None):
         raise UsageError("give either HOST or --targets FILE")
+    outputs = Outputs(json=json_out, html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out,
+                      csv=csv_out)
     if targets is not None:
+        _refuse_single_host_options(domain, email, authenticated)
         _scan_targets(ctx, targets, parallel, resolve, dns_server, ca_file, port, timeout,
-                      concurrency, rate, deadline, json_out, html_out, fail_on, db, no_history,
-                      diff_only, baseline, workers, fail_on_unassessed)
+                      concurrency, rate, deadline, outputs, fail_on, db, no_history,
+                      diff_only, baseline, workers, fail_on_unassessed, probes, cert_expiry_days)
+    for name in ("parallel", "workers"):
+        if _given(ctx, name):
+            raise UsageError(f"--{name} is for --targets (many hosts); a single HOST is one scan")
     assert host is not None
     from casaudit.api import ScanOptions, audit
     from casaudit.names import default_domain
@@ -227,8 +239,6 @@ def scan(
         rate=rate or None,
         deadline=deadline,
     )
-    outputs = Outputs(json=json_out, html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out,
-                      csv=csv_out)
     outputs.preflight()
     loaded_baseline = _load_baseline(baseline)
     with open_history(db, not no_history, diff_only) as history:
@@ -250,6 +260,24 @@ def scan(
         sys.stderr.write(f"casaudit: {safe(target_host)} not assessed: "
                          f"{safe(checked.document['summary']['status_reason'], 300)}\n")
     raise typer.Exit(exit_code(checked.counted(diff_only), Severity(fail_on.value), int(unassessed)))
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Was this option on the command line (not its default)?"""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def _refuse_single_host_options(domain: str | None, email: str | None, authenticated: bool) -> None:
+    """Options that name one organisation or one mailbox make no sense for a whole targets file."""
+    if domain is not None or email is not None:
+        option = "--domain" if domain is not None else "--email"
+        raise UsageError(f"{option} is for a single HOST; with --targets set `domain` or `email` "
+                         "per target in the file")
+    if authenticated:
+        # One password sent to many hosts is not something to do by accident.
+        raise UsageError("--authenticated is for single-host scans (scan HOST --email ADDRESS), "
+                         "not --targets")
 
 
 def _parse_probes(text: str) -> tuple[str, ...]:
@@ -299,12 +327,51 @@ class Outputs:
     def any(self) -> bool:
         return any((self.json, self.html, self.pdf, self.sarif, self.junit, self.csv))
 
-    def preflight(self) -> None:
-        """Refuse before any traffic what would only fail at the end."""
+    def preflight(self, fleet: bool = False) -> None:
+        """Refuse before any traffic what would only fail at the end.
+
+        With `fleet` (scan --targets) --html and --pdf are directories.
+        """
+        if self.json is not None and self.json != "-":
+            _check_file("--json", Path(self.json))
+        for option, path in (("--sarif", self.sarif), ("--junit", self.junit), ("--csv", self.csv)):
+            if path is not None:
+                _check_file(option, path)
+        for option, path in (("--html", self.html), ("--pdf", self.pdf)):
+            if path is not None:
+                (_check_directory if fleet else _check_file)(option, path)
         if self.pdf is not None:
             from casaudit.report.pdf import require_chromium
 
             require_chromium()
+
+
+def _check_file(option: str, path: Path) -> None:
+    """The file can be written, without creating or truncating it now."""
+    if path.is_dir():
+        raise UsageError(f"{option} {str(path)!r}: is a directory, not a file")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {str(path)!r}: no such directory {str(parent)!r}")
+    if path.exists():
+        try:
+            with open(path, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise UsageError(f"{option} {str(path)!r}: cannot write ({exc.strerror or exc})") from None
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {str(path)!r}: cannot write in {str(parent)!r}")
+
+
+def _check_directory(option: str, path: Path) -> None:
+    """The directory exists and is writable, or its nearest existing parent lets it be created."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{option} {str(path)!r}: {str(existing)!r} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {str(path)!r}: cannot write in {str(existing)!r}")
 
 
 def _load_baseline(path: Path | None) -> Any:
@@ -316,38 +383,41 @@ def _load_baseline(path: Path | None) -> Any:
 def _scan_targets(
     ctx: typer.Context, targets: Path, parallel: int, resolve: list[str] | None, dns_server: str | None,
     ca_file: Path | None, port: list[str] | None, timeout: float, concurrency: int, rate: float | None,
-    deadline: float | None, json_out: str | None, html_out: Path | None, fail_on: FailOn,
+    deadline: float | None, outputs: Outputs, fail_on: FailOn,
     db: Path | None, no_history: bool, diff_only: bool, baseline: Path | None, workers: int,
-    fail_on_unassessed: bool,
+    fail_on_unassessed: bool, probes: str | None, cert_expiry_days: int,
 ) -> None:
     """`scan --targets FILE`: command-line options override the file's [defaults], not its targets."""
     import threading
 
     from casaudit.plan import parse_port_override
+    from casaudit.report.fleet_formats import FleetFormatPaths
     from casaudit.resolve import parse_dns_server, parse_pin
     from casaudit.runs import Scheduled, open_history, scan_targets
     from casaudit.targets import Settings, load_targets
 
-    def given(name: str) -> bool:
-        source = ctx.get_parameter_source(name)
-        return source is not None and source.name == "COMMANDLINE"
-
     command_line = Settings(
-        timeout=timeout if given("timeout") else None,
-        concurrency=concurrency if given("concurrency") else None,
+        timeout=timeout if _given(ctx, "timeout") else None,
+        concurrency=concurrency if _given(ctx, "concurrency") else None,
         rate=rate,
         deadline=deadline,
         ca_file=ca_file,
         dns_server=parse_dns_server(dns_server) if dns_server else None,
         ports=dict(parse_port_override(text) for text in port or []),
         pins=dict(parse_pin(text) for text in resolve or []),
+        probes=_parse_probes(probes) if probes is not None else None,
+        cert_expiry_days=cert_expiry_days if _given(ctx, "cert_expiry_days") else None,
     )
     scan_list = load_targets(targets, command_line)
+    outputs.preflight(fleet=True)
     loaded_baseline = _load_baseline(baseline)
+    formats = FleetFormatPaths(sarif=outputs.sarif, junit=outputs.junit, csv=outputs.csv,
+                               pdf_dir=outputs.pdf)
     with open_history(db, not no_history, diff_only) as history:
         scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value),
                               fail_on_unassessed)
-        code = scan_targets(scan_list, parallel, scheduled, json_out, html_out, workers)
+        code = scan_targets(scan_list, parallel, scheduled, outputs.json, outputs.html, workers,
+                            formats)
     if code == 130:
         sys.stderr.write("casaudit: interrupted: wrote the hosts that finished\n")
     if threading.active_count() > 1:

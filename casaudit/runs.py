@@ -34,6 +34,7 @@ from casaudit.report.view import status_label
 
 if TYPE_CHECKING:
     from casaudit.fleet import FleetRun, FleetSpool, HostResult
+    from casaudit.report.fleet_formats import FleetFormatPaths, FleetFormats
     from casaudit.targets import ScanTarget
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_HOST_ERRORS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -172,24 +173,28 @@ def scan_targets(
     json_out: str | None,
     html_dir: Path | None,
     workers: int = 1,
+    formats: FleetFormatPaths | None = None,
 ) -> int:
     """Scan every target, write outputs (even after Ctrl-C), return the exit code.
 
     Memory stays bounded by the hosts in flight: as each host finishes it is
-    recorded in the history, its HTML report written, its fleet entry spooled
-    to a temporary file (for --json), and only a slim summary is kept.
+    recorded in the history, its HTML (and PDF) report written, its fleet entry
+    spooled to a temporary file (for --json), its SARIF, JUnit and CSV parts
+    to others, and only a slim summary is kept.
     """
     # Imported here: a single-host scan never needs the fleet runner.
     from casaudit.fleet import FleetSpool, fleet_entry, run_fleet
     from casaudit.report import fleet as fleet_report
+    from casaudit.report.fleet_formats import FleetFormatPaths, FleetFormats
 
+    if html_dir is not None:
+        fleet_report.prepare_html(html_dir)
+    extra_formats = FleetFormats(formats or FleetFormatPaths())
     spool = FleetSpool(keep_scans=json_out is not None)
     counted: list[dict[str, Any]] = []
     unassessed = 0
     used = _BaselineUse()
     progress = _Progress(len(targets))
-    if html_dir is not None:
-        fleet_report.prepare_html(html_dir)
 
     def on_result(index: int, host: HostResult) -> HostResult:
         nonlocal unassessed
@@ -214,6 +219,8 @@ def scan_targets(
         spool.add(index, entry)
         if html_dir is not None:
             fleet_report.write_host_html(entry, html_dir)
+        if scan is not None:
+            extra_formats.add(index, scan)
         progress.done(host, entry["status"])
         return host
 
@@ -221,9 +228,10 @@ def scan_targets(
         with _sigterm_as_interrupt():
             run = run_fleet(targets, parallel, on_result, threading.Event(), workers=workers)
         document = spool.document(run)
-        _write_fleet_outputs(run, spool, document, used, options, json_out, html_dir)
+        _write_fleet_outputs(run, spool, document, used, options, json_out, html_dir, extra_formats)
     finally:
         spool.close()
+        extra_formats.close()
     if run.interrupted:
         return EXIT_INTERRUPTED
     return exit_code(counted, options.fail_on, unassessed)
@@ -237,6 +245,7 @@ def _write_fleet_outputs(
     options: Scheduled,
     json_out: str | None,
     html_dir: Path | None,
+    formats: FleetFormats,
 ) -> None:
     from casaudit.report import fleet as fleet_report
 
@@ -261,6 +270,8 @@ def _write_fleet_outputs(
     if html_dir is not None:
         index = fleet_report.write_index(document, html_dir)
         stream.write(f"HTML reports: {index}\n")
+    for label, path in formats.write(run.results):
+        stream.write(f"{label}: {path}\n")
     stream.flush()
 
 

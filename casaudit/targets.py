@@ -12,10 +12,13 @@ table per host::
     dns_server = "192.0.2.53"
     ports = { https = 443 }
     tags = { customer = "acme" }
+    probes = ["tls", "http"]      # probe families to run (default: all)
+    cert_expiry_days = 30         # report certificates expiring within this many days
 
     [[targets]]
     host = "mail.acme.example"
-    domain = "acme.example"               # default: host without its first label
+    email = "someone@acme.example"        # the mailbox Autodiscover is asked about
+    domain = "acme.example"               # default: the email's domain, else host without its first label
     ports = { http = 8080 }
     resolve = ["mail.acme.example:192.0.2.10"]
     tags = { site = "paris" }
@@ -37,12 +40,14 @@ from typing import Any
 from casaudit.api import ScanOptions, check_ca_file
 from casaudit.errors import UsageError
 from casaudit.names import default_domain
-from casaudit.plan import DEFAULT_PORTS, Target, normalise_host
+from casaudit.plan import DEFAULT_PORTS, Target, normalise_host, parse_email
+from casaudit.probes import families
 from casaudit.resolve import parse_dns_server, parse_pin
 
 MAX_TARGETS = 100_000
 _SETTINGS = {
     "timeout", "concurrency", "rate", "deadline", "ca_file", "dns_server", "ports", "resolve", "tags",
+    "probes", "cert_expiry_days", "email",
 }
 _TARGET_KEYS = _SETTINGS | {"host", "domain"}
 _TAG_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
@@ -64,6 +69,13 @@ class Settings:
     ports: Mapping[str, int] = field(default_factory=dict)
     pins: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    #: Probe families to run; None: not given here (an empty tuple would mean every family).
+    probes: tuple[str, ...] | None = None
+    cert_expiry_days: int | None = None
+    #: The mailbox address Autodiscover is asked about, as `parse_email` returns it.
+    email: str | None = None
+    #: The domain of `email`: the target's default mail domain follows it.
+    email_domain: str | None = None
 
     def over(self, base: Settings) -> Settings:
         """These settings on top of `base`: given values win, mappings merge."""
@@ -77,11 +89,17 @@ class Settings:
             ports={**base.ports, **self.ports},
             pins={**base.pins, **self.pins},
             tags={**base.tags, **self.tags},
+            probes=self.probes if self.probes is not None else base.probes,
+            cert_expiry_days=(
+                self.cert_expiry_days if self.cert_expiry_days is not None else base.cert_expiry_days),
+            email=self.email if self.email is not None else base.email,
+            email_domain=self.email_domain if self.email is not None else base.email_domain,
         )
 
 
 #: What a target gets when nobody says otherwise.
-BUILT_IN = Settings(timeout=10.0, concurrency=8, rate=None, deadline=600.0, ports=dict(DEFAULT_PORTS))
+BUILT_IN = Settings(timeout=10.0, concurrency=8, rate=None, deadline=600.0, ports=dict(DEFAULT_PORTS),
+                    cert_expiry_days=30)
 
 
 @dataclass(frozen=True)
@@ -150,10 +168,12 @@ class _Reader:
             if host in seen:
                 raise self.error(f"{key}.host", f"{host!r} is already listed as {seen[host]}")
             seen[host] = key
-            domain = (
-                self.host(entry["domain"], f"{key}.domain") if "domain" in entry else default_domain(host)
-            )
             settings = self.settings(entry, key).over(base)
+            # As with `scan HOST --email`: the address's domain is the default mail domain.
+            domain = (
+                self.host(entry["domain"], f"{key}.domain") if "domain" in entry
+                else settings.email_domain or default_domain(host)
+            )
             if settings.ca_file is not None and settings.ca_file not in self._ca_checked:
                 try:
                     check_ca_file(settings.ca_file)
@@ -161,7 +181,7 @@ class _Reader:
                     raise self.error(f"{key}.ca_file", str(exc).removeprefix("--ca-file ")) from None
                 self._ca_checked.add(settings.ca_file)
             result.append(ScanTarget(
-                target=Target(host=host, domain=domain, ports=dict(settings.ports)),
+                target=Target(host=host, domain=domain, ports=dict(settings.ports), email=settings.email),
                 options=to_options(settings),
                 tags=dict(settings.tags),
             ))
@@ -253,12 +273,39 @@ class _Reader:
                         "tag names are lower-case letters, digits, '_', '-', '.'; values are strings",
                     )
             settings = replace(settings, tags=dict(tags))
+        if "probes" in data:
+            settings = replace(settings, probes=self.probes(data["probes"], at("probes")))
+        if "cert_expiry_days" in data:
+            days = self.number(data["cert_expiry_days"], at("cert_expiry_days"), 0, 3650, integer=True)
+            settings = replace(settings, cert_expiry_days=int(days))
+        if "email" in data:
+            value = data["email"]
+            if not isinstance(value, str):
+                raise self.error(
+                    at("email"), f"expected an address like user@example.com, got {_type(value)}")
+            try:
+                address, domain = parse_email(value)
+            except UsageError as exc:
+                raise self.error(at("email"), str(exc).removeprefix("--email ")) from None
+            settings = replace(settings, email=address, email_domain=domain)
         return settings
+
+    def probes(self, value: Any, key: str) -> tuple[str, ...]:
+        known = families()
+        if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+            raise self.error(
+                key, f"expected a list of probe families ({', '.join(known)}), got {_type(value)}")
+        chosen = tuple(dict.fromkeys(item.strip().lower() for item in value))
+        unknown = [name for name in chosen if name not in known]
+        if unknown:
+            raise self.error(key, f"unknown probe family {unknown[0]!r} (known: {', '.join(known)})")
+        return chosen
 
 
 def to_options(settings: Settings) -> ScanOptions:
     resolved = settings.over(BUILT_IN)
     assert resolved.timeout is not None and resolved.concurrency is not None
+    assert resolved.cert_expiry_days is not None
     return ScanOptions(
         pins=dict(resolved.pins),
         dns_server=resolved.dns_server,
@@ -267,6 +314,8 @@ def to_options(settings: Settings) -> ScanOptions:
         concurrency=resolved.concurrency,
         rate=resolved.rate or None,
         deadline=resolved.deadline,
+        cert_expiry_days=resolved.cert_expiry_days,
+        probes=resolved.probes or (),
     )
 
 

@@ -51,6 +51,43 @@ def test_defaults_command_line_and_target_keys_layer_in_that_order() -> None:
     assert dict(second.options.pins) == {"mail.a.test": "127.0.0.2", "mail.b.test": "127.0.0.3"}
 
 
+def test_probes_cert_expiry_and_email_layer_like_the_other_settings() -> None:
+    # Given [defaults] with probes and a mailbox, a target with its own, and --probes on the command line
+    text = """
+[defaults]
+probes = ["http"]
+cert_expiry_days = 10
+email = "ops@corp.test"
+
+[[targets]]
+host = "mail.a.test"
+
+[[targets]]
+host = "mail.b.test"
+probes = ["TLS", "mail", "tls"]
+cert_expiry_days = 0
+email = "Someone@B-Mail.Test"
+
+[[targets]]
+host = "mail.c.test"
+domain = "c.test"
+email = "x@elsewhere.test"
+"""
+    first, second, third = parse_targets(text, command_line=Settings(probes=("autodiscover",)))
+    # the command line overrides [defaults]; the mailbox's domain is the default mail domain
+    assert first.options.probes == ("autodiscover",) and first.options.cert_expiry_days == 10
+    assert first.target.email == "ops@corp.test" and first.target.domain == "corp.test"
+    # the target's own keys win; names are normalised as --probes and --email do
+    assert second.options.probes == ("tls", "mail") and second.options.cert_expiry_days == 0
+    assert second.target.email == "Someone@b-mail.test" and second.target.domain == "b-mail.test"
+    # an explicit domain beats the mailbox's
+    assert third.target.domain == "c.test" and third.target.email == "x@elsewhere.test"
+    # nothing given anywhere: every family, 30 days, no mailbox
+    (plain,) = parse_targets("[[targets]]\nhost = 'mail.d.test'\n")
+    assert plain.options.probes == () and plain.options.cert_expiry_days == 30
+    assert plain.target.email is None and plain.target.domain == "d.test"
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("[[targets]\nhost = 'x'", "not valid TOML"),
     ("[defaults]\ntimeout = 3\n", "targets: is required"),
@@ -69,6 +106,15 @@ def test_defaults_command_line_and_target_keys_layer_in_that_order() -> None:
     ("[[targets]]\nhost = 'mail.a.test'\ntags = { Customer = 1 }\n", "targets[0].tags.Customer"),
     ("[[targets]]\nhost = 'mail.a.test'\nca_file = 'missing.pem'\n", "targets[0].ca_file"),
     ("[scan]\n[[targets]]\nhost = 'mail.a.test'\n", "scan: unknown key"),
+    ("[[targets]]\nhost = 'mail.a.test'\nprobes = ['smtp']\n", "targets[0].probes: unknown probe family"),
+    ("[[targets]]\nhost = 'mail.a.test'\nprobes = 'tls'\n", "targets[0].probes: expected a list"),
+    ("[[targets]]\nhost = 'mail.a.test'\nprobes = []\n", "targets[0].probes: expected a list"),
+    ("[defaults]\ncert_expiry_days = -1\n[[targets]]\nhost = 'mail.a.test'\n",
+     "defaults.cert_expiry_days: must be from 0 to 3650"),
+    ("[[targets]]\nhost = 'mail.a.test'\ncert_expiry_days = 1.5\n",
+     "targets[0].cert_expiry_days: expected an integer"),
+    ("[[targets]]\nhost = 'mail.a.test'\nemail = 'nobody'\n", "targets[0].email: expects an address"),
+    ("[defaults]\nemail = 3\n[[targets]]\nhost = 'mail.a.test'\n", "defaults.email: expected an address"),
 ])
 def test_bad_targets_files_are_refused_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(UsageError) as raised:

@@ -17,6 +17,10 @@ The host's status (`summary.status`, the engine's) is a property of
 case is an <error> with the reason, so a CI that reads JUnit goes red for a
 scan that saw nothing. XML 1.0 cannot carry most control characters, so
 server text has them shown as \\xNN before ElementTree escapes the rest.
+
+`scan --targets --junit` writes one <testsuites> holding each host's suites
+(`host_suites`), told apart by their `hostname`; a host that could not be
+scanned at all is one `casaudit.host` suite with an errored case (`error_suite`).
 """
 
 from __future__ import annotations
@@ -49,24 +53,40 @@ def xml_text(value: object) -> str:
 
 
 def render(document: Mapping[str, Any]) -> str:
-    findings = {(f.get("check"), f.get("endpoint")): f for f in document.get("findings", [])}
     hosts = ", ".join(str(t.get("host")) for t in document.get("targets", []))
-    suites: dict[str, list[Mapping[str, Any]]] = {}
-    for row in document.get("checks", []):
-        suites.setdefault(str(row.get("check")), []).append(row)
-
     root = ET.Element("testsuites", name=xml_text(f"casaudit {hosts}"))
     summary = document.get("summary", {})
     properties = ET.SubElement(root, "properties")
     for name, key in (("casaudit.status", "status"), ("casaudit.status_reason", "status_reason")):
         if summary.get(key) is not None:
             ET.SubElement(properties, "property", name=name, value=xml_text(summary[key]))
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    if summary.get("status") == "not_assessed":
-        _host_not_assessed(root, document, hosts)
-        totals["tests"] += 1
-        totals["errors"] += 1
-    for check, rows in suites.items():
+    suites = host_suites(document)
+    root.extend(suites)
+    for key, value in totals(suites).items():
+        root.set(key, str(value))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+COUNTS = ("tests", "failures", "errors", "skipped")
+
+
+def totals(suites: list[ET.Element]) -> dict[str, int]:
+    """The <testsuites> counts: the sum of its suites' own."""
+    return {key: sum(int(suite.get(key, "0")) for suite in suites) for key in COUNTS}
+
+
+def host_suites(document: Mapping[str, Any]) -> list[ET.Element]:
+    """One host's <testsuite> elements: one per check id, after `casaudit.host` when not assessed."""
+    findings = {(f.get("check"), f.get("endpoint")): f for f in document.get("findings", [])}
+    hosts = ", ".join(str(t.get("host")) for t in document.get("targets", []))
+    by_check: dict[str, list[Mapping[str, Any]]] = {}
+    for row in document.get("checks", []):
+        by_check.setdefault(str(row.get("check")), []).append(row)
+    holder = ET.Element("testsuites")
+    if document.get("summary", {}).get("status") == "not_assessed":
+        _host_not_assessed(holder, document, hosts)
+    for check, rows in by_check.items():
         accepted = sum(_accepted(findings.get((r.get("check"), r.get("endpoint"))), r) is not None
                        for r in rows)
         counts = {
@@ -75,18 +95,25 @@ def render(document: Mapping[str, Any]) -> str:
             "errors": sum(r.get("status") == "error" for r in rows),
             "skipped": sum(r.get("status") in SKIPPED for r in rows) + accepted,
         }
-        suite = ET.SubElement(root, "testsuite", {
+        suite = ET.SubElement(holder, "testsuite", {
             "name": xml_text(check), **{k: str(v) for k, v in counts.items()},
             "timestamp": xml_text(document.get("started_at", "")), "hostname": xml_text(hosts), "time": "0",
         })
         for row in rows:
             _testcase(suite, row, findings.get((row.get("check"), row.get("endpoint"))))
-        for key, value in counts.items():
-            totals[key] += value
-    for key, value in totals.items():
-        root.set(key, str(value))
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    return list(holder)
+
+
+def error_suite(host: str, kind: str, detail: str, started_at: str) -> ET.Element:
+    """The suite of a fleet host that has no scan document: one errored case saying why."""
+    suite = ET.Element("testsuite", {
+        "name": "casaudit.host", "tests": "1", "failures": "0", "errors": "1", "skipped": "0",
+        "timestamp": xml_text(started_at), "hostname": xml_text(host), "time": "0",
+    })
+    case = ET.SubElement(suite, "testcase", classname="casaudit.host", name=xml_text(host), time="0")
+    message = xml_text(f"{kind}: {detail}")
+    ET.SubElement(case, "error", type=xml_text(kind), message=message).text = message
+    return suite
 
 
 def _accepted(finding: Mapping[str, Any] | None, row: Mapping[str, Any]) -> Mapping[str, Any] | None:

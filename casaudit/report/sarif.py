@@ -17,6 +17,10 @@ A finding accepted by a baseline file keeps its result, with a
 at the location; status `accepted`; its justification) and its end date in
 `properties.acceptedUntil`. Code-scanning dashboards (GitHub's among them)
 show a suppressed result as dismissed, not as an open alert.
+
+`scan --targets --sarif` writes one log with a run per host (`build`'s run for
+each host's document); a host that could not be scanned at all gets
+`error_run`: no rules, no results, an unsuccessful invocation saying why.
 """
 
 from __future__ import annotations
@@ -214,3 +218,35 @@ def _result(finding: Mapping[str, Any], rule_index: int) -> dict[str, Any]:
                                    "justification": str(accepted.get("justification", ""))}]
         result["properties"]["acceptedUntil"] = accepted.get("expires")
     return result
+
+
+#: The notification of a fleet host that could not be scanned (no document: unresolvable, deadline...).
+HOST_ERROR: dict[str, Any] = {
+    "id": "casaudit.error", "name": "HostNotScanned",
+    "shortDescription": {"text": "The host could not be scanned: nothing about it was observed or judged"},
+    "defaultConfiguration": {"level": "error"},
+}
+
+
+def error_run(host: str, kind: str, detail: str, started_at: str, finished_at: str) -> dict[str, Any]:
+    """The run of a host that has no scan document: an unsuccessful invocation and why."""
+    from casaudit import __version__
+
+    return {
+        "tool": {"driver": {"name": "casaudit", "version": __version__, "rules": [],
+                            "notifications": [dict(HOST_ERROR)]}},
+        "invocations": [{
+            "executionSuccessful": False,
+            "startTimeUtc": started_at,
+            "endTimeUtc": finished_at,
+            "toolExecutionNotifications": [{
+                "level": "error",
+                "message": {"text": f"{host}: {kind}: {detail}"},
+                "descriptor": {"id": HOST_ERROR["id"], "index": 0},
+                "timeUtc": finished_at,
+            }],
+        }],
+        "results": [],
+        "properties": {"targets": [host], "casaudit": {"status": "error",
+                                                       "error": {"kind": kind, "detail": detail}}},
+    }
