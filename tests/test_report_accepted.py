@@ -78,7 +78,9 @@ def test_csv_has_accepted_columns_after_the_existing_ones(half_accepted):
     assert header[:len(findings_csv.COLUMNS)] == ["id", "severity", "check", "title", "endpoint",
                                                    "recommendations", "observed", "remediation",
                                                    "evidence", "references"]
-    assert header[len(findings_csv.COLUMNS):] == ["accepted", "accepted_until", "accepted_justification"]
+    # then acceptance, then the scanned host last (what tells hosts apart in a fleet's one file)
+    assert header[len(findings_csv.COLUMNS):] == ["accepted", "accepted_until", "accepted_justification",
+                                                  "host"]
     for finding, row in zip(half_accepted["findings"], body, strict=True):
         cells = dict(zip(header, row, strict=True))
         if finding["accepted"]:
