@@ -586,14 +586,18 @@ def lab_serve(
     posture: Annotated[str, typer.Option(
         metavar="NAME", help="Which posture to serve (see `casaudit lab list`).")],
 ) -> None:
-    """Serve one lab posture on loopback in the foreground until Ctrl-C."""
+    """Serve one lab posture on loopback in the foreground until Ctrl-C (or SIGTERM)."""
     import shlex
+    import signal
     import threading
 
     from casaudit.lab import Lab, posture_names
 
     if posture not in posture_names():
         raise UsageError(f"unknown posture {posture!r}; choose one of {', '.join(posture_names())}")
+    # SIGTERM (kill, systemd, a test harness) stops the lab as Ctrl-C does: its default
+    # action would skip the cleanup and leave the temporary directory with the CA key.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with Lab.start(posture) as lab:
         print(f"lab posture {posture}: {lab.posture.summary}")
         for service, number in sorted(lab.ports.items()):
@@ -602,7 +606,7 @@ def lab_serve(
         print(f"  CA     {lab.ca_file}")
         print("audit it with:")
         print("  casaudit scan " + " ".join(shlex.quote(arg) for arg in lab.scan_args()))
-        print("Ctrl-C stops the lab.", flush=True)
+        print("Ctrl-C (or SIGTERM) stops the lab.", flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
