@@ -92,15 +92,22 @@ def check_ca_file(path: Path) -> None:
 @functools.lru_cache(maxsize=64)
 def _check_ca_file(path: Path, mtime_ns: int, size: int) -> None:
     # Cached by path, time and size: a fleet scan shares one CA file across its hosts.
+    # The targets file reuses these messages after "--ca-file ": keep that prefix.
+    named = f"--ca-file {str(path)!r}"
+    if path.is_dir():
+        raise UsageError(f"{named}: is a directory, not a PEM file")
     try:
         ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(path))
     except FileNotFoundError:
-        raise UsageError(f"--ca-file {str(path)!r}: no such file") from None
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise UsageError(f"{named}: no such file") from None
+    except ssl.SSLError as exc:
+        if exc.reason == "NO_CERTIFICATE_OR_CRL_FOUND":  # empty, /dev/null, not PEM at all
+            raise UsageError(f"{named}: contains no PEM certificate") from None
         raise UsageError(
-            f"--ca-file {str(path)!r} is not a readable PEM file of CA certificates ({reason})"
-        ) from None
+            f"{named}: not a readable PEM file of CA certificates ({exc.reason or exc})") from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise UsageError(f"{named}: cannot be read ({reason})") from None
 
 
 def audit(

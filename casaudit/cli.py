@@ -30,8 +30,23 @@ _ClickUsageError: type[Exception] = next(
     cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "UsageError"
 )
 
+# "\b" keeps click from re-wrapping the paragraph that follows: one exit code a line.
+_SCAN_EXIT_CODES = (
+    "Exit codes (the first that holds wins):\n\n\b\n"
+    "  2    bad usage, or a scan that could not start\n"
+    "  130  interrupted (what finished is still written)\n"
+    "  3    a host not assessed (nothing answered; with --targets also a host\n"
+    "       that could not be scanned; with --fail-on-unassessed also a host\n"
+    "       only partially assessed), whatever its findings\n"
+    "  1    a finding at or above --fail-on (not accepted by --baseline;\n"
+    "       with --diff-only, new)\n"
+    "  0    otherwise"
+)
+
 app = typer.Typer(
     name="casaudit",
+    epilog=_SCAN_EXIT_CODES.replace("Exit codes", "Exit codes of scan", 1)
+    + "\n\nOther commands exit 0, or 2 on bad usage; diff also 1 (see: casaudit diff --help).",
     help=(
         "Audit Microsoft Exchange Client Access endpoints from the outside: TLS, HTTP "
         "authentication, POP3/IMAP4, Autodiscover and version, mapped to Microsoft's "
@@ -43,6 +58,28 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+class _Command(typer.core.TyperCommand):
+    """Arguments listed by name alone in --help: recent typer appends the value's type to
+    it (`HOST <str>`), which reads as markup rather than as a value to give."""
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                arguments.append((record[0].split(" <", 1)[0], record[1]))
+            else:
+                options.append(record)
+        for title, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
 lab_app = typer.Typer(help="The built-in lab of emulated Client Access servers on loopback.",
                       no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(lab_app, name="lab")
@@ -54,6 +91,9 @@ class FailOn(StrEnum):
     medium = "medium"
     low = "low"
     info = "info"
+
+
+_SEVERITIES = ", ".join(level.value for level in FailOn)
 
 
 def _version(value: bool) -> None:
@@ -71,24 +111,24 @@ def _root(
 
 
 @app.command(
+    cls=_Command,
     epilog=(
         "Examples:\n\n"
         "  casaudit scan mail.example.com --html report.html\n\n"
         "  casaudit scan mail.example.com --resolve mail.example.com:192.0.2.10 --json -   "
         "(before DNS points at the new server)\n\n"
         "  casaudit scan mail.example.com --fail-on medium   (a pre-go-live gate)\n\n"
-        "Exit codes (the first that holds wins): 2 bad usage or a scan that could not start; "
-        "130 interrupted; 3 a host not assessed (nothing answered; with "
-        "--fail-on-unassessed also a host only partially assessed; with --targets also a "
-        "host that could not be scanned), whatever its findings; 1 a finding at or above "
-        "--fail-on (not accepted by --baseline; with --diff-only, new); 0 otherwise."
+        + _SCAN_EXIT_CODES
     )
 )
 def scan(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Argument(
-        help="The Client Access host to audit, e.g. mail.example.com. Not with --targets.")] = None,
+        metavar="HOST",
+        help="The Client Access host to audit, e.g. mail.example.com (a name or IP address, "
+             "not a URL; ports with --port). Not with --targets.")] = None,
     domain: Annotated[str | None, typer.Option(
+        metavar="DOMAIN",
         help="The mail domain (for Autodiscover names). Default: HOST without its first label. "
              "Not with --targets: set `domain` per target.")] = None,
     resolve: Annotated[list[str] | None, typer.Option(
@@ -121,16 +161,17 @@ def scan(
         "--csv", metavar="PATH", help="Write the findings as CSV for spreadsheets (with --targets, "
         "every host's rows; the host column tells them apart).")] = None,
     fail_on: Annotated[FailOn, typer.Option(
-        help="Exit 1 when a finding is at or above this severity.")] = FailOn.high,
+        metavar="SEVERITY", help="Exit 1 when a finding is at or above this severity: "
+                                 f"{_SEVERITIES}.")] = FailOn.high,
     fail_on_unassessed: Annotated[bool, typer.Option(
         "--fail-on-unassessed",
         help="Exit 3 also when a host was only partially assessed (some check rows that "
              "apply got no usable answer), not only when nothing answered: for CI gates "
              "that must have looked at everything.")] = False,
     timeout: Annotated[float, typer.Option(
-        min=0.1, max=300, help="Seconds allowed for each network step.")] = 10.0,
+        min=0.1, max=300, metavar="SECONDS", help="Seconds allowed for each network step.")] = 10.0,
     concurrency: Annotated[int, typer.Option(
-        min=1, max=64, help="Probes run at once against the host.")] = 8,
+        min=1, max=64, metavar="N", help="Probes run at once against the host.")] = 8,
     email: Annotated[str | None, typer.Option(
         metavar="ADDRESS",
         help="The mailbox address Autodiscover is asked about; its domain is the default "
@@ -154,9 +195,10 @@ def scan(
         "--targets", metavar="FILE", help="Scan every host of this TOML targets file "
         "(see docs/scheduled-scans.md) instead of HOST; --html and --pdf are then directories.")] = None,
     parallel: Annotated[int, typer.Option(
-        min=1, max=1024, help="With --targets only: hosts scanned at once.")] = 16,
+        min=1, max=1024, metavar="N", help="With --targets only: hosts scanned at once.")] = 16,
     workers: Annotated[int, typer.Option(
-        min=1, max=256, help="With --targets only: processes sharing the --parallel hosts, so that "
+        min=1, max=256, metavar="N", help="With --targets only: processes sharing the --parallel hosts, "
+        "so that "
         "the scan's CPU work can use N cores (e.g. one per core when the machine has cores to "
         "spare; each process adds memory).")] = 1,
     rate: Annotated[float | None, typer.Option(
@@ -200,7 +242,7 @@ def scan(
         if _given(ctx, name):
             raise UsageError(f"--{name} is for --targets (many hosts); a single HOST is one scan")
     assert host is not None
-    from casaudit.api import ScanOptions, audit
+    from casaudit.api import ScanOptions, audit, check_ca_file
     from casaudit.names import default_domain
     from casaudit.plan import (
         DEFAULT_PORTS,
@@ -217,8 +259,8 @@ def scan(
         service, number = parse_port_override(text)
         ports[service] = number
     pins = dict(parse_pin(text) for text in resolve or [])
-    if ca_file is not None and not ca_file.is_file():
-        raise UsageError(f"--ca-file {str(ca_file)!r}: no such file")
+    if ca_file is not None:
+        check_ca_file(ca_file)  # before any traffic, in the same words as a targets file's ca_file
     address, email_domain = parse_email(email) if email is not None else (None, None)
     if domain:
         mail_domain = normalise_host(domain, "--domain")
@@ -533,6 +575,7 @@ def list_checks() -> None:
 
 
 @app.command(
+    cls=_Command,
     epilog=(
         "Examples:\n\n"
         "  casaudit report scan.json --html report.html --pdf report.pdf\n\n"
@@ -567,13 +610,13 @@ def report(
 _DB_HELP = "The history database (default: $XDG_DATA_HOME/casaudit/history.sqlite3)."
 
 
-@app.command()
+@app.command(cls=_Command)
 def history(
-    host: Annotated[str | None, typer.Argument(help="Only this host's scans.")] = None,
+    host: Annotated[str | None, typer.Argument(metavar="HOST", help="Only this host's scans.")] = None,
     db: Annotated[Path | None, typer.Option(
         "--db", metavar="PATH", help=_DB_HELP)] = None,
     limit: Annotated[int, typer.Option(
-        min=1, max=100000, help="Show at most this many scans, newest first.")] = 50,
+        min=1, max=100000, metavar="N", help="Show at most this many scans, newest first.")] = 50,
 ) -> None:
     """List past scans from the history: id, time, host, status, findings by severity."""
     from casaudit.history_commands import print_history
@@ -586,18 +629,27 @@ def history(
 
 
 @app.command(
+    cls=_Command,
     epilog="Examples:\n\n  casaudit diff   (each host: its latest scan against the one before)\n\n"
            "  casaudit diff 12 15   (scan ids from `casaudit history`)\n\n"
-           "  casaudit diff old.json new.json"
+           "  casaudit diff old.json new.json\n\n"
+           "Exit codes:\n\n\b\n"
+           "  2    bad usage, or a scan id or file that cannot be read\n"
+           "  1    a new finding, not accepted, at or above --fail-on\n"
+           "  0    otherwise"
 )
 def diff(
-    old: Annotated[str | None, typer.Argument(help="Scan id or casaudit.scan/1 JSON file.")] = None,
-    new: Annotated[str | None, typer.Argument(help="Scan id or casaudit.scan/1 JSON file.")] = None,
-    host: Annotated[str | None, typer.Option(help="Without OLD NEW: only this host.")] = None,
+    old: Annotated[str | None, typer.Argument(
+        metavar="OLD", help="Scan id or casaudit.scan/1 JSON file.")] = None,
+    new: Annotated[str | None, typer.Argument(
+        metavar="NEW", help="Scan id or casaudit.scan/1 JSON file.")] = None,
+    host: Annotated[str | None, typer.Option(
+        metavar="HOST", help="Without OLD NEW: only this host.")] = None,
     db: Annotated[Path | None, typer.Option(
         "--db", metavar="PATH", help=_DB_HELP)] = None,
     fail_on: Annotated[FailOn, typer.Option(
-        help="Exit 1 when a new, not accepted finding is at or above this severity.")] = FailOn.high,
+        metavar="SEVERITY", help="Exit 1 when a new, not accepted finding is at or above this "
+                                 f"severity: {_SEVERITIES}.")] = FailOn.high,
 ) -> None:
     """Show new, resolved and changed findings between two scans (default: the two latest of each host)."""
     from casaudit.history_commands import run_diff
@@ -613,16 +665,21 @@ def diff(
 
 @lab_app.command("serve")
 def lab_serve(
-    posture: Annotated[str, typer.Option(help="Which posture to serve (see `casaudit lab list`).")],
+    posture: Annotated[str, typer.Option(
+        metavar="NAME", help="Which posture to serve (see `casaudit lab list`).")],
 ) -> None:
-    """Serve one lab posture on loopback in the foreground until Ctrl-C."""
+    """Serve one lab posture on loopback in the foreground until Ctrl-C (or SIGTERM)."""
     import shlex
+    import signal
     import threading
 
     from casaudit.lab import Lab, posture_names
 
     if posture not in posture_names():
         raise UsageError(f"unknown posture {posture!r}; choose one of {', '.join(posture_names())}")
+    # SIGTERM (kill, systemd, a test harness) stops the lab as Ctrl-C does: its default
+    # action would skip the cleanup and leave the temporary directory with the CA key.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with Lab.start(posture) as lab:
         print(f"lab posture {posture}: {lab.posture.summary}")
         for service, number in sorted(lab.ports.items()):
@@ -631,7 +688,7 @@ def lab_serve(
         print(f"  CA     {lab.ca_file}")
         print("audit it with:")
         print("  casaudit scan " + " ".join(shlex.quote(arg) for arg in lab.scan_args()))
-        print("Ctrl-C stops the lab.", flush=True)
+        print("Ctrl-C (or SIGTERM) stops the lab.", flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
@@ -649,7 +706,7 @@ def lab_list() -> None:
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Where the reports go.")] = Path("casaudit-demo"),
+    out: Annotated[Path, typer.Option(metavar="DIR", help="Where the reports go.")] = Path("casaudit-demo"),
 ) -> None:
     """Start the lab, scan every posture, and write HTML and JSON reports."""
     from casaudit.demo import run_demo
@@ -659,11 +716,17 @@ def demo(
 
 def main() -> None:
     try:
-        code = app(standalone_mode=False)
+        # Named, not detected: `python -m casaudit` would otherwise tell users to run
+        # "python -m casaudit scan --help", and a test runner its own name.
+        code = app(standalone_mode=False, prog_name="casaudit")
     except _ClickUsageError as exc:
-        context = getattr(exc, "ctx", None)
-        hint = f" (see: {context.command_path} --help)" if context is not None else ""
-        _fatal(exc.format_message() + hint)  # type: ignore[attr-defined]
+        from casaudit.usage_errors import is_bare_group, usage_message
+
+        if is_bare_group(exc):
+            # `casaudit` or `casaudit lab` alone: their help, as written (git and pip do the same).
+            sys.stderr.write(exc.format_message().rstrip("\n") + "\n")  # type: ignore[attr-defined]
+            sys.exit(EXIT_USAGE)
+        _fatal(usage_message(exc))
     except CasauditError as exc:
         from casaudit.probes.pacing import HostDeadlineExceeded
 

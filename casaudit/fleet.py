@@ -113,6 +113,8 @@ def scan_host(scan_target: ScanTarget, cancel: threading.Event) -> HostResult:
 
 
 OnResult = Callable[[int, HostResult], HostResult]
+#: Told `(index, target)` as a host's scan starts, in the thread that scans it.
+OnStart = Callable[[int, ScanTarget], None]
 
 
 def run_fleet(
@@ -121,7 +123,9 @@ def run_fleet(
     on_result: OnResult | None = None,
     cancel: threading.Event | None = None,
     workers: int = 1,
+    on_start: OnStart | None = None,
 ) -> FleetRun:
+    """`on_start` is called only with workers == 1: worker processes do not report starts."""
     cancel = cancel or threading.Event()
     workers = min(workers, len(targets), max(1, parallel))
     if workers > 1:
@@ -131,8 +135,14 @@ def run_fleet(
     interrupted = False
     pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="host")
     futures: dict[Future[HostResult], int] = {}
+
+    def scan(index: int, target: ScanTarget) -> HostResult:
+        if on_start is not None and not cancel.is_set():
+            on_start(index, target)
+        return scan_host(target, cancel)
+
     try:
-        futures = {pool.submit(scan_host, t, cancel): i for i, t in enumerate(targets)}
+        futures = {pool.submit(scan, i, t): i for i, t in enumerate(targets)}
         pending = set(futures)
         while pending:
             # A timed wait, so that Ctrl-C reaches this thread promptly.

@@ -33,16 +33,71 @@ DEFAULT_PORTS: Mapping[str, int] = {
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
 
-def normalise_host(text: str, what: str = "HOST") -> str:
-    """A DNS name or IP literal, lower-cased; anything else is a usage error."""
+#: How the command line sets a port; a targets file passes its own (`ports = { https = 443 }`).
+PORT_OPTION = "--port {service}={port}"
+_SCHEME_SERVICES = {"http": "http", "https": "https", "pop": "pop3", "pop3": "pop3", "pop3s": "pop3s",
+                    "pops": "pop3s", "imap": "imap", "imaps": "imaps"}
+
+
+def normalise_host(text: str, what: str = "HOST", port_syntax: str = PORT_OPTION) -> str:
+    """A DNS name or IP literal, lower-cased; anything else is a usage error, which says how
+    to give a URL's or a `host:port`'s parts when that is what `text` is."""
+    name = _host_or_none(text)
+    if name is not None:
+        return name
+    hint = _url_or_port_hint(text.strip(), port_syntax)
+    if hint is not None:
+        raise UsageError(f"{what} {text!r} is a host name, not {hint}")
+    raise UsageError(f"{what} {text!r} is not a valid host name or IP address")
+
+
+def _host_or_none(text: str) -> str | None:
     name = text.strip().lower().rstrip(".")
     try:
         return str(ipaddress.ip_address(name.strip("[]")))
     except ValueError:
         pass
     if not name or len(name) > 253 or not all(_LABEL.match(label) for label in name.split(".")):
-        raise UsageError(f"{what} {text!r} is not a valid host name or IP address")
+        return None
     return name
+
+
+def _url_or_port_hint(text: str, port_syntax: str) -> str | None:
+    """"a URL: give mail.example.com ..." for https://mail.example.com/, and the like for
+    mail.example.com:443 or [::1]:443; None when `text` is neither."""
+    scheme, is_url, rest = text.partition("://")
+    if is_url:
+        authority = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+        service = _SCHEME_SERVICES.get(scheme.lower(), "https")
+    else:
+        authority, service = text, None
+    host_text, port_text = _split_authority(authority)
+    host = _host_or_none(host_text)
+    if host is None or (not is_url and not port_text):
+        return None
+    port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else None
+    if port is not None:
+        service = service or _service_for(port)
+        how = f"give {host} and the port with {port_syntax.format(service=service, port=port)}"
+    else:
+        how = f"give {host} (ports with {port_syntax.format(service='https', port=8443)})"
+    return f"{'a URL' if is_url else 'a host:port'}: {how}"
+
+
+def _split_authority(authority: str) -> tuple[str, str]:
+    """host and port of "host:port" or "[v6]:port"; a bare IPv6 address has no port."""
+    bracketed = re.fullmatch(r"\[([^\]]+)\](?::(.*))?", authority)
+    if bracketed:
+        return bracketed.group(1), bracketed.group(2) or ""
+    if authority.count(":") == 1:
+        host, _, port = authority.partition(":")
+        return host, port
+    return authority, ""
+
+
+def _service_for(port: int) -> str:
+    """The service that listens on `port` by default; https for a port of no default service."""
+    return next((service for service, number in DEFAULT_PORTS.items() if number == port), "https")
 
 
 def parse_port_override(text: str) -> tuple[str, int]:

@@ -221,12 +221,16 @@ def scan_targets(
             fleet_report.write_host_html(entry, html_dir)
         if scan is not None:
             extra_formats.add(index, scan)
-        progress.done(host, entry["status"])
+        progress.done(index, host, entry["status"])
         return host
 
     try:
-        with _sigterm_as_interrupt():
-            run = run_fleet(targets, parallel, on_result, threading.Event(), workers=workers)
+        try:
+            with _sigterm_as_interrupt():
+                run = run_fleet(targets, parallel, on_result, threading.Event(), workers=workers,
+                                on_start=progress.started)
+        finally:
+            progress.close()  # before the summary goes to stdout
         document = spool.document(run)
         _write_fleet_outputs(run, spool, document, used, options, json_out, html_dir, extra_formats)
     finally:
@@ -306,15 +310,59 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 class _Progress:
-    """One line per finished host on stderr, only when stderr is a terminal."""
+    """Fleet progress on stderr, only when stderr is a terminal; nothing at all otherwise.
+
+    A live area (rich) shows the overall bar (done/total, elapsed) and each host in flight
+    with how long it has run; a line per finished host is printed above it, so that what
+    finished stays in the scrollback. Hosts in flight are reported by the scanning
+    threads (`started`), finished ones by the caller's thread (`done`).
+    """
 
     def __init__(self, total: int) -> None:
         self._total, self._count = total, 0
-        self._on = sys.stderr.isatty()
+        self._live: Any = None
+        self._in_flight: dict[int, Any] = {}
+        if sys.stderr.isatty():
+            self._live = _live_progress()
+            self._overall = self._live.add_task("hosts", total=total, count=f"0/{total}")
+            self._live.start()
 
-    def done(self, host: HostResult, status: str) -> None:
+    def started(self, index: int, target: ScanTarget) -> None:
+        live = self._live  # once: close() may run meanwhile (Ctrl-C)
+        if live is not None:
+            # total=None: a pulsing bar, as nobody knows how long a host takes.
+            self._in_flight[index] = live.add_task(safe(target.target.host, 80), total=None, count="")
+
+    def done(self, index: int, host: HostResult, status: str) -> None:
         """`status` is the host's fleet entry status: its scan's summary.status, or "error"."""
         self._count += 1
-        if self._on:
-            state = status_label(status) if host.error is None else f"error ({host.error.kind})"
-            sys.stderr.write(f"[{self._count}/{self._total}] {safe(host.host)}: {state}\n")
+        if self._live is None:
+            return
+        state = status_label(status) if host.error is None else f"error ({host.error.kind})"
+        task = self._in_flight.pop(index, None)
+        if task is not None:
+            self._live.remove_task(task)
+        self._live.update(self._overall, advance=1, count=f"{self._count}/{self._total}")
+        from rich.text import Text
+
+        self._live.console.print(Text(f"[{self._count}/{self._total}] {safe(host.host)}: {state}"))
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
+def _live_progress() -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    # markup=False: host names come from a file, "[" in one must not be read as style.
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        TextColumn("{task.fields[count]}", markup=False),
+        TimeElapsedColumn(),
+        console=Console(stderr=True, highlight=False),
+        transient=True,
+    )

@@ -201,7 +201,7 @@ class _Reader:
         if not isinstance(value, str):
             raise self.error(key, f"expected a string, got {_type(value)}")
         try:
-            return normalise_host(value, "host")
+            return normalise_host(value, "host", port_syntax="ports = {{ {service} = {port} }}")
         except UsageError as exc:
             raise self.error(key, str(exc)) from None
 

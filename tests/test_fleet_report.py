@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
 
 import pytest
@@ -85,9 +86,12 @@ def test_progress_line_shows_the_hosts_status(monkeypatch):
     err.isatty = lambda: True  # type: ignore[method-assign]
     monkeypatch.setattr(sys, "stderr", err)
     progress = _Progress(3)
-    progress.done(_host("mail.a.test"), "partially_assessed")
-    progress.done(_host("mail.b.test"), "not_assessed")
-    progress.done(_host("mail.c.test", HostError("deadline", "too slow")), "error")
-    assert err.getvalue().splitlines() == [
+    progress.done(0, _host("mail.a.test"), "partially_assessed")
+    progress.done(1, _host("mail.b.test"), "not_assessed")
+    progress.done(2, _host("mail.c.test", HostError("deadline", "too slow")), "error")
+    progress.close()
+    # (the finished lines, without the live area drawn around them)
+    printed = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err.getvalue())
+    assert re.findall(r"\[\d/3\] [^\r\n]*", printed) == [
         "[1/3] mail.a.test: partially assessed", "[2/3] mail.b.test: not assessed",
         "[3/3] mail.c.test: error (deadline)"]

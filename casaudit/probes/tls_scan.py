@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import ssl
 import threading
 import warnings
@@ -110,9 +111,13 @@ _STARTTLS = {
 }
 _MAX_CHAIN = 10
 
-# sslyze parses its bundled trust stores, some of whose old roots cryptography warns
-# about on every scan; the warning is about sslyze's data, not about the server.
+# sslyze parses its bundled trust stores, and TrustAnchors.load the system bundle and
+# --ca-file, some of whose old roots (non-positive serial numbers) cryptography warns
+# about on every scan; the warning is about that data, not about the server. Installed
+# once, process-wide: warnings.catch_warnings() around each parse is not thread-safe
+# (a thread leaving it restores the filters under another one still parsing).
 warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning, module=r"sslyze\.")
+warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning, module=re.escape(__name__) + "$")
 
 
 @dataclass(frozen=True)
@@ -434,10 +439,9 @@ class TrustAnchors:
 
 def _read_pem_bundle(path: Path) -> list[x509.Certificate]:
     try:
-        with warnings.catch_warnings():
-            # Old roots in system bundles carry non-positive serial numbers.
-            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-            return list(x509.load_pem_x509_certificates(path.read_bytes()))
+        # Old roots in system bundles carry non-positive serial numbers: the module's
+        # warning filter (above) keeps cryptography's deprecation warning quiet.
+        return list(x509.load_pem_x509_certificates(path.read_bytes()))
     except (OSError, ValueError):
         return []
 
