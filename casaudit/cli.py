@@ -681,15 +681,17 @@ def lab_serve(
     # action would skip the cleanup and leave the temporary directory with the CA key.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with Lab.start(posture) as lab:
-        print(f"lab posture {posture}: {lab.posture.summary}")
-        for service, number in sorted(lab.ports.items()):
-            print(f"  {service:6} {lab.address}:{number}")
-        print(f"  dns    {lab.dns_server}")
-        print(f"  CA     {lab.ca_file}")
-        print("audit it with:")
-        print("  casaudit scan " + " ".join(shlex.quote(arg) for arg in lab.scan_args()))
-        print("Ctrl-C (or SIGTERM) stops the lab.", flush=True)
+        # The whole announcement is inside the try: a signal that lands while the last line
+        # is being flushed (the moment a supervisor sees it) still stops the lab cleanly.
         try:
+            print(f"lab posture {posture}: {lab.posture.summary}")
+            for service, number in sorted(lab.ports.items()):
+                print(f"  {service:6} {lab.address}:{number}")
+            print(f"  dns    {lab.dns_server}")
+            print(f"  CA     {lab.ca_file}")
+            print("audit it with:")
+            print("  casaudit scan " + " ".join(shlex.quote(arg) for arg in lab.scan_args()))
+            print("Ctrl-C (or SIGTERM) stops the lab.", flush=True)
             threading.Event().wait()
         except KeyboardInterrupt:
             print("lab stopped")
