@@ -99,4 +99,4 @@ def _load(history: History, text: str) -> tuple[str, dict[str, Any]]:
         return _label(row), _document(history, row.id)
     from casaudit.report import document as doc_io
 
-    return text, doc_io.load(Path(text))
+    return text, doc_io.load_comparable(Path(text))
