@@ -527,7 +527,8 @@ def _cannot_render(exc: Exception) -> bool:
     return jinja is not None and isinstance(exc, jinja.UndefinedError)
 
 
-_DB_HELP = "The history database (default: $XDG_DATA_HOME/casaudit/history.sqlite3)."
+_DB_HELP = ("The history database `casaudit scan` records in (default: "
+            "$XDG_DATA_HOME/casaudit/history.sqlite3); read only, never created here.")
 
 
 @app.command()
@@ -539,13 +540,10 @@ def history(
         min=1, max=100000, help="Show at most this many scans, newest first.")] = 50,
 ) -> None:
     """List past scans from the history: id, time, host, status, findings by severity."""
-    from casaudit.history_commands import print_history
+    from casaudit.history_commands import run_history
     from casaudit.plan import normalise_host
-    from casaudit.runs import open_history
 
-    with open_history(db, True, False) as store:
-        assert store is not None
-        print_history(store, normalise_host(host) if host else None, limit, sys.stdout)
+    run_history(db, normalise_host(host) if host else None, limit, sys.stdout)
 
 
 @app.command(
@@ -556,21 +554,22 @@ def history(
 def diff(
     old: Annotated[str | None, typer.Argument(help="Scan id or casaudit.scan/1 JSON file.")] = None,
     new: Annotated[str | None, typer.Argument(help="Scan id or casaudit.scan/1 JSON file.")] = None,
-    host: Annotated[str | None, typer.Option(help="Without OLD NEW: only this host.")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="Without OLD NEW: only this host (refused with OLD NEW).")] = None,
     db: Annotated[Path | None, typer.Option(
         "--db", metavar="PATH", help=_DB_HELP)] = None,
     fail_on: Annotated[FailOn, typer.Option(
         help="Exit 1 when a new, not accepted finding is at or above this severity.")] = FailOn.high,
 ) -> None:
-    """Show new, resolved and changed findings between two scans (default: the two latest of each host)."""
+    """Show new, resolved and changed findings between two scans (default: the two latest of each host).
+
+    OLD and NEW must be assessed scans of the same host.
+    """
     from casaudit.history_commands import run_diff
     from casaudit.plan import normalise_host
-    from casaudit.runs import open_history
 
-    with open_history(db, True, False) as store:
-        assert store is not None
-        code = run_diff(store, old, new, normalise_host(host) if host else None,
-                        Severity(fail_on.value), sys.stdout)
+    code = run_diff(db, old, new, normalise_host(host) if host else None,
+                    Severity(fail_on.value), sys.stdout)
     raise typer.Exit(code)
 
 
