@@ -357,7 +357,7 @@ def _credentials(address: str | None) -> Any:
 
 @dataclass(frozen=True)
 class Outputs:
-    """The files a scan or a re-render writes; `json` may be "-" for stdout."""
+    """The files a scan or a re-render writes; any but `pdf` may be "-" for stdout (one at most)."""
 
     json: str | None = None
     html: Path | None = None
@@ -369,18 +369,32 @@ class Outputs:
     def any(self) -> bool:
         return any((self.json, self.html, self.pdf, self.sarif, self.junit, self.csv))
 
+    def on_stdout(self) -> list[str]:
+        """The options whose output goes to stdout ("-")."""
+        named = (("--json", self.json), ("--html", self.html), ("--pdf", self.pdf),
+                 ("--sarif", self.sarif), ("--junit", self.junit), ("--csv", self.csv))
+        return [option for option, path in named if path is not None and str(path) == "-"]
+
     def preflight(self, fleet: bool = False) -> None:
         """Refuse before any traffic what would only fail at the end.
 
-        With `fleet` (scan --targets) --html and --pdf are directories.
+        With `fleet` (scan --targets) --html and --pdf are directories, and only --json
+        may go to stdout.
         """
+        to_stdout = self.on_stdout()
+        if "--pdf" in to_stdout:
+            raise UsageError("--pdf cannot go to stdout (-): give a file")
+        if len(to_stdout) > 1:
+            raise UsageError(f"only one output can go to stdout (-), not {' and '.join(to_stdout)}")
+        if fleet and to_stdout and to_stdout != ["--json"]:
+            raise UsageError(f"{to_stdout[0]} -: with --targets only --json can go to stdout")
         if self.json is not None and self.json != "-":
             _check_file("--json", Path(self.json))
         for option, path in (("--sarif", self.sarif), ("--junit", self.junit), ("--csv", self.csv)):
-            if path is not None:
+            if path is not None and str(path) != "-":
                 _check_file(option, path)
         for option, path in (("--html", self.html), ("--pdf", self.pdf)):
-            if path is not None:
+            if path is not None and str(path) != "-":
                 (_check_directory if fleet else _check_file)(option, path)
         if self.pdf is not None:
             from casaudit.report.pdf import require_chromium
@@ -480,19 +494,20 @@ def _write_outputs(
     # Each renderer is imported only when its output is asked for (Jinja2 for HTML...).
     from casaudit.report import document as doc_io
 
-    to_stdout = outputs.json == "-"
-    if to_stdout:
+    # With an output on stdout (-), stdout carries only it: the rest goes to stderr.
+    to_stdout = bool(outputs.on_stdout())
+    if outputs.json == "-":
         sys.stdout.write(doc_io.dumps(document))
-    elif callable(summary):
+    elif not to_stdout and callable(summary):
         summary(document, sys.stdout)
-    elif summary:
+    elif not to_stdout and summary:
         from casaudit.report import terminal
 
         # A report that lists every finding: the summary may send the reader there.
         full_report = bool((outputs.json and not to_stdout) or outputs.html or outputs.pdf or outputs.csv)
         terminal.summary(document, sys.stdout, full_report=full_report)
     written: list[tuple[str, object]] = []
-    if outputs.json and not to_stdout:
+    if outputs.json and outputs.json != "-":
         _write(Path(outputs.json), doc_io.dumps(document), "--json")
         written.append(("JSON", outputs.json))
     if outputs.html or outputs.pdf:
@@ -524,10 +539,20 @@ def _write_outputs(
         written.append(("CSV", outputs.csv))
     stream = sys.stderr if to_stdout else sys.stdout
     for label, path in written:
-        stream.write(f"{label} report: {path}\n")
+        if str(path) != "-":
+            stream.write(f"{label} report: {path}\n")
 
 
 def _write(path: Path, text: str, option: str, encoding: str = "utf-8") -> None:
+    if str(path) == "-":
+        sys.stdout.flush()
+        stream = getattr(sys.stdout, "buffer", None)
+        if stream is None:
+            sys.stdout.write(text)
+        else:
+            stream.write(text.encode(encoding))
+            stream.flush()
+        return
     try:
         path.write_text(text, encoding=encoding)
     except OSError as exc:
@@ -579,35 +604,58 @@ def list_checks() -> None:
     epilog=(
         "Examples:\n\n"
         "  casaudit report scan.json --html report.html --pdf report.pdf\n\n"
-        "  casaudit report scan.json --sarif casaudit.sarif --junit casaudit.xml --csv findings.csv"
+        "  casaudit report scan.json --sarif casaudit.sarif --junit casaudit.xml --csv findings.csv\n\n"
+        "  casaudit scan mail.example.com --json - | casaudit report - --sarif -   "
+        "(stdin to stdout)"
     )
 )
 def report(
-    scan_json: Annotated[Path, typer.Argument(metavar="SCAN.json", help="A casaudit.scan/1 document.")],
+    scan_json: Annotated[Path, typer.Argument(
+        metavar="SCAN.json", help="A casaudit.scan/1 document; - reads it from stdin.")],
     html_out: Annotated[Path | None, typer.Option(
-        "--html", metavar="PATH", help="Write the HTML report (one self-contained file).")] = None,
+        "--html", metavar="PATH|-", help="Write the HTML report (one self-contained file).")] = None,
     pdf_out: Annotated[Path | None, typer.Option(
         "--pdf", metavar="PATH", help="Write the report as PDF (needs Chromium).")] = None,
     sarif_out: Annotated[Path | None, typer.Option(
-        "--sarif", metavar="PATH", help="Write the findings as SARIF 2.1.0.")] = None,
+        "--sarif", metavar="PATH|-", help="Write the findings as SARIF 2.1.0.")] = None,
     junit_out: Annotated[Path | None, typer.Option(
-        "--junit", metavar="PATH", help="Write JUnit XML: one test case per check and endpoint.")] = None,
+        "--junit", metavar="PATH|-", help="Write JUnit XML: one test case per check and endpoint.")] = None,
     csv_out: Annotated[Path | None, typer.Option(
-        "--csv", metavar="PATH", help="Write the findings as CSV for spreadsheets.")] = None,
+        "--csv", metavar="PATH|-", help="Write the findings as CSV for spreadsheets.")] = None,
 ) -> None:
-    """Render reports again from a saved scan, with no network."""
+    """Render reports again from a saved scan, with no network.
+
+    One output may be - for stdout; the "... report: PATH" lines then go to stderr.
+    """
     from casaudit.report import document as doc_io
 
     outputs = Outputs(html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out, csv=csv_out)
     if not outputs.any():
         raise UsageError("nothing to write: give at least one of --html, --pdf, --sarif, --junit, --csv")
+    outputs.preflight()
     # Validated against the schema first: a damaged document is one line, not a traceback.
     document = doc_io.load_valid(scan_json)
-    outputs.preflight()
-    _write_outputs(document, outputs, summary=False)
+    try:
+        _write_outputs(document, outputs, summary=False)
+    except Exception as exc:
+        # The schema may let through what a renderer cannot read: still one line, not a traceback.
+        if isinstance(exc, CasauditError) or not _cannot_render(exc):
+            raise
+        raise UsageError(f"{doc_io.display_name(scan_json)}: cannot render: "
+                         f"{type(exc).__name__}: {exc}") from None
 
 
-_DB_HELP = "The history database (default: $XDG_DATA_HOME/casaudit/history.sqlite3)."
+def _cannot_render(exc: Exception) -> bool:
+    """Is this how a renderer fails on a document it cannot read (a missing key, a wrong type)?"""
+    if isinstance(exc, (LookupError, TypeError, AttributeError, ValueError)):
+        return True
+    # jinja2 is loaded only when the HTML renderer ran; StrictUndefined raises this.
+    jinja = sys.modules.get("jinja2.exceptions")
+    return jinja is not None and isinstance(exc, jinja.UndefinedError)
+
+
+_DB_HELP = ("The history database `casaudit scan` records in (default: "
+            "$XDG_DATA_HOME/casaudit/history.sqlite3); read only, never created here.")
 
 
 @app.command(cls=_Command)
@@ -619,13 +667,10 @@ def history(
         min=1, max=100000, metavar="N", help="Show at most this many scans, newest first.")] = 50,
 ) -> None:
     """List past scans from the history: id, time, host, status, findings by severity."""
-    from casaudit.history_commands import print_history
+    from casaudit.history_commands import run_history
     from casaudit.plan import normalise_host
-    from casaudit.runs import open_history
 
-    with open_history(db, True, False) as store:
-        assert store is not None
-        print_history(store, normalise_host(host) if host else None, limit, sys.stdout)
+    run_history(db, normalise_host(host) if host else None, limit, sys.stdout)
 
 
 @app.command(
@@ -644,22 +689,22 @@ def diff(
     new: Annotated[str | None, typer.Argument(
         metavar="NEW", help="Scan id or casaudit.scan/1 JSON file.")] = None,
     host: Annotated[str | None, typer.Option(
-        metavar="HOST", help="Without OLD NEW: only this host.")] = None,
+        metavar="HOST", help="Without OLD NEW: only this host (refused with OLD NEW).")] = None,
     db: Annotated[Path | None, typer.Option(
         "--db", metavar="PATH", help=_DB_HELP)] = None,
     fail_on: Annotated[FailOn, typer.Option(
         metavar="SEVERITY", help="Exit 1 when a new, not accepted finding is at or above this "
                                  f"severity: {_SEVERITIES}.")] = FailOn.high,
 ) -> None:
-    """Show new, resolved and changed findings between two scans (default: the two latest of each host)."""
+    """Show new, resolved and changed findings between two scans (default: the two latest of each host).
+
+    OLD and NEW must be assessed scans of the same host.
+    """
     from casaudit.history_commands import run_diff
     from casaudit.plan import normalise_host
-    from casaudit.runs import open_history
 
-    with open_history(db, True, False) as store:
-        assert store is not None
-        code = run_diff(store, old, new, normalise_host(host) if host else None,
-                        Severity(fail_on.value), sys.stdout)
+    code = run_diff(db, old, new, normalise_host(host) if host else None,
+                    Severity(fail_on.value), sys.stdout)
     raise typer.Exit(code)
 
 

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from casaudit.diff import document_identities
 from casaudit.errors import UsageError
@@ -129,7 +130,11 @@ def _row(values: tuple[Any, ...]) -> ScanRow:
 
 
 class History:
-    """An open history database; use as a context manager. Not shared across threads."""
+    """An open history database; use as a context manager. Not shared across threads.
+
+    `History(path)` creates the database (scan); `History.read_only(path)` opens an
+    existing one for `casaudit history` and `casaudit diff`, which never create nor change it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -160,6 +165,41 @@ class History:
         except BaseException:
             self._db.close()
             raise
+
+    @classmethod
+    def read_only(cls, path: Path) -> History:
+        """An existing casaudit history, opened so that nothing can write to it.
+
+        Raises UsageError when there is no file at `path`, or it is not a casaudit
+        history (not SQLite, an empty file, another application's database).
+        """
+        if not path.is_file():
+            raise UsageError(f"no history database at {str(path)!r}")
+        self = cls.__new__(cls)
+        self.path = path
+        # mode=ro: sqlite itself refuses every write, so a mistyped --db is never turned
+        # into a database; percent-quoted because the path is a URI here.
+        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+        try:
+            self._db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise UsageError(f"history database {str(path)!r}: cannot open ({_why(exc)})") from None
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in
+                      self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise UsageError(f"{str(path)!r} is not a casaudit history database ({_why(exc)})") from None
+        if version > SCHEMA_VERSION:
+            self._db.close()
+            raise UsageError(f"history database {str(path)!r} was written by a newer casaudit "
+                             f"(schema {version}; this one knows {SCHEMA_VERSION})")
+        if version < SCHEMA_VERSION or not {"scans", "targets", "findings", "evidence"} <= tables:
+            self._db.close()
+            what = "an empty file" if path.stat().st_size == 0 else "a database without casaudit's tables"
+            raise UsageError(f"{str(path)!r} is not a casaudit history database: it is {what}")
+        return self
 
     def __enter__(self) -> History:
         return self

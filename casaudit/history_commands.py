@@ -1,18 +1,48 @@
-"""`casaudit history` and `casaudit diff`: reading the scan history, no network."""
+"""`casaudit history` and `casaudit diff`: reading the scan history, no network.
+
+Both open the history read-only and never create it: only `casaudit scan`
+records. A `--db` that names no file is a mistake (exit 2); the default
+database not existing yet only means nothing was recorded (exit 0).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from casaudit.diff import ScanDiff, diff_documents
 from casaudit.errors import UsageError
-from casaudit.history import History, ScanRow
+from casaudit.history import History, ScanRow, default_path
 from casaudit.model import Severity
 from casaudit.report.terminal import safe
 from casaudit.runs import EXIT_FINDINGS, EXIT_OK, finding_line
 
 SEVERITY_LETTERS = (("critical", "c"), ("high", "h"), ("medium", "m"), ("low", "l"), ("info", "i"))
+
+
+@contextmanager
+def reading_history(db: Path | None) -> Iterator[History | None]:
+    """The history to read: `--db` must exist; None when the default one does not exist yet."""
+    if db is None and not default_path().exists():
+        yield None
+        return
+    with History.read_only(db or default_path()) as history:
+        yield history
+
+
+def nothing_recorded() -> str:
+    return f"no scans recorded yet ({safe(default_path())})"
+
+
+def run_history(db: Path | None, host: str | None, limit: int, out: TextIO) -> None:
+    with reading_history(db) as history:
+        if history is None:
+            out.write(nothing_recorded() + "\n")
+            return
+        print_history(history, host, limit, out)
 
 
 def print_history(history: History, host: str | None, limit: int, out: TextIO) -> None:
@@ -38,34 +68,90 @@ def print_history(history: History, host: str | None, limit: int, out: TextIO) -
 _HEADER_ROW = ScanRow(0, "HOST", "", {}, "", "", "", None, None, None, {}, 0)
 
 
-def run_diff(history: History, old: str | None, new: str | None, host: str | None,
+@dataclass(frozen=True)
+class _Scan:
+    """One side of a diff: "scan 12" or the file's path, and how the header shows it."""
+
+    name: str
+    label: str
+    document: dict[str, Any]
+
+
+def run_diff(db: Path | None, old: str | None, new: str | None, host: str | None,
              fail_on: Severity, out: TextIO) -> int:
     """Print the diffs asked for; exit 1 when a new, not accepted finding is at or above fail_on."""
-    pairs: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = []
     if (old is None) != (new is None):
         raise UsageError("give both OLD and NEW (scan ids from `casaudit history`, or scan JSON files), "
                          "or neither for the two latest scans of each host")
     if old is not None and new is not None:
-        old_label, old_doc = _load(history, old)
-        new_label, new_doc = _load(history, new)
-        pairs.append((old_label, old_doc, new_label, new_doc))
+        if host is not None:
+            raise UsageError("--host picks the hosts to diff without OLD NEW; OLD and NEW already "
+                             "name two scans: drop --host")
+        pairs = [_explicit_pair(db, old, new)]
     else:
-        hosts = [host] if host else history.hosts()
-        for name in hosts:
-            latest = history.latest_assessed(name, 2)
-            if len(latest) < 2:
-                out.write(f"{safe(name)}: fewer than two assessed scans, nothing to compare\n")
-                continue
-            newer, older = latest
-            pairs.append((_label(older), _document(history, older.id),
-                          _label(newer), _document(history, newer.id)))
+        with reading_history(db) as history:
+            if history is None:
+                out.write(nothing_recorded() + "\n")
+                return EXIT_OK
+            pairs = _latest_pairs(history, host, out)
     failing = False
-    for old_label, old_doc, new_label, new_doc in pairs:
-        diff = diff_documents(old_doc, new_doc)
-        write_diff(new_doc["targets"][0]["host"], old_label, new_label, diff, out)
+    for older, newer in pairs:
+        diff = diff_documents(older.document, newer.document)
+        write_diff(newer.document["targets"][0]["host"], older.label, newer.label, diff, out)
         failing |= any(not f.get("accepted") and Severity(f["severity"]).rank >= fail_on.rank
                        for f in diff.new)
     return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def _explicit_pair(db: Path | None, old: str, new: str) -> tuple[_Scan, _Scan]:
+    """OLD and NEW as given, refused unless they are two assessed scans of the same host."""
+    if not (old.isdigit() or new.isdigit()):
+        pair = _load(None, old), _load(None, new)  # two files: no history needed
+    else:
+        with reading_history(db) as history:
+            if history is None:
+                number = old if old.isdigit() else new
+                raise UsageError(f"no scan {number}: {nothing_recorded()}")
+            pair = _load(history, old), _load(history, new)
+    for scan in pair:
+        _require_assessed(scan)
+    _require_same_host(*pair)
+    return pair
+
+
+def _latest_pairs(history: History, host: str | None, out: TextIO) -> list[tuple[_Scan, _Scan]]:
+    hosts = [host] if host else history.hosts()
+    if not hosts:
+        out.write(f"no scans in {safe(history.path)}\n")
+    pairs = []
+    for name in hosts:
+        latest = history.latest_assessed(name, 2)
+        if len(latest) < 2:
+            out.write(f"{safe(name)}: fewer than two assessed scans, nothing to compare\n")
+            continue
+        newer, older = latest
+        pairs.append((_stored(history, older), _stored(history, newer)))
+    return pairs
+
+
+def _require_assessed(scan: _Scan) -> None:
+    summary = scan.document.get("summary") or {}
+    if summary.get("status") == "not_assessed":
+        reason = safe(summary.get("status_reason", ""), 200)
+        raise UsageError(f"{scan.name} is of a host that was not assessed ({reason}): against it every "
+                         "finding would read new or resolved; compare two assessed scans "
+                         "(see `casaudit history`)")
+
+
+def _require_same_host(old: _Scan, new: _Scan) -> None:
+    old_host, new_host = (_host(scan) for scan in (old, new))
+    if old_host.lower().rstrip(".") != new_host.lower().rstrip("."):
+        raise UsageError(f"{old.name} is of {safe(old_host)}, {new.name} of {safe(new_host)}: "
+                         "diff compares two scans of the same host")
+
+
+def _host(scan: _Scan) -> str:
+    return str(scan.document["targets"][0]["host"])
 
 
 def write_diff(host: str, old_label: str, new_label: str, diff: ScanDiff, out: TextIO) -> None:
@@ -84,19 +170,30 @@ def _label(row: ScanRow) -> str:
     return f"scan {row.id} ({row.started_at})"
 
 
-def _document(history: History, scan_id: int) -> dict[str, Any]:
-    document = history.document(scan_id)
+def _stored(history: History, row: ScanRow) -> _Scan:
+    name = f"scan {row.id}"
+    document = history.document(row.id)
     if document is None:
-        raise UsageError(f"scan {scan_id} has no document: it ended in an error")
-    return document
+        raise UsageError(f"{name} has no document: it ended in an error")
+    _require_comparable(name, document)
+    return _Scan(name, _label(row), document)
 
 
-def _load(history: History, text: str) -> tuple[str, dict[str, Any]]:
-    if text.isdigit():
+def _require_comparable(name: str, document: Any) -> None:
+    from casaudit.report import document as doc_io
+
+    problem = doc_io.comparable_problem(document)
+    if problem is not None:
+        raise UsageError(f"{name} cannot be compared: {problem}")
+
+
+def _load(history: History | None, text: str) -> _Scan:
+    """A scan id (needs the history) or a scan JSON file."""
+    if text.isdigit() and history is not None:
         row = history.scan(int(text))
         if row is None:
             raise UsageError(f"no scan {text} in {history.path}; see `casaudit history`")
-        return _label(row), _document(history, row.id)
+        return _stored(history, row)
     from casaudit.report import document as doc_io
 
-    return text, doc_io.load(Path(text))
+    return _Scan(text, text, doc_io.load_comparable(Path(text)))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -204,3 +206,124 @@ def test_validating_a_2000_finding_document_takes_under_a_second(valid_document)
         timings.append(time.thread_time() - started)
     # measured ~0.45 s on the development machine (2000 findings, 2000 rows, the lab's evidence)
     assert min(timings) < 1.0, timings
+
+
+# --------------------------------------------------------------------------- every required key
+
+
+def _key_deletions(document: dict[str, Any]) -> list[tuple[str, tuple[str | int, ...]]]:
+    """(name, path) of each key a renderer reads: the top level, the summary, a target,
+    a finding and an HTTP exchange; keys the schema documents as optional are left out."""
+    optional = {"accepted", "body_error", "first_attempt"}
+    exchange = next((index, item) for index, item in enumerate(document["evidence"])
+                    if item["kind"] == "http" and item["exchanges"])
+    places: list[tuple[str | int, ...]] = [
+        (), ("summary",), ("targets", 0), ("findings", 0), ("evidence", exchange[0], "exchanges", 0)]
+    cases = []
+    for place in places:
+        node: Any = document
+        for part in place:
+            node = node[part]
+        cases += [(doc_io.json_path([*place, key]), (*place, key)) for key in node if key not in optional]
+    return cases
+
+
+def _without(document: dict[str, Any], path: tuple[str | int, ...]) -> dict[str, Any]:
+    damaged = copy.deepcopy(document)
+    node: Any = damaged
+    for part in path[:-1]:
+        node = node[part]
+    del node[path[-1]]
+    return damaged
+
+
+def test_deleting_any_key_a_renderer_reads_is_one_line_naming_the_file_and_the_key(
+    valid_document, tmp_path
+):
+    cases = _key_deletions(valid_document)
+    assert 40 <= len(cases) <= 70 and "evidence[" in cases[-1][0]
+    for name, path in cases:
+        scan = _write_json(tmp_path / "scan.json", _without(valid_document, path))
+        # every format: a renderer that reads the key must never be reached
+        run = run_cli("report", str(scan), "--html", str(tmp_path / "r.html"), "--sarif",
+                      str(tmp_path / "r.sarif"), "--junit", str(tmp_path / "r.xml"),
+                      "--csv", str(tmp_path / "r.csv"))
+        assert run.code == 2 and "Traceback" not in run.stderr, (name, run.code, run.stderr[-300:])
+        lines = run.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("casaudit: error: "), (name, run.stderr)
+        # "...: 'status' is missing", or for the schema name "it has no 'schema' key"
+        assert "scan.json" in lines[0] and f"'{path[-1]}'" in lines[0], (name, lines[0])
+
+
+def test_a_renderer_failing_on_a_schema_valid_document_is_still_one_line(
+    valid_document, tmp_path, monkeypatch, capsys
+):
+    # The schema cannot say everything a renderer reads (cross-references, future keys):
+    # whatever a renderer trips on is reported as the document's problem, not a traceback.
+    from casaudit import cli
+    from casaudit.report import sarif
+
+    def trips(document: dict[str, Any]) -> str:
+        return document["no such key"]
+
+    monkeypatch.setattr(sarif, "render", trips)
+    scan = _write_json(tmp_path / "scan.json", valid_document)
+    monkeypatch.setattr("sys.argv", ["casaudit", "report", str(scan), "--sarif", str(tmp_path / "r.sarif")])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"casaudit: error: {scan}: cannot render: KeyError: 'no such key'"]
+
+
+# --------------------------------------------------------------------------- stdin and stdout
+
+
+def _casaudit(*args: str, stdin: bytes = b"", cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "casaudit", *args], input=stdin, cwd=cwd,
+                          capture_output=True, timeout=60)
+
+
+def test_report_dash_reads_stdin_and_dash_outputs_write_stdout_only(valid_document, tmp_path):
+    text = json.dumps(valid_document).encode("utf-8")
+    run = _casaudit("report", "-", "--sarif", "-", stdin=text, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["version"] == "2.1.0"
+    assert run.stderr == b"" and not (tmp_path / "-").exists()
+    # Another output still goes to its file; the line naming it goes to stderr, not into the CSV
+    run = _casaudit("report", "-", "--csv", "-", "--html", "r.html", stdin=text, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("\ufeff".encode()) and b"http.basic_cleartext" in run.stdout
+    assert b"report:" not in run.stdout and run.stderr == b"HTML report: r.html\n"
+    assert (tmp_path / "r.html").is_file() and not (tmp_path / "-").exists()
+    run = _casaudit("report", "-", "--junit", "-", stdin=text, cwd=tmp_path)
+    assert run.returncode == 0 and run.stdout.startswith(b"<?xml")
+
+
+def test_stdin_and_stdout_refusals_are_one_line(valid_document, tmp_path):
+    text = json.dumps(valid_document).encode("utf-8")
+    refusals = [
+        (("report", "-", "--sarif", "-", "--csv", "-"), text,
+         "only one output can go to stdout (-), not --sarif and --csv"),
+        (("report", "-", "--pdf", "-"), text, "--pdf cannot go to stdout (-): give a file"),
+        (("report", "-", "--csv", "f.csv"), b"", "standard input is empty"),
+        (("report", "-", "--csv", "f.csv"), b"{" + b" " * doc_io.MAX_DOCUMENT_BYTES,
+         "standard input is larger than 64 MiB"),
+        (("report", "-", "--csv", "f.csv"), json.dumps({**valid_document, "targets": 3}).encode(),
+         "standard input is not a valid casaudit.scan/1 document: targets: expected an array"),
+    ]
+    for args, stdin, expected in refusals:
+        run = _casaudit(*args, stdin=stdin, cwd=tmp_path)
+        lines = run.stderr.decode().splitlines()
+        assert run.returncode == 2 and len(lines) == 1 and expected in lines[0], (args, run.stderr[-300:])
+        assert run.stdout == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_scan_sarif_dash_writes_only_sarif_to_stdout(legacy_lab, tmp_path):
+    run = _casaudit("scan", *legacy_lab.scan_args(), "--no-history", "--sarif", "-",
+                    "--json", "scan.json", cwd=tmp_path)
+    assert run.returncode == 1, run.stderr
+    sarif = json.loads(run.stdout)
+    assert sarif["runs"][0]["results"] and run.stderr.decode().endswith("JSON report: scan.json\n")
+    assert not (tmp_path / "-").exists()

@@ -4,7 +4,9 @@
 is read, parsed and validated against the JSON Schema the package ships, and a
 damaged one is refused with one sentence naming the file and its first problem
 ("scan.json is not a valid casaudit.scan/1 document: summary: 'status' is
-missing"), never a traceback.
+missing"), never a traceback. `load_comparable` is the looser door of `casaudit
+diff`: only what a diff reads must be there. "-" reads standard input; either
+door refuses a document over MAX_DOCUMENT_BYTES unread.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ FLEET_SCHEMA = "casaudit.fleet/1"
 _QUOTE_CHARS = 60
 _PATH_CHARS = 120
 _PROBLEM_CHARS = 300
+#: A document larger than this is refused unread: the biggest scan documents casaudit
+#: writes (thousands of findings with their evidence) are a few MiB.
+MAX_DOCUMENT_BYTES = 64 * 2**20
+#: The path that means standard input (`casaudit report -`).
+STDIN = "-"
 
 
 @cache
@@ -53,27 +60,32 @@ def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def load(path: Path) -> dict[str, Any]:
-    """A scan document from disk, checked only for being JSON named `casaudit.scan/1`.
+def load_comparable(path: Path) -> dict[str, Any]:
+    """A scan document from disk with what `casaudit diff` reads of it (see `comparable_problem`).
 
-    For readers that use a few keys and accept documents of earlier casaudit
-    versions (`casaudit diff`); `casaudit report` uses `load_valid`.
+    Looser than `load_valid` so that documents of earlier casaudit versions still
+    compare; a document that lacks what the diff reads is refused in one line.
     """
     document = _read(path)
-    _check_schema_name(path, document)
+    _check_schema_name(path, document, f"diff compares two {SCHEMA} documents of one host, "
+                                       "such as two of its results[].scan")
+    problem = comparable_problem(document)
+    if problem is not None:
+        raise UsageError(f"{display_name(path)} cannot be compared: {problem}")
     return document
 
 
 def load_valid(path: Path) -> dict[str, Any]:
-    """A scan document from disk that validates against casaudit.scan-1.json.
+    """A scan document from disk (or stdin for "-") that validates against casaudit.scan-1.json.
 
     Raises UsageError (one line, exit 2) naming the file and the first problem.
     """
     document = _read(path)
-    _check_schema_name(path, document)
+    _check_schema_name(path, document, f"report renders one host's {SCHEMA} document, "
+                                       "found in its results[].scan")
     problem = first_problem(document)
     if problem is not None:
-        raise UsageError(f"{path} is not a valid {SCHEMA} document: {problem}")
+        raise UsageError(f"{display_name(path)} is not a valid {SCHEMA} document: {problem}")
     return document
 
 
@@ -88,56 +100,136 @@ def first_problem(document: Any) -> str | None:
     return None if error is None else describe(error)
 
 
+#: What `casaudit diff` and its printout read of a scan document, and nothing more.
+_COMPARABLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["targets", "findings"],
+    "properties": {
+        "targets": {
+            "type": "array", "minItems": 1,
+            "items": {"type": "object", "required": ["host"], "properties": {
+                "host": {"type": "string"},
+                "ports": {"type": "object", "additionalProperties": {"type": "integer"}},
+            }},
+        },
+        "summary": {"type": "object", "properties": {
+            "status": {"type": "string"}, "status_reason": {"type": "string"}}},
+        "findings": {"type": "array", "items": {
+            "type": "object",
+            "required": ["id", "check", "endpoint", "severity", "observed"],
+            "properties": {
+                "id": {"type": "string"},
+                "check": {"type": "string"},
+                "endpoint": {"type": "string"},
+                "severity": {"enum": ["critical", "high", "medium", "low", "info"]},
+                "observed": {"type": "string"},
+                "accepted": {"anyOf": [
+                    {"type": "null"},
+                    {"type": "object", "required": ["expires"],
+                     "properties": {"expires": {"type": "string"}}},
+                ]},
+            },
+        }},
+    },
+}
+
+
+@cache
+def _comparable_validator() -> Validator:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(_COMPARABLE_SCHEMA)
+
+
+def comparable_problem(document: Any) -> str | None:
+    """Why `casaudit diff` cannot read this scan document ("findings[3]: 'severity' is missing"), or None."""
+    from jsonschema.exceptions import best_match
+
+    try:
+        error = best_match(_comparable_validator().iter_errors(document))
+    except RecursionError:
+        return "it is nested too deeply to validate"
+    return None if error is None else describe(error)
+
+
 # --------------------------------------------------------------------------- reading
 
 
+def display_name(path: Path) -> str:
+    """How a refusal names the document: "-" is standard input (the CLI escapes what it prints)."""
+    return "standard input" if str(path) == STDIN else str(path)
+
+
 def _read(path: Path) -> Any:
-    if path.is_dir():
-        raise UsageError(f"{path} is a directory, not a {SCHEMA} document")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    raw = _read_stdin() if str(path) == STDIN else _read_file(path)
+    where = display_name(path)
     try:
         # utf-8-sig: a byte-order mark (some Windows editors write one) is not an error
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") \
+        raise UsageError(f"{where} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") \
             from None
     if not text.strip():
-        raise UsageError(f"{path} is empty, not a {SCHEMA} document")
+        raise UsageError(f"{where} is empty, not a {SCHEMA} document")
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         # A document cut short fails at its very end, or in a string left open there.
         if exc.pos >= len(text.rstrip()) or (
                 exc.msg.startswith("Unterminated string") and "\n" not in text[exc.pos:].rstrip()):
-            raise UsageError(f"{path} is cut off: its JSON ends at line {exc.lineno} "
+            raise UsageError(f"{where} is cut off: its JSON ends at line {exc.lineno} "
                              f"before the document is complete") from None
-        raise UsageError(f"{path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise UsageError(f"{where} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except ValueError as exc:
-        raise UsageError(f"{path} is not JSON: {exc}") from None
+        raise UsageError(f"{where} is not JSON: {exc}") from None
     except RecursionError:
-        raise UsageError(f"{path} is not a {SCHEMA} document: its JSON is nested too deeply") from None
+        raise UsageError(f"{where} is not a {SCHEMA} document: its JSON is nested too deeply") from None
+
+
+def _read_file(path: Path) -> bytes:
+    if path.is_dir():
+        raise UsageError(f"{display_name(path)} is a directory, not a {SCHEMA} document")
+    try:
+        with path.open("rb") as source:
+            return _bounded(source.read(MAX_DOCUMENT_BYTES + 1), display_name(path))
+    except OSError as exc:
+        raise UsageError(f"cannot read {display_name(path)}: {exc.strerror or exc}") from None
+
+
+def _read_stdin() -> bytes:
+    import sys
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise UsageError("cannot read standard input: it is not open")
+    return _bounded(stream.read(MAX_DOCUMENT_BYTES + 1), "standard input")
+
+
+def _bounded(raw: bytes, name: str) -> bytes:
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise UsageError(f"{name} is larger than {MAX_DOCUMENT_BYTES // 2**20} MiB: "
+                         f"not a {SCHEMA} document casaudit wrote")
+    return raw
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _check_schema_name(path: Path, document: Any) -> None:
+def _check_schema_name(path: Path, document: Any, purpose: str) -> None:
+    """`purpose` tells, for a fleet document, what the command reads instead."""
+    where = display_name(path)
     if not isinstance(document, dict):
-        raise UsageError(f"{path} is not a {SCHEMA} document: it holds {_brief(document)}, "
+        raise UsageError(f"{where} is not a {SCHEMA} document: it holds {_brief(document)}, "
                          f"not a JSON object")
     name = document.get("schema")
     if name == SCHEMA:
         return
     if name == FLEET_SCHEMA:
-        raise UsageError(f"{path} is a {FLEET_SCHEMA} document (scan --targets); report renders one "
-                         f"host's {SCHEMA} document, found in its results[].scan")
+        raise UsageError(f"{where} is a {FLEET_SCHEMA} document (scan --targets); {purpose}")
     if "schema" not in document:
-        raise UsageError(f"{path} is not a {SCHEMA} document: it has no 'schema' key")
-    raise UsageError(f"{path} is not a {SCHEMA} document: its schema is {_brief(name)}")
+        raise UsageError(f"{where} is not a {SCHEMA} document: it has no 'schema' key")
+    raise UsageError(f"{where} is not a {SCHEMA} document: its schema is {_brief(name)}")
 
 
 # --------------------------------------------------------------------------- plain words
