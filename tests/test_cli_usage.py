@@ -205,6 +205,10 @@ def test_a_targets_files_host_gets_the_advice_in_its_own_syntax(casaudit, tmp_pa
 
 @pytest.mark.parametrize("literal", ["::1", "[::1]", "127.0.0.1"])
 def test_ip_literals_stay_valid_hosts(casaudit, tmp_path, literal):
+    from casaudit.history import History
+
+    with History(tmp_path / "h.db"):  # `history` reads a database, never creates one
+        pass
     ran = casaudit("history", literal, "--db", str(tmp_path / "h.db"))
     assert ran.code == 0, ran.stderr
 
