@@ -494,7 +494,7 @@ def shared_reason(rows: Iterable[Mapping[str, Any]]) -> str:
         return reasons[0]
     words = [reason.split(" ") for reason in reasons]
     common: list[str] = []
-    for column in zip(*(reversed(w) for w in words)):
+    for column in zip(*(reversed(w) for w in words), strict=False):
         if len(set(column)) != 1:
             break
         common.append(column[0])
@@ -541,7 +541,8 @@ _VULNERABILITIES = (
     ("client_renegotiation_dos", "Client-initiated renegotiation",
      {True: "accepted (DoS risk)", False: "refused"}),
     ("compression", "TLS compression (CRIME)", {True: "enabled", False: "disabled"}),
-    ("fallback_scsv", "TLS_FALLBACK_SCSV (downgrade protection)", {True: "supported", False: "not supported"}),
+    ("fallback_scsv", "TLS_FALLBACK_SCSV (downgrade protection)",
+     {True: "supported", False: "not supported"}),
 )
 
 
@@ -583,7 +584,8 @@ def tls_rows(item: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Client certificate", str(item["client_auth"]).replace("_", " ")))
     for error in item.get("command_errors") or ():
         if isinstance(error, Mapping):
-            rows.append(("Test not completed", f"{error.get('command', '')}: {_error_text(error.get('error'))}"))
+            why = _error_text(error.get("error"))
+            rows.append(("Test not completed", f"{error.get('command', '')}: {why}"))
     return [(label, _cut(value)) for label, value in rows]
 
 
