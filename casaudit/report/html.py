@@ -24,6 +24,8 @@ SEVERITY_ORDER = view.SEVERITY_ORDER
 #: Response headers shown per exchange, and body characters shown (the JSON has the rest).
 HEADER_LIMIT = 30
 BODY_LIMIT = 2000
+#: Finding ids linked from a recommendation's row; the rest are counted.
+FINDING_LINKS = 8
 
 _CSS_UNSAFE = re.compile(r"[^A-Za-z0-9 .:_\-]")
 
@@ -61,8 +63,11 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(document: dict[str, Any]) -> str:
+def render(document: dict[str, Any], evidence: str = "cited") -> str:
+    """The report page; `evidence` is what the appendix prints (view.EVIDENCE_MODES)."""
     document = view.printable(document)
+    groups = view.finding_groups(document.get("findings", []))
+    appendix = view.appendix_evidence(document, evidence)
     targets = document.get("targets") or []
     host = ", ".join(str(t.get("host", "")) for t in targets) or "unknown target"
     requests_sent = sum(
@@ -79,9 +84,17 @@ def render(document: dict[str, Any]) -> str:
         counts_text=view.counts_text,
         coverage_text=view.coverage_text,
         counts={s: document["summary"]["findings_by_severity"].get(s, 0) for s in SEVERITY_ORDER},
-        finding_groups=view.findings_by_severity(document.get("findings", [])),
-        check_groups=view.checks_by_area(document),
+        finding_groups=groups,
+        group_count=sum(len(members) for _, members in groups),
+        attention=view.attention_rows(document),
+        failed_rows=sum(1 for row in document.get("checks", []) if row.get("status") == "fail"),
+        settled=view.settled_rows(document),
+        evidence_mode=evidence,
+        appendix=appendix,
+        appendix_ids={item["id"] for item in appendix},
+        tls_rows=view.tls_rows,
         inventory=view.inventory(document),
+        services=view.service_inventory(document),
         evidence_by_id={item["id"]: item for item in document.get("evidence", [])},
         evidence_rows=view.evidence_rows,
         request_line=view.request_line,
@@ -90,5 +103,6 @@ def render(document: dict[str, Any]) -> str:
         sections={r["id"]: r.get("section", "") for r in document.get("recommendations", [])},
         titles={r["id"]: r.get("title", "") for r in document.get("recommendations", [])},
         header_limit=HEADER_LIMIT,
+        finding_links=FINDING_LINKS,
         body_limit=BODY_LIMIT,
     )

@@ -195,9 +195,50 @@ def inventory(document: Mapping[str, Any]) -> list[InventoryRow]:
                 evidence=str(item.get("id", "")), kind=kind, endpoint=str(item.get("endpoint", "")),
                 request=kind, answer=_error_text(item.get("error")) or "answered",
                 auth=_join(item.get("auth_schemes") or item.get("mechanisms") or ()),
-                tls=_join(item.get("tls_version") or item.get("protocols") or ()),
+                tls=_tls_text(item),
             ))
     return rows
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    """The inventory of one service (scheme, host, port) in one line."""
+
+    service: str
+    probed: int  # evidence items
+    kinds: str
+    answers: str  # "9 × 401, 3 × 404" or "refused"
+    auth: str
+    tls: str
+
+
+def service_inventory(document: Mapping[str, Any]) -> list[ServiceRow]:
+    """`inventory` summed per service: what was probed there and how it answered."""
+    from collections import Counter
+
+    grouped: dict[str, list[InventoryRow]] = {}
+    for row in inventory(document):
+        grouped.setdefault(authority(row.endpoint), []).append(row)
+    services = []
+    for service, rows in grouped.items():
+        answers = Counter(row.answer.split(" (ends at")[0] for row in rows)
+        services.append(ServiceRow(
+            service=service, probed=len(rows),
+            kinds=", ".join(dict.fromkeys(row.kind for row in rows)),
+            answers=", ".join(f"{count} × {answer}" if count > 1 else answer
+                              for answer, count in answers.most_common()),
+            auth=", ".join(dict.fromkeys(a for row in rows for a in row.auth.split(", ") if a)),
+            tls=", ".join(dict.fromkeys(t for row in rows for t in row.tls.split(", ") if t)),
+        ))
+    return services
+
+
+def _tls_text(item: Mapping[str, Any]) -> str:
+    """What TLS an evidence item shows: its version, or the versions its service accepted."""
+    protocols = item.get("protocols") or ()
+    if any(isinstance(p, Mapping) for p in protocols):
+        return accepted_versions(item)
+    return _join(item.get("tls_version") or protocols)
 
 
 def _http_inventory(item: Mapping[str, Any]) -> InventoryRow:
@@ -209,7 +250,7 @@ def _http_inventory(item: Mapping[str, Any]) -> InventoryRow:
         answer = " → ".join(str(x.get("status")) if x.get("status") is not None
                             else _error_text(x.get("error")) for x in exchanges)
         if len(exchanges) > 1:
-            answer += f" (ends at {last.get('url')})"
+            answer += f" (ends at {_short_url(str(last.get('url', '')), str(first.get('url', '')))})"
     if item.get("redirect_stopped"):
         answer += "; redirect not followed"
     return InventoryRow(
@@ -218,6 +259,13 @@ def _http_inventory(item: Mapping[str, Any]) -> InventoryRow:
         auth=_join(last.get("auth_schemes") or ()),
         tls=str(last.get("tls_version") or ""),
     )
+
+
+def _short_url(url: str, origin: str) -> str:
+    """`url` without its query, and without its service when that is `origin`'s."""
+    path = url.split("?", 1)[0] + ("?…" if "?" in url else "")
+    service = authority(url)
+    return path[len(service):] or "/" if service == authority(origin) else path
 
 
 def _error_text(error: Any) -> str:
@@ -287,3 +335,261 @@ def _scalar(value: Any) -> str:
 
 def _cut(text: str) -> str:
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+# --------------------------------------------------------------------------- grouped views
+
+
+def authority(endpoint: str) -> str:
+    """`https://mail.example.com:443` for any URL on that service; other endpoints as they are."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else endpoint
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """The findings of one check on one host: one entry in human views.
+
+    The JSON, SARIF, CSV and the history keep one finding per endpoint (diffs and
+    baselines match on it); people read "HSTS missing on 9 URLs of https://host:443".
+    """
+
+    check: str
+    severity: str  # the worst of the group
+    service: str  # the host name the group's endpoints share
+    findings: tuple[Mapping[str, Any], ...]
+    evidence: tuple[str, ...]  # cited by any finding of the group, in first-cited order
+
+    @property
+    def size(self) -> int:
+        return len(self.findings)
+
+    @property
+    def first(self) -> Mapping[str, Any]:
+        return self.findings[0]
+
+    @property
+    def id(self) -> str:
+        return f"group-{self.first.get('id', '')}"
+
+    @property
+    def shared_observation(self) -> str | None:
+        """The observed text when every finding of the group says the same, else None."""
+        observed = {str(f.get("observed", "")) for f in self.findings}
+        return observed.pop() if len(observed) == 1 else None
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for f in self.findings if f.get("accepted"))
+
+    @property
+    def heading(self) -> str:
+        count = len(self.findings)
+        if count == 1:
+            return str(self.first.get("endpoint", ""))
+        services = {authority(str(f.get("endpoint", ""))) for f in self.findings}
+        where = services.pop() if len(services) == 1 else self.service
+        return f"{count} endpoints of {where}"
+
+    @property
+    def entries(self) -> list[tuple[Mapping[str, Any], str, str]]:
+        """(finding, where, observed) with the URL written once: `where` is the path when the
+        group is on one service, and the observed text names it by that path too."""
+        services = {authority(str(f.get("endpoint", ""))) for f in self.findings}
+        entries = []
+        for finding in self.findings:
+            endpoint = str(finding.get("endpoint", ""))
+            where = endpoint
+            if len(services) == 1 and endpoint.startswith(next(iter(services))):
+                where = endpoint[len(next(iter(services))):] or endpoint
+            entries.append((finding, where, str(finding.get("observed", "")).replace(endpoint, where)))
+        return entries
+
+
+def finding_groups(findings: Iterable[Mapping[str, Any]]) -> list[tuple[str, list[FindingGroup]]]:
+    """(severity, groups) worst first: findings grouped by check and host name."""
+    from urllib.parse import urlsplit
+
+    by_key: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for finding in findings:
+        endpoint = str(finding.get("endpoint", ""))
+        key = (str(finding.get("check", "")), urlsplit(endpoint).hostname or authority(endpoint))
+        by_key.setdefault(key, []).append(finding)
+    groups = []
+    for (check, service), members in by_key.items():
+        members.sort(key=lambda f: (severity_rank(str(f.get("severity"))), str(f.get("endpoint"))))
+        cited = dict.fromkeys(str(e) for f in members for e in f.get("evidence") or ())
+        groups.append(FindingGroup(check, str(members[0].get("severity")), service, tuple(members),
+                                   tuple(cited)))
+    groups.sort(key=lambda g: (severity_rank(g.severity), g.check, g.service))
+    by_severity: dict[str, list[FindingGroup]] = {}
+    for group in groups:
+        by_severity.setdefault(group.severity, []).append(group)
+    return list(by_severity.items())
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    """Settled check rows on the same endpoints, shown as one line: the checks that passed
+    there (each with what it saw), or the checks that did not apply there for one reason."""
+
+    status: str
+    endpoints: tuple[str, ...]
+    checks: tuple[tuple[str, str], ...]  # (check id, what its rows say in common)
+    reason: str = ""  # shared by every check of the group (not applicable)
+
+    @property
+    def services(self) -> list[tuple[str, list[str]]]:
+        return by_service(self.endpoints)
+
+    @property
+    def rows(self) -> int:
+        """The check rows this line stands for (every check has a row on every endpoint)."""
+        return len(self.endpoints) * len(self.checks)
+
+
+#: Rows a reader must see one by one (failures as findings); the others are summarised.
+ATTENTION_STATUSES = ("fail", "error", "not_assessed")
+
+
+def attention_rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Rows that could not be judged, errors first: each with its reason. (Failed rows are the
+    findings, shown there.)"""
+    rows = [row for row in document.get("checks", []) if row.get("status") in ("error", "not_assessed")]
+    return sorted(rows, key=lambda row: (ATTENTION_STATUSES.index(str(row["status"])),
+                                         severity_rank(str(row.get("severity"))),
+                                         str(row.get("check")), str(row.get("endpoint"))))
+
+
+def settled_rows(document: Mapping[str, Any]) -> list[tuple[str, list[RowGroup]]]:
+    """Passed and not-applicable rows by area label, one line per set of endpoints: the checks
+    that passed there, and the checks that did not apply there for the same reason (a closed
+    port makes fifteen TLS checks not applicable for one reason: one line, not fifteen)."""
+    labels = dict(AREAS + (OTHER_AREA,))
+    by_check: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for row in document.get("checks", []):
+        status = str(row.get("status", ""))
+        if status not in ATTENTION_STATUSES:
+            by_check.setdefault((str(row.get("check", "")), status), []).append(row)
+    lines: dict[tuple[str, str, tuple[str, ...], str], list[tuple[str, str]]] = {}
+    for (check, status), rows in sorted(by_check.items()):
+        endpoints = tuple(sorted({str(row.get("endpoint", "")) for row in rows}))
+        reason = shared_reason(rows)
+        shared = reason if status != "pass" else ""
+        lines.setdefault((area_of(check), status, endpoints, shared), []).append((check, reason))
+    by_area: dict[str, list[RowGroup]] = {}
+    for (area, status, endpoints, shared), checks in sorted(
+            lines.items(), key=lambda item: (item[0][1] != "pass", item[1][0][0])):
+        by_area.setdefault(area, []).append(RowGroup(status, endpoints, tuple(checks), shared))
+    return [(labels[key], by_area[key]) for key, _ in AREAS + (OTHER_AREA,) if key in by_area]
+
+
+def shared_reason(rows: Iterable[Mapping[str, Any]]) -> str:
+    """What the rows' reasons say in common: the reason itself when they agree, else their
+    common ending ("… answered 404: not found") when it says something, else ""."""
+    reasons = list(dict.fromkeys(str(row.get("reason", "")) for row in rows))
+    if len(reasons) == 1:
+        return reasons[0]
+    words = [reason.split(" ") for reason in reasons]
+    common: list[str] = []
+    for column in zip(*(reversed(w) for w in words), strict=False):
+        if len(set(column)) != 1:
+            break
+        common.append(column[0])
+    return "… " + " ".join(reversed(common)) if len(common) >= 3 else ""
+
+
+def by_service(endpoints: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """Endpoints as (service, [path...]): `https://host:443` and `/owa`, `/ecp`; an endpoint
+    that is the service itself (a TLS or mail endpoint) has no paths."""
+    from urllib.parse import urlsplit
+
+    services: dict[str, list[str]] = {}
+    for endpoint in endpoints:
+        service = authority(endpoint)
+        rest = endpoint[len(service):] if endpoint.startswith(service) else ""
+        paths = services.setdefault(service, [])
+        if rest and rest != "/":
+            paths.append(rest if urlsplit(endpoint).scheme else endpoint)
+    return list(services.items())
+
+
+#: `--evidence`: which evidence items the human report prints in its appendix.
+EVIDENCE_MODES = ("cited", "all", "none")
+
+
+def appendix_evidence(document: Mapping[str, Any], mode: str = "cited") -> list[Mapping[str, Any]]:
+    """The evidence the appendix prints, once each: what a finding cites, everything, or nothing."""
+    if mode == "none":
+        return []
+    items = list(document.get("evidence", []))
+    if mode == "all":
+        return items
+    cited = {str(e) for f in document.get("findings", []) for e in f.get("evidence") or ()}
+    return [item for item in items if str(item.get("id")) in cited]
+
+
+# --------------------------------------------------------------------------- TLS in words
+
+_VULNERABILITIES = (
+    ("heartbleed", "Heartbleed (CVE-2014-0160)", {True: "vulnerable", False: "not vulnerable"}),
+    ("ccs_injection", "OpenSSL CCS injection (CVE-2014-0224)", {True: "vulnerable", False: "not vulnerable"}),
+    ("robot", "ROBOT (RSA padding oracle)", {}),
+    ("secure_renegotiation", "Secure renegotiation (RFC 5746)", {True: "supported", False: "not supported"}),
+    ("client_renegotiation_dos", "Client-initiated renegotiation",
+     {True: "accepted (DoS risk)", False: "refused"}),
+    ("compression", "TLS compression (CRIME)", {True: "enabled", False: "disabled"}),
+    ("fallback_scsv", "TLS_FALLBACK_SCSV (downgrade protection)",
+     {True: "supported", False: "not supported"}),
+)
+
+
+def tls_rows(item: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A TLS evidence item as labelled rows in words (no field paths, no Python reprs)."""
+    rows: list[tuple[str, str]] = [("Scope", str(item.get("scope", "")))]
+    if item.get("starttls"):
+        rows.append(("STARTTLS", str(item["starttls"])))
+    if item.get("error"):
+        rows.append(("Error", _error_text(item["error"])))
+    for protocol in item.get("protocols") or ():
+        accepted = protocol.get("accepted") or ()
+        if protocol.get("error"):
+            value = f"not tested: {_error_text(protocol['error'])}"
+        elif accepted:
+            value = f"accepted: {', '.join(str(c.get('name', '')) for c in accepted)}"
+        else:
+            value = "refused"
+        rows.append((str(protocol.get("version", "")), value))
+    certificate = item.get("certificate") or {}
+    for index, cert in enumerate(certificate.get("certificates") or (), start=1):
+        label = "Certificate" if index == 1 else f"Chain certificate {index}"
+        rows.append((label, f"{cert.get('subject', '')}, issued by {cert.get('issuer', '')}"))
+        if index == 1:
+            rows.append(("Names (SAN)", ", ".join(str(n) for n in cert.get("dns_names") or ()) or "none"))
+        rows.append((f"{label}: validity", f"{cert.get('not_before', '')} to {cert.get('not_after', '')}"))
+        rows.append((f"{label}: key", f"{cert.get('key_type', '')} {cert.get('key_bits', '')} bits, "
+                                       f"signed with {cert.get('signature_hash', '')}"))
+    if certificate:
+        rows.append(("Trust", f"{str(certificate.get('trust', '')).replace('_', ' ')}: "
+                              f"{certificate.get('trust_detail', '')}"))
+    vulnerabilities = item.get("vulnerabilities") or {}
+    for key, label, words in _VULNERABILITIES:
+        if key in vulnerabilities and vulnerabilities[key] is not None:
+            value = vulnerabilities[key]
+            text = words.get(value) if isinstance(value, bool) else None
+            rows.append((label, text or str(value).replace("_", " ").lower()))
+    if item.get("client_auth"):
+        rows.append(("Client certificate", str(item["client_auth"]).replace("_", " ")))
+    for error in item.get("command_errors") or ():
+        if isinstance(error, Mapping):
+            why = _error_text(error.get("error"))
+            rows.append(("Test not completed", f"{error.get('command', '')}: {why}"))
+    return [(label, _cut(value)) for label, value in rows]
+
+
+def accepted_versions(item: Mapping[str, Any]) -> str:
+    """The protocol versions a TLS service accepted: "TLS 1.2, TLS 1.3"."""
+    return ", ".join(str(p.get("version", "")) for p in item.get("protocols") or ()
+                     if isinstance(p, Mapping) and p.get("accepted"))
