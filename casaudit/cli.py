@@ -147,18 +147,18 @@ def scan(
     json_out: Annotated[str | None, typer.Option(
         "--json", metavar="PATH|-", help="Write the casaudit.scan/1 JSON document; - for stdout.")] = None,
     html_out: Annotated[Path | None, typer.Option(
-        "--html", metavar="PATH", help="Write the HTML report (one self-contained file).")] = None,
+        "--html", metavar="PATH|-", help="Write the HTML report (one self-contained file).")] = None,
     pdf_out: Annotated[Path | None, typer.Option(
         "--pdf", metavar="PATH", help="Write the report as PDF (needs Chromium); with --targets a "
         "directory: one PDF per host.")] = None,
     sarif_out: Annotated[Path | None, typer.Option(
-        "--sarif", metavar="PATH", help="Write the findings as SARIF 2.1.0 (code scanning); with "
+        "--sarif", metavar="PATH|-", help="Write the findings as SARIF 2.1.0 (code scanning); with "
         "--targets one run per host.")] = None,
     junit_out: Annotated[Path | None, typer.Option(
-        "--junit", metavar="PATH", help="Write JUnit XML: one test case per check and endpoint (with "
+        "--junit", metavar="PATH|-", help="Write JUnit XML: one test case per check and endpoint (with "
         "--targets, every host's suites in one file).")] = None,
     csv_out: Annotated[Path | None, typer.Option(
-        "--csv", metavar="PATH", help="Write the findings as CSV for spreadsheets (with --targets, "
+        "--csv", metavar="PATH|-", help="Write the findings as CSV for spreadsheets (with --targets, "
         "every host's rows; the host column tells them apart).")] = None,
     fail_on: Annotated[FailOn, typer.Option(
         metavar="SEVERITY", help="Exit 1 when a finding is at or above this severity: "
@@ -243,7 +243,7 @@ def scan(
             raise UsageError(f"--{name} is for --targets (many hosts); a single HOST is one scan")
     assert host is not None
     from casaudit.api import ScanOptions, audit, check_ca_file
-    from casaudit.names import default_domain
+    from casaudit.names import default_domain, mail_domain_problem
     from casaudit.plan import (
         DEFAULT_PORTS,
         Target,
@@ -262,10 +262,11 @@ def scan(
     if ca_file is not None:
         check_ca_file(ca_file)  # before any traffic, in the same words as a targets file's ca_file
     address, email_domain = parse_email(email) if email is not None else (None, None)
-    if domain:
-        mail_domain = normalise_host(domain, "--domain")
-    else:
-        mail_domain = email_domain or default_domain(target_host)
+    given_domain = normalise_host(domain, "--domain") if domain else email_domain
+    problem = mail_domain_problem(target_host, given_domain)
+    if problem:
+        raise UsageError(f"{problem} (--domain example.com)")
+    mail_domain = given_domain or default_domain(target_host)
     target = Target(host=target_host, domain=mail_domain, ports=ports, email=address)
     credentials = _credentials(address) if authenticated else None
     selected = _parse_probes(probes) if probes is not None else ()

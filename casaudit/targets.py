@@ -39,7 +39,7 @@ from typing import Any
 
 from casaudit.api import ScanOptions, check_ca_file
 from casaudit.errors import UsageError
-from casaudit.names import default_domain
+from casaudit.names import default_domain, mail_domain_problem
 from casaudit.plan import DEFAULT_PORTS, Target, normalise_host, parse_email
 from casaudit.probes import families
 from casaudit.resolve import parse_dns_server, parse_pin
@@ -170,10 +170,12 @@ class _Reader:
             seen[host] = key
             settings = self.settings(entry, key).over(base)
             # As with `scan HOST --email`: the address's domain is the default mail domain.
-            domain = (
-                self.host(entry["domain"], f"{key}.domain") if "domain" in entry
-                else settings.email_domain or default_domain(host)
-            )
+            given = (self.host(entry["domain"], f"{key}.domain") if "domain" in entry
+                     else settings.email_domain)
+            problem = mail_domain_problem(host, given)
+            if problem:
+                raise self.error(f"{key}.domain", f"{problem} (domain = \"example.com\")")
+            domain = given or default_domain(host)
             if settings.ca_file is not None and settings.ca_file not in self._ca_checked:
                 try:
                     check_ca_file(settings.ca_file)

@@ -12,11 +12,12 @@ from casaudit.plan import DEFAULT_PORTS
 
 
 def target_entry(lab: LabInstance, host: str | None = None, **extra: object) -> str:
-    """A [[targets]] table auditing a running lab (as `lab.scan_args()` does)."""
+    """A [[targets]] table auditing a running lab and nothing else (as `lab.scan_args()` does):
+    services the posture lacks point at the lab's closed port, DNS goes to the lab's server."""
     host = host or lab.host
     names = dict.fromkeys([host, *lab.names])
     pins = ", ".join(f'"{name}:{lab.address}"' for name in names)
-    ports = ", ".join(f"{service} = {port}" for service, port in lab.ports.items())
+    ports = ", ".join(f"{service} = {port}" for service, port in lab.target_ports().items())
     lines = [
         "[[targets]]",
         f'host = "{host}"',
@@ -24,6 +25,8 @@ def target_entry(lab: LabInstance, host: str | None = None, **extra: object) -> 
         f"ports = {{ {ports} }}",
         f'ca_file = "{lab.ca_file}"',
     ]
+    if "dns_server" not in extra:
+        lines.append(f'dns_server = "{lab.dns_server}"')
     lines += [f"{key} = {_toml(value)}" for key, value in extra.items()]
     return "\n".join(lines) + "\n"
 
@@ -54,12 +57,22 @@ def tarpit() -> Iterator[int]:
 
 
 def tarpit_entry(port: int, host: str = "mail.tarpit.test", **extra: object) -> str:
+    """A host whose HTTP(S) port is the tarpit; its other names are pinned to loopback, its
+    other ports and its DNS server are a closed loopback port: no lookup leaves the machine."""
+    from tests.scan_documents import closed_port
+
+    domain = host.split(".", 1)[1]
+    closed = closed_port()
+    pins = ", ".join(f'"{name}:127.0.0.1"' for name in (host, f"autodiscover.{domain}", domain))
+    ports = {service: closed for service in DEFAULT_PORTS} | {"http": port, "https": port}
     lines = [
         "[[targets]]",
         f'host = "{host}"',
-        f'resolve = ["{host}:127.0.0.1"]',
-        f"ports = {{ http = {port}, https = {port} }}",
+        f"resolve = [{pins}]",
+        "ports = { " + ", ".join(f"{service} = {number}" for service, number in ports.items()) + " }",
     ]
+    if "dns_server" not in extra:
+        lines.append(f'dns_server = "127.0.0.1:{closed}"')
     lines += [f"{key} = {_toml(value)}" for key, value in extra.items()]
     return "\n".join(lines) + "\n"
 

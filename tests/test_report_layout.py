@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from casaudit.api import audit
-from casaudit.report import html, view
 from casaudit.demo import lab_target
+from casaudit.report import html, view
 
 
 @pytest.fixture(scope="module")
