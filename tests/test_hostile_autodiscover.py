@@ -104,7 +104,7 @@ def test_external_entities_and_dtds_are_never_fetched_nor_expanded(kind, tmp_pat
 
 #: What may be imported from the standard library's XML packages: building XML (the JUnit
 #: report), types and escaping. Nothing that parses.
-_ALLOWED_XML_NAMES = {"Element", "SubElement", "ParseError", "tostring", "indent", "escape"}
+_ALLOWED_XML_NAMES = {"Element", "SubElement", "ParseError", "tostring", "indent", "escape", "quoteattr"}
 _PARSING_MODULES = ("lxml", "xml.dom", "xml.sax.expatreader", "xml.parsers", "xmltodict",
                     "xml.etree.cElementTree")
 
