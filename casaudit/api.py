@@ -261,6 +261,7 @@ def evaluate(
             description=check.meta.description,
             remediation=check.meta.remediation,
             references=check.meta.references,
+            effort=check.meta.effort,
         )
         for number, (check, row, observed) in enumerate(failed, start=1)
     )

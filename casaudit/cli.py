@@ -85,6 +85,17 @@ lab_app = typer.Typer(help="The built-in lab of emulated Client Access servers o
 app.add_typer(lab_app, name="lab")
 
 
+class EvidenceMode(StrEnum):
+    cited = "cited"
+    all = "all"
+    none = "none"
+
+
+_EVIDENCE_HELP = ("Which evidence the HTML/PDF report prints in its appendix: cited (what a finding "
+                  "cites, each item once), all (everything recorded, with every URL in the inventory) "
+                  "or none. The JSON document always holds everything.")
+
+
 class FailOn(StrEnum):
     critical = "critical"
     high = "high"
@@ -218,6 +229,8 @@ def scan(
     baseline: Annotated[Path | None, typer.Option(
         "--baseline", metavar="FILE", help="Accepted findings (TOML, with justification and expiry): "
         "still reported, marked accepted, not counted for the exit code.")] = None,
+    evidence: Annotated[EvidenceMode, typer.Option(
+        metavar="cited|all|none", help=_EVIDENCE_HELP)] = EvidenceMode.cited,
 ) -> None:
     """Audit one Client Access host (or every host of a --targets file) and report what it exposes."""
     from casaudit.runs import (
@@ -232,7 +245,7 @@ def scan(
     if (host is None) == (targets is None):
         raise UsageError("give either HOST or --targets FILE")
     outputs = Outputs(json=json_out, html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out,
-                      csv=csv_out)
+                      csv=csv_out, evidence=evidence.value)
     if targets is not None:
         _refuse_single_host_options(domain, email, authenticated)
         _scan_targets(ctx, targets, parallel, resolve, dns_server, ca_file, port, timeout,
@@ -366,6 +379,8 @@ class Outputs:
     sarif: Path | None = None
     junit: Path | None = None
     csv: Path | None = None
+    #: What the HTML/PDF appendix prints (view.EVIDENCE_MODES).
+    evidence: str = "cited"
 
     def any(self) -> bool:
         return any((self.json, self.html, self.pdf, self.sarif, self.junit, self.csv))
@@ -469,7 +484,7 @@ def _scan_targets(
     outputs.preflight(fleet=True)
     loaded_baseline = _load_baseline(baseline)
     formats = FleetFormatPaths(sarif=outputs.sarif, junit=outputs.junit, csv=outputs.csv,
-                               pdf_dir=outputs.pdf)
+                               pdf_dir=outputs.pdf, evidence=outputs.evidence)
     with open_history(db, not no_history, diff_only) as history:
         scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value),
                               fail_on_unassessed)
@@ -514,7 +529,7 @@ def _write_outputs(
     if outputs.html or outputs.pdf:
         from casaudit.report import html
 
-        page = html.render(document)
+        page = html.render(document, outputs.evidence)
         if outputs.html:
             _write(outputs.html, page, "--html")
             written.append(("HTML", outputs.html))
@@ -623,6 +638,8 @@ def report(
         "--junit", metavar="PATH|-", help="Write JUnit XML: one test case per check and endpoint.")] = None,
     csv_out: Annotated[Path | None, typer.Option(
         "--csv", metavar="PATH|-", help="Write the findings as CSV for spreadsheets.")] = None,
+    evidence: Annotated[EvidenceMode, typer.Option(
+        metavar="cited|all|none", help=_EVIDENCE_HELP)] = EvidenceMode.cited,
 ) -> None:
     """Render reports again from a saved scan, with no network.
 
@@ -630,7 +647,8 @@ def report(
     """
     from casaudit.report import document as doc_io
 
-    outputs = Outputs(html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out, csv=csv_out)
+    outputs = Outputs(html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out, csv=csv_out,
+                      evidence=evidence.value)
     if not outputs.any():
         raise UsageError("nothing to write: give at least one of --html, --pdf, --sarif, --junit, --csv")
     outputs.preflight()

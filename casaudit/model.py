@@ -47,6 +47,21 @@ _SEVERITY_RANK = {
 }
 
 
+class Effort(StrEnum):
+    """Roughly what fixing a check's failure takes, for ordering a to-do list (not a promise)."""
+
+    LOW = "low"  # a setting or a firewall rule: minutes, nothing for clients to change
+    MEDIUM = "medium"  # a planned change: a certificate, DNS, a patch, clients to test
+    HIGH = "high"  # a project: an upgrade or a migration
+
+
+EFFORT_MEANING = {
+    Effort.LOW: "a setting or a firewall rule",
+    Effort.MEDIUM: "a planned change (certificate, DNS, patch, client testing)",
+    Effort.HIGH: "a project (upgrade or migration)",
+}
+
+
 class CheckStatus(StrEnum):
     """What one check concluded on one endpoint (docs/verdicts.md is the rule book).
 
@@ -98,6 +113,8 @@ class CheckMeta:
     #: observation itself and may pass. Every other check judges a property of a service
     #: and is not applicable where it is absent.
     exposure: bool = False
+    #: What fixing a failure usually takes (every shipped check says; the catalog test pins it).
+    effort: Effort | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +179,8 @@ class Finding:
     references: tuple[str, ...] = ()
     #: Set when a baseline file accepts this finding (casaudit.baseline); None otherwise.
     accepted: Acceptance | None = None
+    #: The check's effort (CheckMeta.effort): what fixing it usually takes.
+    effort: Effort | None = None
 
 
 @dataclass(frozen=True)

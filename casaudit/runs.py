@@ -218,7 +218,7 @@ def scan_targets(
             unassessed += 1
         spool.add(index, entry)
         if html_dir is not None:
-            fleet_report.write_host_html(entry, html_dir)
+            fleet_report.write_host_html(entry, html_dir, extra_formats.paths.evidence)
         if scan is not None:
             extra_formats.add(index, scan)
         progress.done(index, host, entry["status"])

@@ -5,12 +5,13 @@ from __future__ import annotations
 from casaudit.evidence.autodiscover import AutodiscoverEvidence, Failure
 from casaudit.evidence.base import ErrorKind, EvidenceSet
 from casaudit.evidence.http import REDIRECT_STATUSES, HttpEvidence, HttpExchange
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 
 CHECK = CheckMeta(
     id="autodiscover.cleartext",
     title="Autodiscover served over plain HTTP",
     severity=Severity.HIGH,
+    effort=Effort.LOW,
     recommendations=("CAS-11", "CAS-13"),
     description=(
         "An Autodiscover URL answers on plain HTTP with Autodiscover itself (a 401 asking "

@@ -6,13 +6,14 @@ from urllib.parse import urlsplit
 
 from casaudit.evidence.autodiscover import AdvertisedUrl, AutodiscoverEvidence
 from casaudit.evidence.base import EvidenceSet, endpoint_url
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from checks._autodiscover import by_method
 
 CHECK = CheckMeta(
     id="autodiscover.insecure_advertised_url",
     title="Autodiscover advertises a URL that is not HTTPS or whose certificate fails",
     severity=Severity.HIGH,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-11", "CAS-13"),
     description=(
         "With a mailbox's credentials, Autodiscover returns the URLs Outlook and mobile "

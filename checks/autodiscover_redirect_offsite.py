@@ -6,13 +6,14 @@ from urllib.parse import urljoin
 
 from casaudit.evidence.autodiscover import AutodiscoverEvidence
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from checks._autodiscover import host_of, in_organisation, unanswered
 
 CHECK = CheckMeta(
     id="autodiscover.redirect_offsite",
     title="Autodiscover redirects or points outside the organisation's domain",
     severity=Severity.MEDIUM,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-11",),
     description=(
         "The HTTP redirect method, an Autodiscover URL's redirect or the _autodiscover._tcp "

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from checks._autodiscover import by_method, describe, unanswered
 
 CHECK = CheckMeta(
     id="autodiscover.unreachable",
     title="No Autodiscover method leads to a working endpoint",
     severity=Severity.HIGH,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-11",),
     description=(
         "Outlook and mobile clients find their server settings through Autodiscover: "

@@ -9,13 +9,14 @@ from casaudit.evidence.autodiscover import (
     AutodiscoverEvidence,
 )
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from checks._autodiscover import unanswered
 
 CHECK = CheckMeta(
     id="autodiscover.url_failed",
     title="An Autodiscover URL named by the planning guide fails",
     severity=Severity.LOW,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-11",),
     description=(
         "The guide says clients try https://<domain>/autodiscover/autodiscover.xml and "

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from casaudit.web_checks import endpoints, exposure_outcome
 
 CHECK = CheckMeta(
     id="exchange.admin_exposed",
     title="Exchange administration endpoint reachable from the Internet",
     severity=Severity.HIGH,
+    effort=Effort.LOW,
     recommendations=("CAS-15",),
     description=(
         "The Exchange Control Panel (/ecp, the Exchange admin center from 2013 on) or the "

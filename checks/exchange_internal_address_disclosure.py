@@ -35,13 +35,14 @@ from casaudit.evidence.base import ErrorKind, EvidenceSet
 from casaudit.evidence.hostless import HostlessEvidence
 from casaudit.evidence.http import HttpEvidence
 from casaudit.identify import origin_of
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from casaudit.names import own_names
 
 CHECK = CheckMeta(
     id="exchange.internal_address_disclosure",
     title="Internal IP address or host name disclosed in responses",
     severity=Severity.LOW,
+    effort=Effort.LOW,
     recommendations=("CAS-15",),
     description=(
         "A response names an internal address or server: IIS answering an HTTP/1.0 request "

@@ -5,13 +5,14 @@ from __future__ import annotations
 from casaudit.evidence.base import EvidenceSet
 from casaudit.exchange_cves import FLAWS, Exposure, assess
 from casaudit.identify import identify
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from checks._version import without_build
 
 CHECK = CheckMeta(
     id="exchange.known_vulnerable_build",
     title="Exchange build older than the fix for a known exploited flaw",
     severity=Severity.CRITICAL,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-16",),
     description=(
         "The Exchange build identified from outside is older than the security update fixing "

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.exchange import exchange_major
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from casaudit.web_checks import endpoints, exposure_outcome
 
 CHECK = CheckMeta(
     id="exchange.legacy_vdir",
     title="Legacy Exchange virtual directory reachable from the Internet",
     severity=Severity.LOW,
+    effort=Effort.LOW,
     recommendations=("CAS-07",),
     description=(
         "A legacy Outlook Web Access URL of the Exchange 2000/2003 era (/exchange, /exchweb, "

@@ -6,13 +6,14 @@ from casaudit.evidence.base import ErrorKind, EvidenceSet
 from casaudit.evidence.mail import MailEvidence
 from casaudit.evidence.ntlm import NtlmEvidence
 from casaudit.identify import origin_of
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from casaudit.parse.ntlm import NtlmChallenge, NtlmError, decode_challenge_b64
 
 CHECK = CheckMeta(
     id="exchange.ntlm_info_disclosure",
     title="NTLM challenge reveals internal Windows domain and host names",
     severity=Severity.MEDIUM,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-15",),
     description=(
         "A Client Access URL offers NTLM and answers an anonymous NTLM NEGOTIATE message with a "

@@ -11,13 +11,14 @@ from __future__ import annotations
 from casaudit.evidence.base import ErrorKind, EvidenceSet
 from casaudit.evidence.http import HttpEvidence
 from casaudit.identify import Identification, Sighting, identify, origin_of
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from casaudit.web_checks import proves_something
 
 CHECK = CheckMeta(
     id="exchange.version_disclosed",
     title="Exchange build disclosed in response headers",
     severity=Severity.LOW,
+    effort=Effort.LOW,
     # CAS-16 only on a failure (a visible build tells an attacker which flaws apply): not
     # disclosing a version proves nothing about running a supported one.
     recommendations=("CAS-15",),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.identify import identify, support_status
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from checks._version import without_build
 
 CHECK = CheckMeta(
     id="exchange.version_eol",
     title="Exchange product past the end of extended support",
     severity=Severity.HIGH,
+    effort=Effort.HIGH,
     recommendations=("CAS-16",),
     description=(
         "The Exchange product identified from outside is past the end of Microsoft's extended "

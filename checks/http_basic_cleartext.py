@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from casaudit.web_checks import endpoints, read, unusable
 
 CHECK = CheckMeta(
     id="http.basic_cleartext",
     title="Basic authentication offered over cleartext HTTP",
     severity=Severity.CRITICAL,
+    effort=Effort.LOW,
     recommendations=("CAS-14",),
     description=(
         "A Client Access URL answers on plain HTTP with a 401 challenge offering Basic "

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from casaudit.web_checks import describe, endpoints, read, unusable
 
 CHECK = CheckMeta(
     id="http.basic_offered",
     title="Basic authentication offered over HTTPS",
     severity=Severity.MEDIUM,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-14",),
     description=(
         "A Client Access URL answers an unauthenticated request over HTTPS with a 401 challenge "

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from casaudit.web_checks import Answer, Reading, describe, endpoints, read
 
 CHECK = CheckMeta(
     id="http.cleartext_served",
     title="Client Access URL served over cleartext HTTP",
     severity=Severity.HIGH,
+    effort=Effort.LOW,
     recommendations=("CAS-13",),
     description=(
         "An Exchange Client Access URL answers on plain HTTP with content or an authentication "

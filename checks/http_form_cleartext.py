@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from casaudit.web_checks import Answer, endpoints, read, unusable
 
 CHECK = CheckMeta(
     id="http.form_cleartext",
     title="Logon form served or posted over cleartext HTTP",
     severity=Severity.CRITICAL,
+    effort=Effort.LOW,
     recommendations=("CAS-05",),
     description=(
         "A Client Access URL serves a forms-based logon page (a form with a password field) "

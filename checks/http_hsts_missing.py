@@ -6,7 +6,7 @@ import re
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.evidence.http import HttpExchange
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from casaudit.web_checks import endpoints, read, unusable
 
 _MAX_AGE = re.compile(r"(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:;|$)", re.IGNORECASE)
@@ -15,6 +15,7 @@ CHECK = CheckMeta(
     id="http.hsts_missing",
     title="HTTPS Client Access URL without HSTS",
     severity=Severity.LOW,
+    effort=Effort.LOW,
     recommendations=("CAS-13",),
     description=(
         "The HTTPS answer carries no Strict-Transport-Security header (or one with max-age=0). "

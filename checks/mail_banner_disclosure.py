@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from checks._mail import NAMES, closed_or_unknown, mail_evidence, no_greeting
 
 CHECK = CheckMeta(
     id="mail.banner_disclosure",
     title="POP3/IMAP4 greeting names the product or version",
     severity=Severity.LOW,
+    effort=Effort.LOW,
     recommendations=("CAS-15",),
     description=(
         "The first line the POP3 or IMAP4 service sends names the mail server product, and "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.evidence.mail import LoginOutcome, MailEvidence
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from casaudit.parse.mail import CLEARTEXT_SASL
 from checks._mail import judge_cleartext_ports
 
@@ -17,6 +17,7 @@ CHECK = CheckMeta(
     id="mail.cleartext_login",
     title="POP3/IMAP4 accepts a login before TLS",
     severity=Severity.HIGH,
+    effort=Effort.LOW,
     recommendations=("CAS-10", "CAS-14"),
     description=(
         "On the cleartext POP3 (110) or IMAP4 (143) port the server would take a user name and "

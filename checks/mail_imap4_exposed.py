@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks._mail import exposure
 
 CHECK = CheckMeta(
     id="mail.imap4_exposed",
     title="IMAP4 reachable from outside",
     severity=Severity.LOW,
+    effort=Effort.LOW,
     recommendations=("CAS-09",),
     description=(
         "An IMAP4 service answers on the audited host. Microsoft ships IMAP4 switched off and "

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.evidence.mail import MailEvidence
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from checks._mail import NAMES, judge_cleartext_ports
 
 CHECK = CheckMeta(
     id="mail.starttls_missing",
     title="POP3/IMAP4 cleartext port offers no working STARTTLS",
     severity=Severity.MEDIUM,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-10", "CAS-13"),
     description=(
         "The cleartext POP3 (110) or IMAP4 (143) port does not offer STLS/STARTTLS, or offers "

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.evidence.tls import TlsEvidence
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
     id="tls.cert_expiring",
     title="Certificate expires soon",
     severity=Severity.MEDIUM,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-13", "CAS-17"),
     description=(
         "A certificate the service sends expires within the warning period (30 days unless the "

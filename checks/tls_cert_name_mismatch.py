@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from casaudit.evidence.base import ErrorKind, EvidenceSet
 from casaudit.evidence.tls import TlsEvidence
-from casaudit.model import CheckMeta, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
     id="tls.cert_name_mismatch",
     title="Certificate does not match the name clients use",
     severity=Severity.HIGH,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-13", "CAS-17"),
     description=(
         "The certificate the service sends for a name clients connect to (the Client Access "

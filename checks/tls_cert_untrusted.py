@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.evidence.tls import TlsEvidence, Trust
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
     id="tls.cert_untrusted",
     title="Certificate chain not trusted",
     severity=Severity.HIGH,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-13", "CAS-17"),
     description=(
         "The certificate chain the service sends does not lead, signature by signature, to a "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.evidence.tls import TlsCertificate, TlsEvidence
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks import _tls
 
 MINIMUM_BITS = {"RSA": 2048, "DSA": 2048, "EC": 256}
@@ -13,6 +13,7 @@ CHECK = CheckMeta(
     id="tls.cert_weak_key",
     title="Certificate with a weak public key",
     severity=Severity.HIGH,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-13", "CAS-17"),
     description=(
         "A certificate the service sends (below the root) has an RSA or DSA key shorter than "

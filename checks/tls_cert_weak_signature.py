@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.evidence.tls import TlsEvidence
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks import _tls
 
 WEAK_HASHES = frozenset({"sha1", "md5", "md2", "md4"})
@@ -13,6 +13,7 @@ CHECK = CheckMeta(
     id="tls.cert_weak_signature",
     title="Certificate signed with SHA-1 or MD5",
     severity=Severity.MEDIUM,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-13", "CAS-17"),
     description=(
         "A certificate the service sends (the server's own or an intermediate, the root's "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.evidence.tls import TlsEvidence
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks import _tls
 
 LEGACY = ("SSL 2.0", "SSL 3.0", "TLS 1.0", "TLS 1.1")
@@ -13,6 +13,7 @@ CHECK = CheckMeta(
     id="tls.legacy_protocol",
     title="Legacy SSL/TLS protocol versions accepted",
     severity=Severity.MEDIUM,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-13",),
     description=(
         "The service completes handshakes with SSL 2.0, SSL 3.0, TLS 1.0 or TLS 1.1. SSL 2.0 and "

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
     id="tls.no_fallback_scsv",
     title="No TLS_FALLBACK_SCSV downgrade protection",
     severity=Severity.LOW,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-13",),
     description=(
         "The service does not honour TLS_FALLBACK_SCSV (RFC 7507): when a client retries "

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.evidence.tls import TlsEvidence
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
     id="tls.no_forward_secrecy",
     title="Cipher suites without forward secrecy accepted",
     severity=Severity.LOW,
+    effort=Effort.LOW,
     recommendations=("CAS-13",),
     description=(
         "The service accepts suites whose session keys travel encrypted under the certificate's "

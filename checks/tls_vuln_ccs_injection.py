@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
     id="tls.vuln.ccs_injection",
     title="Vulnerable to OpenSSL CCS injection (CVE-2014-0224)",
     severity=Severity.HIGH,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-13",),
     description=(
         "The service accepts a ChangeCipherSpec message too early in the handshake (OpenSSL "

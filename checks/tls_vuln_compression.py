@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
     id="tls.vuln.compression",
     title="TLS compression enabled (CRIME)",
     severity=Severity.MEDIUM,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-13",),
     description=(
         "The service accepts TLS-level compression. Compressing secrets together with "

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
     id="tls.vuln.heartbleed",
     title="Vulnerable to Heartbleed (CVE-2014-0160)",
     severity=Severity.CRITICAL,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-13",),
     description=(
         "The service answers malformed TLS heartbeat requests with up to 64 KiB of its own "

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
     id="tls.vuln.insecure_renegotiation",
     title="Insecure TLS renegotiation (no RFC 5746 support)",
     severity=Severity.MEDIUM,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-13",),
     description=(
         "The service does not support secure renegotiation (RFC 5746). A man in the middle "

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
     id="tls.vuln.robot",
     title="Vulnerable to ROBOT (RSA padding oracle)",
     severity=Severity.HIGH,
+    effort=Effort.MEDIUM,
     recommendations=("CAS-13",),
     description=(
         "The service reveals, through its answers to malformed RSA key exchanges, whether a "

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.evidence.tls import TlsEvidence
-from casaudit.model import CheckMeta, Outcome, Severity
+from casaudit.model import CheckMeta, Effort, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
     id="tls.weak_cipher",
     title="Weak cipher suites accepted",
     severity=Severity.MEDIUM,
+    effort=Effort.LOW,
     recommendations=("CAS-13",),
     description=(
         "The service accepts cipher suites that give little or no protection: NULL (no "

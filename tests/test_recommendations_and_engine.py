@@ -77,6 +77,8 @@ def test_check_ids_are_stable_and_cite_known_recommendations():
     for meta in catalog.values():
         assert set(meta.recommendations) <= set(RECOMMENDATION_IDS)
         assert meta.title and meta.description and meta.remediation
+        # every check says what fixing it takes: the report's first page orders actions by it
+        assert meta.effort is not None, meta.id
 
 
 def _row(status, recs=("CAS-04",), severity=Severity.HIGH):

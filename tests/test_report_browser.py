@@ -274,6 +274,10 @@ def pdf_texts(path: Path) -> list[str]:
         pdf.close()
 
 
+#: The most pages each shipped posture's PDF may take (issue #16's goals).
+PDF_PAGE_LIMITS = {"exchange-se-hardened": 6, "exchange2016-direct": 15, "exchange2007-legacy": 30}
+
+
 def test_demo_writes_every_format_and_the_pdf_has_a_running_header(tmp_path, chromium):
     out = tmp_path / "demo"
     run = run_cli("demo", "--out", str(out), env={"CASAUDIT_CHROMIUM": chromium})
@@ -295,6 +299,13 @@ def test_demo_writes_every_format_and_the_pdf_has_a_running_header(tmp_path, chr
     assert "Action needed" in texts[0]
     assert "Recommendations (CAS-01 to CAS-17)" in "".join(texts)
     assert "No problems found" in pdf_texts(out / "exchange-se-hardened.pdf")[0]
+    # Attachable: the printed reports stay short (issue #16; they were 68, 123 and 238 pages)
+    for posture, most in PDF_PAGE_LIMITS.items():
+        pages = len(pdf_texts(out / f"{posture}.pdf"))
+        assert pages <= most, (posture, pages)
+    # and page 1 says what a reader of the report needs first
+    first = texts[0]
+    assert "First actions" in first and "Names probed" in first and "Ports" in first
 
 
 def test_report_command_prints_a_pdf(legacy_lab, tmp_path, chromium):

@@ -3,6 +3,7 @@ once, settled rows summarised, TLS evidence in words. Rendered from a real scan 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -74,3 +75,33 @@ def test_shared_reason_keeps_what_rows_say_in_common():
     assert view.shared_reason(rows) == "… answered 404: not found"
     assert view.shared_reason(rows[:1]) == rows[0]["reason"]
     assert view.shared_reason([{"reason": "a b"}, {"reason": "c d"}]) == ""
+
+
+def test_evidence_option_chooses_the_appendix_in_report_and_scan(legacy_lab, tmp_path):
+    from tests.conftest import run_cli
+
+    scan_json = tmp_path / "scan.json"
+    scanned = run_cli("scan", *legacy_lab.scan_args(), "--no-history", "--json", str(scan_json),
+                      "--html", str(tmp_path / "all.html"), "--evidence", "all")
+    assert scanned.code == 1, scanned.stderr
+    document = json.loads(scan_json.read_text())
+    printed = re.findall(r'<div class="evidence" id="ev-', (tmp_path / "all.html").read_text())
+    assert len(printed) == len(document["evidence"])
+    cited = len({e for f in document["findings"] for e in f["evidence"]})
+    for mode, expected in (("none", 0), ("cited", cited)):
+        page = tmp_path / f"{mode}.html"
+        assert run_cli("report", str(scan_json), "--html", str(page), "--evidence", mode).code == 0
+        assert len(re.findall(r'<div class="evidence" id="ev-', page.read_text())) == expected
+    wrong = run_cli("report", str(scan_json), "--html", str(tmp_path / "x.html"), "--evidence", "some")
+    assert wrong.code == 2 and "--evidence: 'some' is not one of cited, all, none" in wrong.stderr
+
+
+def test_first_actions_are_the_worst_groups_cheapest_first(legacy_document):
+    actions = view.top_actions(legacy_document)
+    assert len(actions) == 3
+    ranks = [view.severity_rank(g.severity) for g in actions]
+    assert ranks == sorted(ranks)
+    page = html.render(legacy_document)
+    listed = re.findall(r'<li data-check="([^"]+)">', page.split('id="top-actions"')[1].split("</ol>")[0])
+    assert listed == [g.check for g in actions]
+    assert all(f.get("effort") in ("low", "medium", "high") for f in legacy_document["findings"])

@@ -133,12 +133,13 @@ def prepare_html(directory: Path) -> None:
         raise _cannot_write(directory, exc) from None
 
 
-def write_host_html(entry: dict[str, Any], directory: Path) -> None:
+def write_host_html(entry: dict[str, Any], directory: Path, evidence: str = "cited") -> None:
     """The report of one assessed host (its entry with the full scan), as soon as it finished."""
     if entry["scan"] is None:
         return
     try:
-        (directory / file_name(entry["host"])).write_text(html.render(entry["scan"]), encoding="utf-8")
+        (directory / file_name(entry["host"])).write_text(html.render(entry["scan"], evidence),
+                                                         encoding="utf-8")
     except OSError as exc:
         raise _cannot_write(directory, exc) from None
 

@@ -73,6 +73,8 @@ class FleetFormatPaths:
     junit: Path | None = None
     csv: Path | None = None
     pdf_dir: Path | None = None
+    #: What each host's HTML and PDF report prints in its evidence appendix (--evidence).
+    evidence: str = "cited"
 
     def any(self) -> bool:
         return any((self.sarif, self.junit, self.csv, self.pdf_dir))
@@ -107,7 +109,7 @@ class FleetFormats:
             from casaudit.report.pdf import write_pdf
 
             name = file_name(scan["targets"][0]["host"]).removesuffix(".html") + ".pdf"
-            write_pdf(html.render(scan), self.paths.pdf_dir / name)
+            write_pdf(html.render(scan, self.paths.evidence), self.paths.pdf_dir / name)
 
     def write(self, hosts: Sequence[FinishedHost]) -> list[tuple[str, Path]]:
         """Every file, hosts in targets-file order; returns (label, path) of what was written."""

@@ -593,3 +593,44 @@ def accepted_versions(item: Mapping[str, Any]) -> str:
     """The protocol versions a TLS service accepted: "TLS 1.2, TLS 1.3"."""
     return ", ".join(str(p.get("version", "")) for p in item.get("protocols") or ()
                      if isinstance(p, Mapping) and p.get("accepted"))
+
+
+# --------------------------------------------------------------------------- first page
+
+EFFORT_ORDER = ("low", "medium", "high")
+EFFORT_LABELS = {"low": "low effort: a setting or a firewall rule",
+                 "medium": "medium effort: a planned change (certificate, DNS, patch, client testing)",
+                 "high": "high effort: a project (upgrade or migration)"}
+
+
+def top_actions(document: Mapping[str, Any], count: int = 3) -> list[FindingGroup]:
+    """The first things to fix: finding groups not wholly accepted, worst first, and the cheaper
+    fix first among equals (the engine's severities and the checks' efforts, only ordered here)."""
+    groups = [g for _, members in finding_groups(document.get("findings", [])) for g in members
+              if g.accepted < g.size]
+
+    def order(group: FindingGroup) -> tuple[int, int, int]:
+        effort = str(group.first.get("effort") or "")
+        return (severity_rank(group.severity),
+                EFFORT_ORDER.index(effort) if effort in EFFORT_ORDER else len(EFFORT_ORDER),
+                -group.size)
+
+    return sorted(groups, key=order)[:count]
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a remediation: what to do, without the detail."""
+    match = re.match(r"(.+?[.!?])(\s|$)", text.strip(), re.S)
+    return match.group(1) if match else text.strip()
+
+
+def scanned_names(document: Mapping[str, Any]) -> list[str]:
+    """Every host name casaudit sent traffic to, from the evidence (the target's own names)."""
+    from urllib.parse import urlsplit
+
+    names = dict.fromkeys(str(t.get("host", "")) for t in document.get("targets", []))
+    for item in document.get("evidence", []):
+        host = urlsplit(str(item.get("endpoint", ""))).hostname
+        if host and not host.startswith("_"):
+            names[host] = None
+    return [name for name in names if name]
