@@ -342,9 +342,11 @@ def test_terminal_summary_colours_only_a_terminal_without_no_color(legacy_docume
     assert "\x1b[" not in no_color.getvalue()
     text = plain.getvalue()
     total = len(legacy_document["findings"])
-    assert "Action needed" in text and f"top findings ({min(10, total)} of {total})" in text
-    for finding in legacy_document["findings"][:10]:  # whole lines, never cut at 80 columns
-        assert any(finding["endpoint"] in line and finding["severity"].upper() in line
+    groups = [g for _, members in view.finding_groups(legacy_document["findings"]) for g in members]
+    shown = sum(g.size for g in groups[:terminal.TOP_FINDINGS])
+    assert "Action needed" in text and f"top findings ({shown} of {total}, by check and host)" in text
+    for group in groups[:terminal.TOP_FINDINGS]:  # whole lines, never cut at 80 columns
+        assert any(group.heading in line and group.severity.upper() in line and group.check in line
                    for line in text.splitlines())
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from casaudit.api import audit
 from casaudit.demo import lab_target
-from casaudit.report import terminal
+from casaudit.report import terminal, view
 from tests.conftest import run_cli
 
 LONG_ENDPOINT = ("https://autodiscover.a-very-long-customer-name.example.test:443"
@@ -45,6 +45,19 @@ def _render(document: dict[str, Any], columns: int, monkeypatch: pytest.MonkeyPa
     return out.getvalue()
 
 
+def _top_groups(document: dict[str, Any]) -> list[view.FindingGroup]:
+    """What the table lists: the findings grouped by check and host, worst first."""
+    groups = [g for _, members in view.finding_groups(document["findings"]) for g in members]
+    return groups[:terminal.TOP_FINDINGS]
+
+
+def _accepted_note(document: dict[str, Any]) -> str:
+    group = next(g for g in view.finding_groups(document["findings"])[0][1]
+                 if any(f.get("accepted") for f in g.findings))
+    prefix = "" if group.accepted == group.size else f"{group.accepted} of {group.size} "
+    return f"accepted {prefix}until 2099-01-01"
+
+
 def _top_rows(text: str) -> list[str]:
     lines = text.splitlines()
     start = next(n for n, line in enumerate(lines) if line.startswith("top findings"))
@@ -58,28 +71,28 @@ def test_at_80_columns_no_column_is_dropped_and_no_check_id_is_cut(legacy_docume
     assert "…" not in "".join(_top_rows(text))  # nothing cut with an ellipsis
     rows = _top_rows(text)
     words = [line.split() for line in rows]
-    top = document["findings"][:terminal.TOP_FINDINGS]
-    # Every severity and every check id whole, in order, each finding's first line
+    top = _top_groups(document)
+    # Every severity and every check id whole, in order, each group's first line
     heads = [(w[0], w[1]) for w in words if w and w[0] in {"CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"}]
-    assert heads == [(f["severity"].upper(), f["check"]) for f in top]
+    assert heads == [(g.severity.upper(), g.check) for g in top]
     # The acceptance is there, whole
-    assert "accepted until 2099-01-01" in text
+    assert _accepted_note(document) in text
     # and the long endpoint is all there, folded over lines rather than cut
     assert LONG_ENDPOINT in "".join(line.strip() for line in rows)
     # A terminal wide enough keeps one line per finding
     wide = _render(document, 200, monkeypatch)
     assert re.search(rf"^CRITICAL +\S+ +{re.escape(LONG_ENDPOINT)}", wide, re.MULTILINE)
-    assert re.search(r" until 2099-01-01$", wide, re.MULTILINE)
+    assert re.search(r"until 2099-01-01$", wide, re.MULTILINE)
 
 
 def test_a_60_column_terminal_still_shows_every_severity_and_check(legacy_document, monkeypatch):
     document = _narrow_case(legacy_document)
     text = _render(document, 60, monkeypatch)
     assert max(len(line) for line in _top_rows(text)) <= 60
-    for finding in document["findings"][:terminal.TOP_FINDINGS]:
-        assert re.search(rf"^{finding['severity'].upper()} +{re.escape(finding['check'])} *$",
-                         text, re.MULTILINE), finding["check"]
-    assert "accepted until 2099-01-01" in text
+    for group in _top_groups(document):
+        assert re.search(rf"^{group.severity.upper()} +{re.escape(group.check)} *$",
+                         text, re.MULTILINE), group.check
+    assert _accepted_note(document) in text
 
 
 def test_the_rest_of_the_findings_are_in_the_full_report_only_when_one_is_written(legacy_lab, tmp_path):

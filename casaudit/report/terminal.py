@@ -98,26 +98,30 @@ def summary(document: dict[str, Any], out: TextIO, *, full_report: bool = False)
 
     if not findings:
         return
-    console.print(_top_findings(findings, console))
-    if len(findings) > TOP_FINDINGS:
-        more = len(findings) - TOP_FINDINGS
+    # One line per check and host, as in the HTML report: "9 endpoints of mail.example.com".
+    groups = [group for _, members in view.finding_groups(findings) for group in members]
+    console.print(_top_findings(groups, len(findings), console))
+    if len(groups) > TOP_FINDINGS:
+        more = len(groups) - TOP_FINDINGS
         # Only point at a report the user is getting; else say how to get one.
         where = " in the full report" if full_report else ": write them with --html PATH or --json PATH"
         console.print(Text(f"… and {more} more{where}"))
 
 
-def _top_findings(findings: list[dict[str, Any]], console: Console) -> Table:
-    """One line per finding when the console is wide enough, else the endpoint under the check."""
-    wide = _top_table(findings[:TOP_FINDINGS], len(findings), stacked=False)
+def _top_findings(groups: list[view.FindingGroup], findings: int, console: Console) -> Table:
+    """One line per group when the console is wide enough, else the endpoint under the check."""
+    wide = _top_table(groups, findings, stacked=False)
     # Measured without the console's limit: its widest row, not what it would be squeezed to.
     unbounded = console.options.update_width(_UNBOUNDED)
     if Measurement.get(console, unbounded, wide).maximum <= console.width:
         return wide
-    return _top_table(findings[:TOP_FINDINGS], len(findings), stacked=True)
+    return _top_table(groups, findings, stacked=True)
 
 
-def _top_table(top: list[dict[str, Any]], total: int, *, stacked: bool) -> Table:
-    table = Table(title=f"top findings ({len(top)} of {total})",
+def _top_table(groups: list[view.FindingGroup], findings: int, *, stacked: bool) -> Table:
+    top = groups[:TOP_FINDINGS]
+    shown = sum(group.size for group in top)
+    table = Table(title=f"top findings ({shown} of {findings}, by check and host)",
                   title_justify="left", box=box.SIMPLE, show_edge=False, pad_edge=False)
     table.add_column("severity", no_wrap=True)
     if stacked:
@@ -126,14 +130,22 @@ def _top_table(top: list[dict[str, Any]], total: int, *, stacked: bool) -> Table
         table.add_column("check", no_wrap=True)
         table.add_column("endpoint", no_wrap=True)
         table.add_column("accepted", no_wrap=True)
-    for finding in top:
-        severity = Text(finding["severity"].upper(), style=SEVERITY_STYLE.get(finding["severity"], ""))
-        check, endpoint = safe(finding["check"], 60), safe(finding["endpoint"], 200)
-        accepted = finding.get("accepted")
-        until = f"until {safe(accepted['expires'])}" if accepted else ""
+    for group in top:
+        severity = Text(group.severity.upper(), style=SEVERITY_STYLE.get(group.severity, ""))
+        check, where = safe(group.check, 60), safe(group.heading, 200)
+        until = _accepted_text(group)
         if stacked:
-            lines = [check, endpoint] + ([f"accepted {until}"] if accepted else [])
+            lines = [check, where] + ([f"accepted {until}"] if until else [])
             table.add_row(severity, Text("\n".join(lines)))
         else:
-            table.add_row(severity, Text(check), Text(endpoint), Text(until))
+            table.add_row(severity, Text(check), Text(where), Text(until))
     return table
+
+
+def _accepted_text(group: view.FindingGroup) -> str:
+    """"until 2026-03-31" when the baseline accepts the group, "2 of 9 until ..." when partly."""
+    dates = sorted({str(f["accepted"]["expires"]) for f in group.findings if f.get("accepted")})
+    if not dates:
+        return ""
+    until = f"until {safe(dates[0])}"
+    return until if group.accepted == group.size else f"{group.accepted} of {group.size} {until}"
