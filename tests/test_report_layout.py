@@ -53,6 +53,11 @@ def test_tls_evidence_and_inventory_read_as_words_not_field_paths_or_reprs(legac
     assert "{&#39;version&#39;" not in page and "{'version'" not in page
     assert "certificate.certificates[0]" not in page and "vulnerabilities.heartbleed" not in page
     assert "Heartbleed (CVE-2014-0160)" in page and "Names (SAN)" in page
+    # nor for mail dialogues, NTLM challenges and Autodiscover attempts
+    for path in ("exchanges[0]", "capabilities_clear", "challenge.av_pairs", "login_in_clear.",
+                 "certificates[0]"):
+        assert path not in page, path
+    assert "Capabilities in clear" in page and "NetBIOS computer" in page and "Asked about" in page
     tls = next(item for item in legacy_document["evidence"] if item["kind"] == "tls" and item["protocols"])
     row = next(r for r in view.inventory(legacy_document) if r.evidence == tls["id"])
     assert row.tls == view.accepted_versions(tls) and "{" not in row.tls

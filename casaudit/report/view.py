@@ -634,3 +634,95 @@ def scanned_names(document: Mapping[str, Any]) -> list[str]:
         if host and not host.startswith("_"):
             names[host] = None
     return [name for name in names if name]
+
+
+# --------------------------------------------------------------------------- other evidence in words
+
+
+def mail_rows(item: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A POP3/IMAP4 evidence item as labelled rows: what the server said, what casaudit sent."""
+    rows: list[tuple[str, str]] = [("Reachability", str(item.get("reachability", "")))]
+    if item.get("error"):
+        rows.append(("Error", _error_text(item["error"])))
+    if item.get("greeting") is not None:
+        rows.append(("Greeting", str(item["greeting"])))
+    banner = item.get("banner") or {}
+    if banner.get("product"):
+        form = f" ({banner['form']})" if banner.get("form") else ""
+        rows.append(("Banner names", f"{banner['product']}{form}"))
+    for key, label in (("capabilities_clear", "Capabilities in clear"),
+                       ("capabilities_tls", "Capabilities over TLS")):
+        capabilities = item.get(key) or {}
+        if capabilities.get("items") or capabilities.get("error"):
+            rows.append((label, ", ".join(str(c) for c in capabilities.get("items") or ())
+                         or _error_text(capabilities.get("error"))))
+    starttls = item.get("starttls") or {}
+    if starttls:
+        state = "offered" if starttls.get("offered") else "not offered"
+        if starttls.get("attempted"):
+            failed = f", failed: {_error_text(starttls.get('error'))}"
+            state += ", succeeded" if starttls.get("ok") else failed
+        rows.append(("STARTTLS", state + (f" ({starttls['reply']})" if starttls.get("reply") else "")))
+    tls = item.get("tls") or {}
+    if tls:
+        rows.append(("TLS", f"{tls.get('version', '')} {tls.get('cipher', '')}".strip()))
+    login = item.get("login_in_clear") or {}
+    if login:
+        rows.append(("Login in clear", f"{login.get('command', '')} → {login.get('reply', '')}: "
+                                       f"{str(login.get('outcome', '')).replace('_', ' ')}"))
+    if item.get("sent"):
+        rows.append(("Sent", " · ".join(str(line) for line in item["sent"])))
+    return [(label, _cut(value)) for label, value in rows]
+
+
+_NTLM_NAMES = (("netbios_domain", "NetBIOS domain"), ("netbios_computer", "NetBIOS computer"),
+               ("dns_domain", "DNS domain"), ("dns_computer", "DNS computer"), ("dns_tree", "DNS forest"),
+               ("target_spn", "Target SPN"), ("timestamp", "Server time"))
+
+
+def ntlm_rows(item: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """An anonymous NTLM NEGOTIATE and the CHALLENGE's disclosed names, in words."""
+    rows: list[tuple[str, str]] = [
+        ("Sent", "an anonymous NTLM NEGOTIATE (Authorization: NTLM, Type 1)"),
+    ]
+    if item.get("error"):
+        rows.append(("Error", _error_text(item["error"])))
+    else:
+        rows.append(("Answer", f"{item.get('status', '')}, schemes offered: "
+                               f"{', '.join(str(s) for s in item.get('auth_schemes') or ()) or 'none'}"))
+    challenge = item.get("challenge") or {}
+    for key, label in _NTLM_NAMES:
+        if challenge.get(key):
+            rows.append((label, str(challenge[key])))
+    version = challenge.get("os_version") or {}
+    if version:
+        number = f"{version.get('major')}.{version.get('minor')} build {version.get('build')}"
+        rows.append(("Windows version", number))
+    if item.get("decode_error"):
+        rows.append(("Challenge not decoded", str(item["decode_error"])))
+    if item.get("challenge_b64"):
+        rows.append(("Challenge (base64)", str(item["challenge_b64"])))
+    return [(label, _cut(value)) for label, value in rows]
+
+
+def autodiscover_rows(item: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """An Autodiscover method's attempt in words; its HTTP exchanges are shown as exchanges."""
+    rows: list[tuple[str, str]] = [
+        ("Method", f"{item.get('order', '')}. {str(item.get('method', '')).replace('_', ' ')}"),
+        ("Asked about", str(item.get("email", ""))),
+        ("Request", str(item.get("request", ""))),
+        ("Verdict", str(item.get("verdict", "")) + (f" ({str(item['failure']).replace('_', ' ')})"
+                                                    if item.get("failure") else "")),
+        ("What came back", str(item.get("detail", ""))),
+    ]
+    if item.get("target_url"):
+        rows.append(("Points to", str(item["target_url"])))
+    if item.get("redirect_stopped"):
+        rows.append(("Redirect not followed", str(item["redirect_stopped"])))
+    for certificate in item.get("certificates") or ():
+        problem = str(certificate.get("problem") or "not checked").replace("_", " ")
+        state = "verified" if certificate.get("verified") else f"{problem}: {certificate.get('detail', '')}"
+        rows.append((f"Certificate of {certificate.get('host', '')}", state))
+    if item.get("error"):
+        rows.append(("Error", _error_text(item["error"])))
+    return [(label, _cut(value)) for label, value in rows]
