@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 INDEX_TEMPLATE = "fleet.html.j2"
+HISTORY_TEMPLATE = "history.html.j2"
 #: The host report's Content-Security-Policy (report.html.j2), the index's too.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 #: Host columns of the recommendations matrix, at most.
@@ -220,6 +221,20 @@ def render_index(document: dict[str, Any], history_trend: Trend | None = None) -
         no_grade=view.NO_GRADE, matrix=matrix(document), recommendations=RECOMMENDATIONS,
         marks=VERDICT_MARKS, mark_of=dict(VERDICT_MARKS), trend=history_trend,
         scans_per_host=trend.SCANS_PER_HOST, spark_width=trend.SPARK_WIDTH, spark_height=trend.SPARK_HEIGHT,
+    )
+
+
+def render_history_page(history_trend: Trend, host: str | None, hosts: list[str], left_out: int) -> str:
+    """`casaudit history --html`: the trend of one host (`host`) or of all, `hosts` listed under it."""
+    from datetime import UTC, datetime
+
+    from casaudit import __version__
+
+    return html.environment().get_template(HISTORY_TEMPLATE).render(
+        csp=CSP, trend=history_trend, subject=host or f"{len(hosts) + left_out} hosts", hosts=hosts,
+        left_out=left_out, severities=SEVERITIES, version=__version__, scans_per_host=trend.SCANS_PER_HOST,
+        written_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        spark_width=trend.SPARK_WIDTH, spark_height=trend.SPARK_HEIGHT,
     )
 
 
