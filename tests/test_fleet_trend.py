@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 from html import unescape
 
+import pytest
+
 from casaudit.api import ScanOptions
 from casaudit.fleet import FleetRun, FleetSpool, HostResult, fleet_entry
-from casaudit.history import ScanRow
+from casaudit.history import History, ScanRow
 from casaudit.plan import Target
 from casaudit.recommendations import RECOMMENDATION_IDS
 from casaudit.report import fleet as fleet_report
 from casaudit.report import html
 from casaudit.report.trend import bar_chart, fleet_nights, latest_per_night, sparkline
 from casaudit.targets import ScanTarget
+from tests.conftest import run_cli
 from tests.scan_documents import not_assessed_document
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -139,3 +142,32 @@ def _csp(page: str) -> str:
     found = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
     assert found
     return unescape(found.group(1))
+
+
+@pytest.mark.parametrize("where", ["missing-dir/trend.html", "."])
+def test_history_html_refuses_a_bad_path_before_reading_the_history(tmp_path, where):
+    # a --db that does not exist would be an error too: the PATH is refused first
+    run = run_cli("history", "--db", str(tmp_path / "none.db"), "--html", str(tmp_path / where))
+    assert run.code == 2 and run.stdout == ""
+    assert run.stderr.startswith("casaudit: error: --html ") and len(run.stderr.splitlines()) == 1
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_history_html_of_one_host_is_one_self_contained_page(tmp_path):
+    db = tmp_path / "h.db"
+    with History(db) as history:
+        for night in ("2026-03-01", "2026-03-02"):
+            history.record(host="mail.a.test", domain="a.test", tags={}, started_at=f"{night}T01:00:00Z",
+                           finished_at=f"{night}T01:00:01Z", document=None, error=("target", "x"),
+                           tool_version="test")
+            history.record(host="mail.<b>.test", domain="b.test", tags={}, started_at=f"{night}T01:00:00Z",
+                           finished_at=f"{night}T01:00:01Z", document=None, error=("target", "x"),
+                           tool_version="test")
+    page = tmp_path / "a.html"
+    run = run_cli("history", "mail.a.test", "--db", str(db), "--html", str(page))
+    assert run.code == 0, run.stderr
+    text = page.read_text()
+    assert "<title>casaudit history: mail.a.test</title>" in text and "mail.&lt;b&gt;.test" not in text
+    assert 'id="trend-chart"' in text and "<script" not in text and "http://" not in text
+    unknown = run_cli("history", "mail.z.test", "--db", str(db), "--html", str(page))
+    assert unknown.code == 2 and unknown.stderr.startswith("casaudit: error: no scans of mail.z.test")
