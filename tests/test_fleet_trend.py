@@ -171,3 +171,16 @@ def test_history_html_of_one_host_is_one_self_contained_page(tmp_path):
     assert 'id="trend-chart"' in text and "<script" not in text and "http://" not in text
     unknown = run_cli("history", "mail.z.test", "--db", str(db), "--html", str(page))
     assert unknown.code == 2 and unknown.stderr.startswith("casaudit: error: no scans of mail.z.test")
+
+
+def test_fleet_schema_requires_what_the_index_reads_of_each_scan():
+    import jsonschema
+
+    from casaudit.report import document as doc_io
+
+    validator = jsonschema.Draft202012Validator(doc_io.schema(doc_io.FLEET_SCHEMA_FILE))
+    document = _fleet(2)  # slim scans: exactly what the views read, nothing more
+    assert list(validator.iter_errors(document)) == []
+    del document["results"][1]["scan"]["summary"]["headline"]
+    document["results"][0]["scan"]["recommendations"][0]["verdict"] = "fine"
+    assert len(list(validator.iter_errors(document))) == 2
