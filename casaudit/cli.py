@@ -684,11 +684,19 @@ def history(
         "--db", metavar="PATH", help=_DB_HELP)] = None,
     limit: Annotated[int, typer.Option(
         min=1, max=100000, metavar="N", help="Show at most this many scans, newest first.")] = 50,
+    html_out: Annotated[Path | None, typer.Option(
+        "--html", metavar="PATH",
+        help="Instead of the list, write the findings trend (HOST's, or every host's) to one "
+             "self-contained HTML page: findings by severity per night over each host's last 30 scans.",
+    )] = None,
 ) -> None:
     """List past scans from the history: id, time, host, status, findings by severity."""
-    from casaudit.history_commands import run_history
+    from casaudit.history_commands import run_history, write_history_html
     from casaudit.plan import normalise_host
 
+    if html_out is not None:
+        write_history_html(db, normalise_host(host) if host else None, html_out, sys.stdout)
+        return
     run_history(db, normalise_host(host) if host else None, limit, sys.stdout)
 
 

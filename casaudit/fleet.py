@@ -395,7 +395,9 @@ class FleetSpool:
     `add` takes each host's entry as it finishes: its full JSON goes to an
     anonymous temporary file (only if `keep_scans`), and a slim copy stays in
     memory with what the terminal table, the HTML index and the exit code read
-    (severity counts; each finding's id, severity, check, endpoint, acceptance).
+    (status, severity counts, headline, each area's grade, each recommendation's
+    verdict; each finding's id, severity, check, endpoint, acceptance): a subset
+    of the scan document, in its shape.
     `document` is the fleet document made of slim entries; `write` streams the
     full one, entries in targets-file order read back one at a time.
     """
@@ -458,7 +460,12 @@ def _slim_scan(scan: dict[str, Any] | None) -> dict[str, Any] | None:
     if scan is None:
         return None
     keep = ("id", "severity", "check", "endpoint", "accepted")
+    summary = scan["summary"]
     return {
-        "summary": {key: scan["summary"][key] for key in ("status", "status_reason", "findings_by_severity")},
+        "summary": {
+            **{key: summary[key] for key in ("status", "status_reason", "findings_by_severity", "headline")},
+            "areas": [{"id": area["id"], "grade": area["grade"]} for area in summary["areas"]],
+        },
         "findings": [{key: finding[key] for key in keep if key in finding} for finding in scan["findings"]],
+        "recommendations": [{"id": r["id"], "verdict": r["verdict"]} for r in scan["recommendations"]],
     }

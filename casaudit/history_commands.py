@@ -7,6 +7,7 @@ database not existing yet only means nothing was recorded (exit 0).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,44 @@ def reading_history(db: Path | None) -> Iterator[History | None]:
         return
     with History.read_only(db or default_path()) as history:
         yield history
+
+
+#: Hosts listed one by one under the history page's chart (every host is in the chart).
+HISTORY_PAGE_HOSTS = 500
+
+
+def html_target(path: Path) -> Path:
+    """`--html PATH`, refused before the history is read: a directory, or no directory to write in."""
+    if path.is_dir():
+        raise UsageError(f"--html {str(path)!r} is a directory: give the file to write")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"--html {str(path)!r}: no directory {str(parent)!r}")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--html {str(path)!r}: cannot write there (permission denied)")
+    return path
+
+
+def write_history_html(db: Path | None, host: str | None, path: Path, out: TextIO) -> None:
+    """The findings trend of one host or all hosts as one self-contained page (history read-only)."""
+    from casaudit.report.fleet import render_history_page
+    from casaudit.report.trend import load_trend
+
+    target = html_target(path)
+    with reading_history(db) as history:
+        if history is None:
+            raise UsageError(f"--html: {nothing_recorded()}")
+        hosts = [host] if host else history.hosts()
+        if host and not history.scans(host, 1):
+            raise UsageError(f"no scans of {safe(host)} in {safe(history.path)}")
+        trend = load_trend(history, hosts)
+    listed = hosts[:HISTORY_PAGE_HOSTS]
+    text = render_history_page(trend, host, listed, len(hosts) - len(listed))
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--html {str(path)!r}: cannot write ({exc.strerror or exc})") from None
+    out.write(f"HTML trend: {safe(str(path))}\n")
 
 
 def nothing_recorded() -> str:

@@ -272,7 +272,11 @@ def _write_fleet_outputs(
             raise UsageError(f"--json {json_out!r}: cannot write ({exc.strerror or exc})") from None
         stream.write(f"JSON report: {json_out}\n")
     if html_dir is not None:
-        index = fleet_report.write_index(document, html_dir)
+        from casaudit.report.trend import load_trend
+
+        history_trend = None if options.history is None else \
+            load_trend(options.history, (entry["host"] for entry in document["results"]))
+        index = fleet_report.write_index(document, html_dir, history_trend)
         stream.write(f"HTML reports: {index}\n")
     for label, path in formats.write(run.results):
         stream.write(f"{label}: {path}\n")

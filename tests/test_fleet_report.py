@@ -78,7 +78,8 @@ def test_html_index_shows_each_hosts_status_escaped(document, tmp_path):
         assert f'<td class="status st-{status}">{label}' in row
         assert (REASONS[status].split(" <")[0] in row) == (status != "assessed")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index and "<script>" not in index
-    assert '<tr data-status="error">' in index and "cannot resolve mail.d.test" in index
+    assert '<tr data-host="mail.d.test" data-status="error">' in index
+    assert "cannot resolve mail.d.test" in index
 
 
 def test_progress_line_shows_the_hosts_status(monkeypatch):

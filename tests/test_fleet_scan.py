@@ -103,7 +103,7 @@ def test_many_hosts_concurrently_with_dead_and_stalled_hosts(
     index = (tmp_path / "html" / "index.html").read_text()
     assert "mail.tarpit.test" in index and "deadline" in index
     for host, status in statuses.items():
-        assert f'<tr data-status="{status}">' in index, host
+        assert f'<tr data-host="{host}" data-status="{status}">' in index, host
     assert '<td class="status st-not_assessed">not assessed' in index
     assert (tmp_path / "html" / "mail.silent.test.html").is_file()
     assert (tmp_path / "html" / f"{legacy_lab.host}.html").is_file()

@@ -23,9 +23,16 @@ def _scan(host: str) -> dict:
     return {
         "summary": {"status": "partially_assessed",
                     "status_reason": "1 of 9 check rows that apply could not be assessed (timeout)",
-                    "findings_by_severity": {"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0}},
+                    "findings_by_severity": {"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0},
+                    "headline": {"level": "fail", "title": "Action needed", "detail": "1 high finding"},
+                    "areas": [{"id": "web", "title": "Web", "grade": "D", "summary": "1 of 4 failed",
+                               "counts": {"pass": 3, "fail": 1}, "findings": 1},
+                              {"id": "mail", "title": "Mail", "grade": None, "summary": "nothing assessed",
+                               "counts": {}, "findings": 0}]},
         "findings": [{"id": "F001", "severity": "high", "check": "http.basic_cleartext",
                       "endpoint": f"http://{host}:80/owa", "title": "t", "accepted": None}],
+        "recommendations": [{"id": "CAS-01", "title": "t", "verdict": "not_met", "reason": "r",
+                             "coverage": {"fail": 1}, "findings": ["F001"], "checks": []}],
         "evidence": [{"id": "http-001", "banner": "IIS\u2028x\nline two", "note": "é"}],
     }
 
@@ -48,14 +55,19 @@ def test_streamed_document_equals_the_one_built_in_memory() -> None:
     assert json.loads(out.getvalue())["results"][0]["scan"]["evidence"][0]["banner"] == "IIS\u2028x\nline two"
 
 
-def test_slim_document_keeps_counts_and_finding_lines_only() -> None:
+def test_slim_document_keeps_what_the_views_read_only() -> None:
     hosts = [_host("mail.a.test")]
     run = FleetRun("2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", 1, hosts)
     spool = FleetSpool(keep_scans=False)
     spool.add(0, fleet_entry(hosts[0], _scan("mail.a.test")))
     document = spool.document(run)
     scan = document["results"][0]["scan"]
-    assert set(scan) == {"summary", "findings"}
+    assert set(scan) == {"summary", "findings", "recommendations"}
+    # the index's grades, headline and CAS verdicts, in the scan document's own shape
+    assert scan["summary"]["headline"] == {"level": "fail", "title": "Action needed",
+                                           "detail": "1 high finding"}
+    assert scan["summary"]["areas"] == [{"id": "web", "grade": "D"}, {"id": "mail", "grade": None}]
+    assert scan["recommendations"] == [{"id": "CAS-01", "verdict": "not_met"}]
     assert document["results"][0]["status"] == scan["summary"]["status"] == "partially_assessed"
     assert scan["summary"]["status_reason"].startswith("1 of 9 check rows")
     assert document["summary"]["partially_assessed"] == 1 and document["summary"]["assessed"] == 0

@@ -2,52 +2,44 @@
 
 Each host's status is its entry's `status` (the engine's `summary.status`, or
 "error" when there is no scan), and the totals are the document's summary
-counts: shown as they are, never recomputed.
+counts: shown as they are, never recomputed. Grades, headlines and verdicts
+are the engine's too (each scan's `summary.areas`, `summary.headline`,
+`recommendations`), read from full or slim scans alike (casaudit.fleet).
+
+The index (report_templates/fleet.html.j2) stays bounded for a fleet of any
+size: one compact row per host, and the recommendations matrix for at most
+MATRIX_HOSTS hosts, those with the most recommendations not met.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import jinja2
-
+from casaudit.assessment import AREAS, OTHER_AREA
 from casaudit.errors import UsageError
-from casaudit.report import html, view
+from casaudit.recommendations import RECOMMENDATIONS
+from casaudit.report import html, trend, view
 from casaudit.report.terminal import safe
 
+if TYPE_CHECKING:
+    from casaudit.report.trend import Trend
+
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-
-_INDEX = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy"
- content="default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'">
-<title>casaudit: {{ doc.summary.hosts }} hosts</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
-.status{font-weight:600;white-space:nowrap}.why{display:block;font-weight:400;font-size:12px;color:#57606a;
-white-space:normal;max-width:36em}.st-assessed{color:#1e8449}.st-partially_assessed{color:#9a6700}
-.st-not_assessed{color:#7b1020}.st-error,.error{color:#a00}</style></head>
-<body><h1>casaudit scan of {{ doc.summary.hosts }} hosts</h1>
-<p id="fleet-totals">{{ doc.started_at }} to {{ doc.finished_at }}: {{ totals }}
-{%- if doc.interrupted %}; <strong>interrupted</strong>{% endif %}.</p>
-<table><thead><tr><th>Host</th><th>Tags</th><th>Status</th>
-{% for s in severities %}<th>{{ s }}</th>{% endfor %}<th>New</th></tr></thead><tbody>
-{% for e in doc.results %}<tr data-status="{{ e.status }}"><td>
-{% if e.scan %}<a href="{{ files[loop.index0] }}">{{ e.host }}</a>{% else %}{{ e.host }}{% endif %}</td>
-<td>{% for k, v in e.tags.items() %}{{ k }}={{ v }} {% endfor %}</td>
-{% if e.scan %}<td class="status st-{{ e.status }}">{{ label(e.status) }}
-{% if e.status != "assessed" and e.scan.summary.status_reason %}
-<span class="why">{{ e.scan.summary.status_reason }}</span>{% endif %}</td>
-{% for s in severities %}<td>{{ e.scan.summary.findings_by_severity[s] }}</td>{% endfor %}
-<td>{{ e.diff.new | length if e.diff else "" }}</td>
-{% else %}<td class="status st-error">{{ label(e.status) }}</td>
-<td class="error" colspan="{{ severities | length + 1 }}">
-{{ e.error.kind }}: {{ e.error.detail }}</td>{% endif %}
-</tr>{% endfor %}</tbody></table></body></html>
-"""
-
+INDEX_TEMPLATE = "fleet.html.j2"
+HISTORY_TEMPLATE = "history.html.j2"
+#: The host report's Content-Security-Policy (report.html.j2), the index's too.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+#: Host columns of the recommendations matrix, at most.
+MATRIX_HOSTS = 60
+#: Each CAS verdict's mark in the matrix: the shape tells them apart without colour.
+VERDICT_MARKS = (("met", "✓"), ("not_met", "✗"), ("partial", "◐"), ("not_assessed", "?"),
+                 ("not_applicable", "n/a"))
+AREA_HEADS = {"web": "Web", "tls": "TLS", "mail": "POP/IMAP", "autodiscover": "Autodiscover",
+              "version": "Version", "other": "Other"}
 
 #: The fleet summary's host counts, in the order the totals line lists them.
 TOTALS = (("assessed", "assessed"), ("partially_assessed", "partially assessed"),
@@ -144,15 +136,114 @@ def write_host_html(entry: dict[str, Any], directory: Path, evidence: str = "cit
         raise _cannot_write(directory, exc) from None
 
 
-def write_index(document: dict[str, Any], directory: Path) -> Path:
-    """index.html: every host with its counts (entries may carry slim scans: counts only)."""
-    files = [file_name(entry["host"]) for entry in document["results"]]
-    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+@dataclass(frozen=True)
+class HostRow:
+    """One line of the index's hosts table."""
+
+    host: str
+    file: str | None
+    tags: list[tuple[str, str]]
+    status: str
+    status_label: str
+    reason: str
+    error: str | None  # "kind: detail" for an entry without a scan
+    grades: list[tuple[str, str]]
+    level: str
+    headline: str
+    counts: Mapping[str, int]
+    accepted: int
+    new: int | None
+
+
+@dataclass(frozen=True)
+class MatrixColumn:
+    host: str
+    verdicts: Mapping[str, str] | None  # None: the host was not scanned
+    not_met: int
+
+
+@dataclass(frozen=True)
+class Matrix:
+    hosts: list[MatrixColumn]
+    left_out: int
+
+
+def index_areas(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The areas the index has a column for: the engine's five, and "other" when a host has it."""
+    seen = {str(area.get("id")) for entry in document["results"] if entry["scan"]
+            for area in entry["scan"]["summary"].get("areas", [])}
+    return [area for area in AREAS + (OTHER_AREA,) if area in AREAS or area[0] in seen]
+
+
+def host_row(entry: Mapping[str, Any], areas: list[tuple[str, str]]) -> HostRow:
+    scan = entry["scan"]
+    tags = sorted((str(k), str(v)) for k, v in entry["tags"].items())
+    status = str(entry["status"])
+    if scan is None:
+        error = entry.get("error") or {"kind": "error", "detail": "no scan"}
+        return HostRow(entry["host"], None, tags, status, view.status_label(status), "",
+                       f"{error['kind']}: {error['detail']}", [], "unknown", "", {}, 0, None)
+    grades = {area.key: area.grade for area in view.area_grades(scan)}
+    verdict = view.overall(scan)
+    reason = str(scan["summary"].get("status_reason", "")) if status != "assessed" else ""
+    return HostRow(
+        host=entry["host"], file=file_name(entry["host"]), tags=tags, status=status,
+        status_label=view.status_label(status), reason=reason, error=None,
+        grades=[(key, grades.get(key, view.NO_GRADE)) for key, _ in areas],
+        level=verdict.level, headline=verdict.headline, counts=scan["summary"]["findings_by_severity"],
+        accepted=sum(1 for finding in scan["findings"] if finding.get("accepted")),
+        new=len(entry["diff"]["new"]) if entry.get("diff") else None,
+    )
+
+
+def matrix(document: Mapping[str, Any], limit: int = MATRIX_HOSTS) -> Matrix:
+    """A column per host; beyond `limit` hosts, the `limit` with the most verdicts not met."""
+    columns = []
+    for entry in document["results"]:
+        if entry["scan"] is None:
+            columns.append(MatrixColumn(entry["host"], None, 0))
+            continue
+        verdicts = {str(r["id"]): str(r["verdict"]) for r in entry["scan"].get("recommendations", [])}
+        columns.append(MatrixColumn(entry["host"], verdicts,
+                                    sum(1 for v in verdicts.values() if v == "not_met")))
+    if len(columns) <= limit:
+        return Matrix(columns, 0)
+    # sorted() is stable: among equals, targets-file order
+    worst = sorted(columns, key=lambda column: -column.not_met)[:limit]
+    return Matrix(worst, len(columns) - limit)
+
+
+def render_index(document: dict[str, Any], history_trend: Trend | None = None) -> str:
+    """index.html's text: every host with its grades and counts, the CAS matrix, the trend."""
+    areas = index_areas(document)
+    return html.environment().get_template(INDEX_TEMPLATE).render(
+        doc=document, csp=CSP, totals=totals_text(document), severities=SEVERITIES, areas=areas,
+        area_heads=AREA_HEADS, rows=[host_row(entry, areas) for entry in document["results"]],
+        no_grade=view.NO_GRADE, matrix=matrix(document), recommendations=RECOMMENDATIONS,
+        marks=VERDICT_MARKS, mark_of=dict(VERDICT_MARKS), trend=history_trend,
+        scans_per_host=trend.SCANS_PER_HOST, spark_width=trend.SPARK_WIDTH, spark_height=trend.SPARK_HEIGHT,
+    )
+
+
+def render_history_page(history_trend: Trend, host: str | None, hosts: list[str], left_out: int) -> str:
+    """`casaudit history --html`: the trend of one host (`host`) or of all, `hosts` listed under it."""
+    from datetime import UTC, datetime
+
+    from casaudit import __version__
+
+    return html.environment().get_template(HISTORY_TEMPLATE).render(
+        csp=CSP, trend=history_trend, subject=host or f"{len(hosts) + left_out} hosts", hosts=hosts,
+        left_out=left_out, severities=SEVERITIES, version=__version__, scans_per_host=trend.SCANS_PER_HOST,
+        written_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        spark_width=trend.SPARK_WIDTH, spark_height=trend.SPARK_HEIGHT,
+    )
+
+
+def write_index(document: dict[str, Any], directory: Path, history_trend: Trend | None = None) -> Path:
+    """index.html (entries may carry slim scans: casaudit.fleet keeps what the index reads)."""
     index = directory / "index.html"
     try:
-        index.write_text(environment.from_string(_INDEX).render(
-            doc=document, files=files, severities=SEVERITIES, label=view.status_label,
-            totals=totals_text(document)), encoding="utf-8")
+        index.write_text(render_index(document, history_trend), encoding="utf-8")
     except OSError as exc:
         raise _cannot_write(directory, exc) from None
     return index
