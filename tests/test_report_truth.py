@@ -45,3 +45,19 @@ def test_a_disclosure_finding_cites_only_what_its_own_endpoint_answered(proxied)
     rows = {(r["check"], r["status"]) for r in proxied["checks"]
             if r["check"] in DISCLOSURE_CHECKS and r["endpoint"].startswith("http://")}
     assert rows == {(check, "pass") for check in DISCLOSURE_CHECKS}
+
+
+def test_tls_findings_on_exchange_2007_name_only_the_services_that_answered(legacy_lab):
+    run = run_cli("scan", *legacy_lab.scan_args(), "--json", "-")
+    assert run.code == 1, run.stderr
+    document = run.json()
+    https = f"https://{legacy_lab.host}:{legacy_lab.ports['https']}"
+    tls = [f for f in document["findings"] if f["check"].startswith("tls.")]
+    on_443 = [f for f in tls if f["endpoint"] == https]
+    assert on_443, [f["endpoint"] for f in tls]
+    for finding in on_443:
+        assert "Outlook Web Access" in finding["observed"], finding["observed"]
+    # 2007 has no /ecp, /mapi or /powershell: they answered 404, so no TLS finding names them
+    for finding in tls:
+        for absent in ("Exchange Control Panel", "MAPI over HTTP", "Remote PowerShell"):
+            assert absent not in finding["observed"], (finding["check"], finding["observed"])
