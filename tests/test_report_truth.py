@@ -8,11 +8,12 @@ answered on that port, and a recommendation's reason names the row deciding it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib import resources
 from typing import Any
 
 import pytest
 
-from casaudit.lab import Lab
+from casaudit.lab import Lab, parse_posture
 from tests.conftest import run_cli
 
 DISCLOSURE_CHECKS = ("exchange.internal_address_disclosure", "exchange.version_disclosed")
@@ -61,3 +62,25 @@ def test_tls_findings_on_exchange_2007_name_only_the_services_that_answered(lega
     for finding in tls:
         for absent in ("Exchange Control Panel", "MAPI over HTTP", "Remote PowerShell"):
             assert absent not in finding["observed"], (finding["check"], finding["observed"])
+
+
+def _hardened_without_hsts() -> str:
+    """exchange-se-hardened (plain HTTP only redirects to HTTPS) minus its HSTS header."""
+    text = (resources.files("casaudit.lab") / "postures" / "exchange-se-hardened.toml").read_text()
+    lines = [line for line in text.splitlines() if "Strict-Transport-Security" not in line]
+    assert len(lines) < len(text.splitlines())
+    return "\n".join(lines).replace('name = "exchange-se-hardened"', 'name = "hardened-no-hsts"')
+
+
+def test_a_verdict_reason_names_the_row_that_decided_it_and_what_passed():
+    with Lab.start(parse_posture(_hardened_without_hsts())) as lab:
+        run = run_cli("scan", *lab.scan_args(), "--json", "-")
+        https = f"https://{lab.host}:{lab.ports['https']}"
+    assert run.code == 0, run.stderr  # low hsts_missing findings only: below --fail-on
+    verdicts = {r["id"]: r for r in run.json()["recommendations"]}
+    for cas, path in (("CAS-01", "/Microsoft-Server-ActiveSync"), ("CAS-04", "/owa")):
+        # The redirect to HTTPS meets the SSL recommendation; only the missing HSTS stands
+        assert verdicts[cas]["verdict"] == "partial", verdicts[cas]
+        reason = verdicts[cas]["reason"]
+        assert reason.startswith(f"decided by http.hsts_missing (low) on {https}{path}; "), reason
+        assert "passed: http.cleartext_served on " in reason, reason
