@@ -7,6 +7,7 @@ paraphrase Microsoft's planning guide for the Exchange 2007 Client Access role;
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -81,7 +82,8 @@ def judge(
 
     `met` only when every cited row that applies was assessed and passed;
     `not_met` when a row failed at medium severity or above, or every assessed
-    row failed; `partial` when only low-severity failures stand beside passes;
+    row failed; `partial` when only low-severity failures stand beside passes
+    (both name the deciding row and the checks that passed beside it);
     `not_applicable` when every cited row found nothing to judge;
     `not_assessed` otherwise, saying how many rows are missing and why.
     Informational findings do not count against a recommendation. `probes`
@@ -90,6 +92,14 @@ def judge(
     rows = list(checks)
     finding_list = list(findings)
     return tuple(_verdict(rec, rows, finding_list, probes) for rec in RECOMMENDATIONS)
+
+
+def _passed_by_check(passed: Sequence[CheckResult], shown: int = 3) -> str:
+    """`http.cleartext_served on 2 endpoints, ...`: the checks that passed, by count."""
+    counts = Counter(row.check for row in passed)
+    parts = [f"{check} on {n} endpoint{'s' if n > 1 else ''}" for check, n in counts.most_common(shown)]
+    rest = len(counts) - shown
+    return ", ".join(parts) + (f" and {rest} more check{'s' if rest > 1 else ''}" if rest > 0 else "")
 
 
 def _verdict(rec: Recommendation, rows: Sequence[CheckResult], findings: Sequence[Finding],
@@ -124,9 +134,13 @@ def _verdict(rec: Recommendation, rows: Sequence[CheckResult], findings: Sequenc
         worst = max(failed, key=lambda r: (r.severity.rank, -failed.index(r)))
         decided = f"decided by {worst.check} ({worst.severity.value}) on {worst.endpoint}"
         counted = f"{len(failed)} of {len(failed) + len(passed)} assessed rows failed"
-        if worst.severity.rank < Severity.MEDIUM.rank and passed:
-            return verdict(Verdict.PARTIAL, f"{counted}, all low; {decided}{missing}")
-        return verdict(Verdict.NOT_MET, f"{decided}; {counted}{missing}")
+        low = worst.severity.rank < Severity.MEDIUM.rank
+        if low:
+            counted += ", all low"
+        # What passed beside the failure, so a reader sees what the verdict weighed.
+        beside = f"; passed: {_passed_by_check(passed)}" if passed else ""
+        value = Verdict.PARTIAL if low and passed else Verdict.NOT_MET
+        return verdict(value, f"{decided}; {counted}{beside}{missing}")
     if passed and not unjudged:
         by = ", ".join(sorted({r.check for r in passed}))
         only = f"; only --probes {','.join(probes)} ran" if probes else ""

@@ -26,6 +26,7 @@ from casaudit.exchange import (
     baseline_for,
     exchange_signals,
 )
+from casaudit.identify import origin_of
 from casaudit.model import CheckStatus, Outcome
 
 
@@ -165,6 +166,17 @@ def unusable(endpoint: Endpoint, reading: Reading, recommendations: tuple[str, .
 def proves_something(exchange: HttpExchange) -> bool:
     """A response whose headers say something about the server: a status, and not an error page."""
     return exchange.status is not None and 200 <= exchange.status < 500
+
+
+def at_own_origin(item: HttpEvidence) -> tuple[HttpExchange, ...]:
+    """The exchanges answered by the item's own origin (scheme, host and port).
+
+    What a redirect led to on another origin (plain HTTP handing over to HTTPS)
+    belongs to that origin: its own probe asked the same URLs directly. Counting
+    it here too would report one fact twice, once on an endpoint that never said it.
+    """
+    origin = origin_of(item.endpoint).lower()
+    return tuple(x for x in item.exchanges if origin_of(x.url).lower() == origin)
 
 
 def describe(exchange: HttpExchange) -> str:

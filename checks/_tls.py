@@ -8,11 +8,13 @@ out of the catalog).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 
 from casaudit.evidence.base import ErrorKind, EvidenceSet
 from casaudit.evidence.tls import TlsCertificate, TlsChain, TlsEvidence
 from casaudit.model import CheckStatus, Outcome
+from casaudit.web_checks import Answer, endpoints, read
 
 MAIL_SERVICES = frozenset({"imaps", "pop3s", "imap", "pop3"})
 
@@ -31,9 +33,45 @@ def own_recommendations(item: TlsEvidence) -> tuple[str, ...]:
     return ()
 
 
+#: What an HTTPS URL must have answered to count as a service of its port: content, a
+#: challenge or a redirect. A 404, a refused port, silence or an error page is not one,
+#: nor a 403 (blocked in front: no client reaches that service through this port).
+_SERVING = frozenset({Answer.SERVED, Answer.REDIRECTED})
+
+
 def where(item: TlsEvidence) -> str:
-    """`https://mail.example.com:443 (Outlook Web Access, ...)` for `observed` sentences."""
+    """`imaps://mail.example.com:993 (IMAP4 over TLS)` for `observed` sentences.
+
+    The host's HTTPS service is named by its endpoint alone: which Client Access
+    URLs it carries is what the HTTP probe saw answer there (`with_services`),
+    not the list of URLs the plan asks about (`item.features`).
+    """
+    if _carries_web_urls(item):
+        return item.endpoint
     return f"{item.endpoint} ({', '.join(item.features)})"
+
+
+def _carries_web_urls(item: TlsEvidence) -> bool:
+    return item.service == "https" and item.name_role == "host"
+
+
+def served_here(item: TlsEvidence, evidence: EvidenceSet) -> str:
+    """The clause naming the Client Access URLs observed answering on this HTTPS port."""
+    probed = [e for e in endpoints(evidence) if e.item.scheme == "https"
+              and e.item.host.lower() == item.host.lower() and e.item.port == item.port]
+    if not probed:
+        return "which Client Access URLs answer on this port was not probed"
+    labels = dict.fromkeys(e.url.label for e in probed if read(e).answer in _SERVING)
+    if not labels:
+        return f"none of the {len(probed)} Client Access URLs probed answered on this port"
+    return "Client Access URLs answering on this port: " + ", ".join(labels)
+
+
+def with_services(outcome: Outcome, item: TlsEvidence, evidence: EvidenceSet) -> Outcome:
+    """A failure on the host's HTTPS service, its `observed` naming the URLs that use it."""
+    if outcome.status is not CheckStatus.FAIL or not _carries_web_urls(item):
+        return outcome
+    return replace(outcome, observed=f"{outcome.observed}; {served_here(item, evidence)}")
 
 
 def judged(
@@ -202,7 +240,7 @@ def judge_protocols(
     judge: Callable[[TlsEvidence], Outcome],
 ) -> list[Outcome]:
     """Apply `judge` to every fully scanned service, after the usual not-assessed gates."""
-    return [blocked or judge(item) for item, blocked in judged(evidence)]
+    return [blocked or with_services(judge(item), item, evidence) for item, blocked in judged(evidence)]
 
 
 def judge_certificates(
@@ -210,7 +248,8 @@ def judge_certificates(
     judge: Callable[[TlsEvidence], Outcome],
 ) -> list[Outcome]:
     """Apply `judge` to every service with a certificate to judge, after the usual gates."""
-    return [blocked or judge(item) for item, blocked in judged(evidence, certificate_check=True)]
+    return [blocked or with_services(judge(item), item, evidence)
+            for item, blocked in judged(evidence, certificate_check=True)]
 
 
 def flaw(
@@ -234,7 +273,8 @@ def flaw(
             reason = failure.detail if failure else "the test did not run"
             outcomes.append(not_assessed(item, f"{command}: {reason}"))
         elif is_bad(value):
-            outcomes.append(failed(item, bad(value), f"{where(item)}: {bad(value)}"))
+            outcomes.append(with_services(failed(item, bad(value), f"{where(item)}: {bad(value)}"),
+                                          item, evidence))
         else:
             outcomes.append(passed(item, good(value)))
     return outcomes

@@ -5,7 +5,7 @@ from __future__ import annotations
 from casaudit.evidence.autodiscover import AutodiscoverEvidence, Failure
 from casaudit.evidence.base import ErrorKind, EvidenceSet
 from casaudit.evidence.http import REDIRECT_STATUSES, HttpEvidence, HttpExchange
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 
 CHECK = CheckMeta(
     id="autodiscover.cleartext",

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from casaudit.evidence.autodiscover import AdvertisedUrl, AutodiscoverEvidence
 from casaudit.evidence.base import EvidenceSet, endpoint_url
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from checks._autodiscover import by_method
 
 CHECK = CheckMeta(

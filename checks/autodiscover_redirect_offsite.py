@@ -6,7 +6,7 @@ from urllib.parse import urljoin
 
 from casaudit.evidence.autodiscover import AutodiscoverEvidence
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from checks._autodiscover import host_of, in_organisation, unanswered
 
 CHECK = CheckMeta(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from checks._autodiscover import by_method, describe, unanswered
 
 CHECK = CheckMeta(

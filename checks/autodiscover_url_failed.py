@@ -9,7 +9,7 @@ from casaudit.evidence.autodiscover import (
     AutodiscoverEvidence,
 )
 from casaudit.evidence.base import EvidenceSet
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from checks._autodiscover import unanswered
 
 CHECK = CheckMeta(

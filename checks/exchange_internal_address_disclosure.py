@@ -6,6 +6,12 @@ set), and Exchange's diagnostic headers (X-FEServer, X-BEServer,
 X-CalculatedBETarget, X-TargetBEServer, X-DiagInfo), in the answers to the
 Host-less HTTP/1.0 requests and to the ordinary HTTP probe.
 
+Each endpoint (scheme, host, port) is judged on the answers it gave itself,
+one row per endpoint, like the other exchange.* disclosure checks: a plain-HTTP
+URL that redirects to HTTPS is judged on its redirect, and what the HTTPS side
+then said is the HTTPS endpoint's finding, citing the HTTPS probes. A value
+seen on both ports is a finding on each, each citing its own answers.
+
 The rule, and why (the lab runs on 127.0.0.1, a real target may sit on a
 private address too):
 
@@ -35,8 +41,9 @@ from casaudit.evidence.base import ErrorKind, EvidenceSet
 from casaudit.evidence.hostless import HostlessEvidence
 from casaudit.evidence.http import HttpEvidence
 from casaudit.identify import origin_of
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from casaudit.names import own_names
+from casaudit.web_checks import at_own_origin
 
 CHECK = CheckMeta(
     id="exchange.internal_address_disclosure",
@@ -107,7 +114,7 @@ def _responses(item: _Item) -> Iterable[tuple[str, str, int | None, tuple[tuple[
             yield (f"{item.request} (no Host header) to {item.endpoint}", item.endpoint, item.status,
                    item.headers)
     elif isinstance(item, HttpEvidence):
-        for exchange in item.exchanges:
+        for exchange in at_own_origin(item):
             if exchange.status is not None:
                 yield f"{exchange.method} {exchange.url}", exchange.url, exchange.status, exchange.headers
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from casaudit.evidence.base import EvidenceSet
 from casaudit.exchange_cves import FLAWS, Exposure, assess
 from casaudit.identify import identify
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from checks._version import without_build
 
 CHECK = CheckMeta(

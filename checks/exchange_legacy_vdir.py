@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.exchange import exchange_major
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from casaudit.web_checks import endpoints, exposure_outcome
 
 CHECK = CheckMeta(

@@ -6,7 +6,7 @@ from casaudit.evidence.base import ErrorKind, EvidenceSet
 from casaudit.evidence.mail import MailEvidence
 from casaudit.evidence.ntlm import NtlmEvidence
 from casaudit.identify import origin_of
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from casaudit.parse.ntlm import NtlmChallenge, NtlmError, decode_challenge_b64
 
 CHECK = CheckMeta(

@@ -4,6 +4,10 @@ Builds in OWA resource paths (``/owa/auth/15.2.2562/``) are recorded but do not
 fail this check on their own: Exchange writes them into its logon page on every
 version and no setting removes them, so flagging them would flag every Exchange
 server and tell its operator nothing to do. The version checks still use them.
+
+Each endpoint is judged on what it answered itself: a version seen on HTTPS
+after plain HTTP redirected there is the HTTPS endpoint's, cited from the HTTPS
+probes, never a second time from the plain-HTTP probe that followed the redirect.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from __future__ import annotations
 from casaudit.evidence.base import ErrorKind, EvidenceSet
 from casaudit.evidence.http import HttpEvidence
 from casaudit.identify import Identification, Sighting, identify, origin_of
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
-from casaudit.web_checks import proves_something
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
+from casaudit.web_checks import at_own_origin, proves_something
 
 CHECK = CheckMeta(
     id="exchange.version_disclosed",
@@ -58,7 +62,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
     for (host, origin), items in origins.items():
         ident = identities[host]
         ids = tuple(item.id for item in items)
-        everywhere = [s for s in ident.sightings if s.origin == origin]
+        everywhere = [s for s in ident.sightings if s.origin == origin and s.evidence_id in ids]
         seen = [s for s in everywhere if s.source.endswith("header")]
         if seen:
             what = _what(seen, ident)
@@ -70,7 +74,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
                 ),
             ))
             continue
-        if not any(proves_something(x) for item in items for x in item.exchanges):
+        if not any(proves_something(x) for item in items for x in at_own_origin(item)):
             errors = [item.error for item in items]
             if errors and all(e is not None and e.kind is ErrorKind.REFUSED for e in errors):
                 outcomes.append(Outcome(origin, CheckStatus.NOT_APPLICABLE,
@@ -89,7 +93,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
                 tuple(dict.fromkeys(s.evidence_id for s in everywhere)),
             ))
             continue
-        hints = [h for h in ident.hints if h.origin == origin]
+        hints = [h for h in ident.hints if h.origin == origin and h.evidence_id in ids]
         extra = ""
         if hints:
             extra = " (weak hints only: " + ", ".join(

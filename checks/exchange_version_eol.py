@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.identify import identify, support_status
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from checks._version import without_build
 
 CHECK = CheckMeta(

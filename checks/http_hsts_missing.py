@@ -6,7 +6,7 @@ import re
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.evidence.http import HttpExchange
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from casaudit.web_checks import endpoints, read, unusable
 
 _MAX_AGE = re.compile(r"(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:;|$)", re.IGNORECASE)

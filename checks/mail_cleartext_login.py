@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.evidence.mail import LoginOutcome, MailEvidence
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from casaudit.parse.mail import CLEARTEXT_SASL
 from checks._mail import judge_cleartext_ports
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from casaudit.evidence.base import EvidenceSet
 from casaudit.evidence.mail import MailEvidence
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from checks._mail import NAMES, judge_cleartext_ports
 
 CHECK = CheckMeta(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from casaudit.evidence.base import ErrorKind, EvidenceSet
 from casaudit.evidence.tls import TlsEvidence
-from casaudit.model import CheckMeta, Effort, CheckStatus, Outcome, Severity
+from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from checks import _tls
 
 CHECK = CheckMeta(
@@ -53,10 +53,10 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         if missing:
             leaf = missing[0]
             names = ", ".join(leaf.dns_names) or f"CN={leaf.common_name}"
-            outcomes.append(_tls.failed(
+            outcomes.append(_tls.with_services(_tls.failed(
                 item, f"the certificate does not cover {item.host}",
                 f"{_tls.where(item)}: the certificate sent for {item.host} covers only {names}",
-            ))
+            ), item, evidence))
             continue
         outcomes.append(_tls.passed(item, f"the certificate covers {item.host}"))
     return outcomes

@@ -171,7 +171,10 @@ def test_failures_name_the_row_that_decided():
         _row("x", S.NOT_ASSESSED, recs=("CAS-14",), reason="timed out"),
     ])
     assert verdicts["CAS-04"].verdict is Verdict.PARTIAL
-    assert "http.hsts_missing (low) on https://m:443/owa" in verdicts["CAS-04"].reason
+    # The reason leads with the deciding row and says what passed beside it
+    assert verdicts["CAS-04"].reason == (
+        "decided by http.hsts_missing (low) on https://m:443/owa; 1 of 2 assessed rows failed, "
+        "all low; passed: http.cleartext_served on 1 endpoint")
     cas14 = verdicts["CAS-14"]
     assert cas14.verdict is Verdict.NOT_MET
     assert cas14.reason.startswith("decided by http.basic_cleartext (critical) on http://m:80/owa")

@@ -115,3 +115,28 @@ def test_internal_not_assessed_without_answers_and_not_applicable_when_refused()
     assert refused.status is CheckStatus.NOT_APPLICABLE
     error_page = _one(internal, hostless_evidence(status=503))
     assert error_page.status is CheckStatus.NOT_ASSESSED
+
+
+def test_each_endpoint_answers_for_its_own_responses_only():
+    # Given port 80 redirecting to 443, where X-FEServer names the front end (on both probes)
+    fe = (("X-FEServer", "WTEXCH19-02"),)
+    followed = http_evidence(
+        exchange("http://mail.example.test:80/owa", 301, headers=(("Location", f"{HTTPS}/owa"),)),
+        exchange(f"{HTTPS}/owa", headers=fe), scheme="http", evidence_id="http-001",
+    )
+    direct = http_evidence(exchange(f"{HTTPS}/owa", headers=fe), scheme="https", evidence_id="http-014")
+    outcomes = {o.endpoint: o for o in internal.evaluate(evidence_set(followed, direct))}
+    # Then port 80 passes on its own redirect; 443's finding cites 443's answer, once
+    assert outcomes["http://mail.example.test:80"].status is CheckStatus.PASS
+    assert outcomes[HTTPS].status is CheckStatus.FAIL and outcomes[HTTPS].evidence == ("http-014",)
+    assert outcomes[HTTPS].observed.count("X-FEServer") == 1
+    # And a value port 80 says itself is its own finding, citing its own answer
+    leaky = http_evidence(
+        exchange("http://mail.example.test:80/owa", 301,
+                 headers=(("Location", f"{HTTPS}/owa"), *fe)),
+        exchange(f"{HTTPS}/owa", headers=fe), scheme="http", evidence_id="http-001",
+    )
+    outcomes = {o.endpoint: o for o in internal.evaluate(evidence_set(leaky, direct))}
+    plain = outcomes["http://mail.example.test:80"]
+    assert plain.status is CheckStatus.FAIL and plain.evidence == ("http-001",)
+    assert "http://mail.example.test:80/owa" in plain.observed and HTTPS not in plain.observed

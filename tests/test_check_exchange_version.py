@@ -81,6 +81,24 @@ def test_disclosed_judges_each_origin_on_its_own():
     }
 
 
+def test_disclosed_on_https_after_a_redirect_is_the_https_endpoints_alone():
+    # Given plain HTTP that only redirects to HTTPS, whose answer then carries the build
+    header = (("X-OWA-Version", "15.2.1748.39"),)
+    followed = http_evidence(
+        exchange("http://mail.example.test:80/owa", 301, headers=(("Location", f"{HTTPS}/owa"),)),
+        exchange(f"{HTTPS}/owa", headers=header), scheme="http", evidence_id="http-owa",
+    )
+    direct = http_evidence(exchange(f"{HTTPS}/owa", headers=header), scheme="https",
+                           evidence_id="https-owa")
+    outcomes = {o.endpoint: o for o in disclosed.evaluate(evidence_set(followed, direct))}
+    # Then port 80 said nothing itself, and the HTTPS finding cites the HTTPS probe only
+    assert outcomes["http://mail.example.test:80"].status is CheckStatus.PASS
+    assert outcomes["http://mail.example.test:80"].evidence == ("http-owa",)
+    assert outcomes[HTTPS].status is CheckStatus.FAIL
+    assert outcomes[HTTPS].evidence == ("https-owa",)
+    assert outcomes[HTTPS].observed.count("X-OWA-Version header") == 1
+
+
 # --------------------------------------------------------------------------- version_eol
 
 

@@ -31,7 +31,9 @@ from checks import (
 )
 from tests.factories import (
     MODERN,
+    REFUSED,
     SOUND,
+    baseline,
     certificate,
     chain,
     evidence_set,
@@ -96,6 +98,37 @@ def test_legacy_protocol_names_the_versions():
         replace(p, error=ProbeError("timeout", "x")) if p.version == "SSL 3.0" else p for p in MODERN
     )
     assert only(tls_legacy_protocol, tls_evidence(protocols=unknown)).status is CheckStatus.NOT_ASSESSED
+
+
+def _https_url(path: str, role: str, status: int | None, evidence_id: str):
+    url = f"https://mail.example.test:443{path}"
+    answer = exchange(url, status, error=REFUSED if status is None else None,
+                      body="x" * 40 if status == 200 else "")
+    return http_evidence(answer, scheme="https", path=path, role=role, evidence_id=evidence_id)
+
+
+def test_https_findings_name_only_the_urls_seen_answering_on_that_port():
+    # Given OWA answering on 443, while /ecp is 404, /mapi refused and /powershell blocked (403)
+    web = (
+        baseline(),
+        _https_url("/owa", "owa", 200, "http-001"),
+        _https_url("/Microsoft-Server-ActiveSync", "activesync", 401, "http-002"),
+        _https_url("/ecp", "ecp", 404, "http-003"),
+        _https_url("/mapi/emsmdb", "mapi", None, "http-004"),
+        _https_url("/powershell", "powershell", 403, "http-005"),
+    )
+    weak = tls_evidence(protocols=with_version("TLS 1.0", "TLS_RSA_WITH_AES_128_CBC_SHA"))
+    observed = only(tls_legacy_protocol, weak, *web).observed
+    assert observed.endswith("answering on this port: Outlook Web Access, Exchange ActiveSync")
+    for absent in ("Exchange Control Panel", "MAPI over HTTP", "Remote PowerShell"):
+        assert absent not in observed
+    # Without any HTTP probe of the port, no service is named for it
+    alone = only(tls_legacy_protocol, weak).observed
+    assert "Outlook Web Access" not in alone and "was not probed" in alone
+    # A mail port is named by its own service (its planned features), as before
+    imaps = only(tls_legacy_protocol, tls_evidence(service="imaps", protocols=weak.protocols), *web)
+    assert imaps.observed.startswith("imaps://mail.example.test:993 (")
+    assert "answering on this port" not in imaps.observed
 
 
 @pytest.mark.parametrize("suite, reason", [

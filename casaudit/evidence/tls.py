@@ -164,7 +164,9 @@ class TlsEvidence:
         port: the TCP port.
         address: the address connected to (from the scan's resolver), None if unresolved.
         starttls: `IMAP` or `POP3` when TLS is negotiated in-band, else None.
-        features: the Client Access features served on this service, for reports.
+        features: the Client Access features the plan looks for on this service (why it
+            is scanned), not a claim that they answer there: the HTTP evidence says which
+            did, and the tls.* findings name only those.
         scope: `full` (protocols, suites, certificate, flaws) or `certificate` (another name
             on a service already scanned in full at the same address and port).
         scan_commands: the sslyze scan commands run.
