@@ -110,6 +110,13 @@ def _check_ca_file(path: Path, mtime_ns: int, size: int) -> None:
         raise UsageError(f"{named}: cannot be read ({reason})") from None
 
 
+def scanning_machine() -> str:
+    """The name of the machine the scan ran from: where the report's observations were made."""
+    import socket
+
+    return socket.gethostname()[:255] or "unknown"
+
+
 def audit(
     target: Target,
     options: ScanOptions,
@@ -160,7 +167,7 @@ def audit(
     evidence_set = EvidenceSet(tuple(evidence))
     check_rows, findings = evaluate(evidence_set, load_checks(), host=target.host)
     return AuditResult(
-        tool={"name": "casaudit", "version": __version__},
+        tool={"name": "casaudit", "version": __version__, "scanned_from": scanning_machine()},
         started_at=started,
         finished_at=now(),
         options=options.public(),

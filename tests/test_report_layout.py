@@ -110,3 +110,13 @@ def test_first_actions_are_the_worst_groups_cheapest_first(legacy_document):
     listed = re.findall(r'<li data-check="([^"]+)">', page.split('id="top-actions"')[1].split("</ol>")[0])
     assert listed == [g.check for g in actions]
     assert all(f.get("effort") in ("low", "medium", "high") for f in legacy_document["findings"])
+
+
+def test_first_page_says_where_the_scan_ran_from(legacy_document):
+    import socket
+
+    assert legacy_document["tool"]["scanned_from"] == socket.gethostname()
+    page = html.render(legacy_document)
+    summary = page.split('<section id="summary">')[1].split("</section>")[0]
+    machine = legacy_document["tool"]["scanned_from"]
+    assert f'<th>Scanned from</th><td class="wrap">{machine}</td>' in summary
