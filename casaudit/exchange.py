@@ -84,6 +84,33 @@ CLIENT_ACCESS_URLS: tuple[ClientAccessUrl, ...] = (
 
 ROLE_BY_NAME = {url.role: url for url in CLIENT_ACCESS_URLS}
 
+
+@dataclass(frozen=True)
+class BuildCarrier:
+    """A URL Exchange answers anonymously with its build, asked only to read that build.
+
+    Plain GETs of what any browser or Outlook fetches; not a Client Access service
+    of its own, so the web checks do not judge it (its role is not in ROLE_BY_NAME).
+    """
+
+    path: str
+    role: str
+    label: str
+
+
+#: Role of the ECP export tool's ClickOnce manifest (the 4-part build in assemblyIdentity).
+EXPORT_TOOL_ROLE = "exporttool_manifest"
+EXPORT_TOOL_PATH = "/ecp/Current/exporttool/microsoft.exchange.ediscovery.exporttool.application"
+
+#: EXCHANGE-FACTS 3.1 and 13: X-OWA-Version on OWA's service endpoint (EWS, Autodiscover and
+#: /owa are Client Access URLs already), and the export tool manifest, which survives a
+#: proxy stripping X-OWA-Version. Never an exploit-shaped request (no X-AnonResource
+#: cookies, no autodiscover.json path confusion).
+BUILD_CARRIERS: tuple[BuildCarrier, ...] = (
+    BuildCarrier("/owa/service.svc", "owa_service", "OWA service endpoint"),
+    BuildCarrier(EXPORT_TOOL_PATH, EXPORT_TOOL_ROLE, "ECP export tool manifest"),
+)
+
 #: The Outlook POX request (EXCHANGE-FACTS 5.1), for an address that cannot exist.
 _POX_REQUEST = (
     '<?xml version="1.0" encoding="utf-8"?>\r\n'

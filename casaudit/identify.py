@@ -7,7 +7,10 @@ lifecycle tables in ``casaudit/data/``, refreshed by
 
 Where a build shows (EXCHANGE-FACTS section 3), strongest first:
 
-* ``X-OWA-Version`` response header: the full 4-part build (major.minor.build.revision);
+* ``X-OWA-Version`` response header: the full 4-part build (major.minor.build.revision),
+  on OWA, ``/owa/service.svc``, EWS and (since the July 2021 updates) Autodiscover;
+* the ECP export tool's ClickOnce manifest (``assemblyIdentity version``): the full
+  build too, and served where a proxy strips the header (section 13);
 * versioned OWA resource paths in a page: ``/owa/<8.1.375.2>/`` (2007, 2010: 4 parts),
   ``/owa/auth/<15.1.2507>/`` (2013 and later: 3 parts, so the cumulative update
   is known but not the security update installed on it), ``/ecp/<build>/``;
@@ -15,6 +18,11 @@ Where a build shows (EXCHANGE-FACTS section 3), strongest first:
   major.minor (``15.1``), which names the product at most;
 * ``Server``, ``X-AspNet-Version``, ``X-Powered-By``: weak hints, recorded and
   never used to name an Exchange product.
+
+The build judged is exact (4 parts: the security update is known) or CU-level
+only (3 parts: "CU known, SU level unknown"); `Identification.exact` says which,
+and a 3-part build is never filled in with a guessed revision. When carriers
+disagree, a 4-part build wins over a 3-part one and the others are recorded.
 
 A build absent from the table is reported as unknown, never rounded to a
 neighbour. Product boundaries are the documented ones: 8.x = 2007,
@@ -34,7 +42,7 @@ from functools import cache
 from importlib import resources
 
 from casaudit.evidence.base import EvidenceSet
-from casaudit.evidence.http import HttpEvidence, HttpExchange
+from casaudit.evidence.http import DeploymentManifest, HttpEvidence, HttpExchange
 from casaudit.evidence.mail import MailEvidence
 from casaudit.exchange import BASELINE_ROLE, baseline_for, exchange_markers, exchange_signals
 
@@ -46,6 +54,9 @@ EX2016 = "Exchange Server 2016"
 EX2019 = "Exchange Server 2019"
 EXSE = "Exchange Server SE"
 SE_FIRST_BUILD = 2562
+#: How a CU-level build reads everywhere: the SU on top of the CU is not visible.
+CU_ONLY = "CU known, SU level unknown"
+MANIFEST_SOURCE = "ECP export tool manifest assemblyIdentity version"
 
 MAX_SIGHTINGS = 50
 _NUMBER = r"[0-9]{1,5}"
@@ -205,7 +216,7 @@ class BuildInfo:
             return f"{product}, build {self.build} (not in casaudit's build table)"
         if self.build.exact or len(self.rows) == 1:
             return f"{product} {self.update} ({self.build})"
-        return f"{product} {self.update} ({self.build}; security update level not visible)"
+        return f"{product} {self.update} ({self.build}; {CU_ONLY})"
 
 
 def describe(build: Build, table: Tables | None = None) -> BuildInfo:
@@ -255,6 +266,9 @@ class Sighting:
     build: Build | None = None
     #: For values naming only major.minor (MS-Server-ActiveSync: 8.1): the product, if unambiguous.
     product: str | None = None
+    #: The operator can stop serving it (a header a proxy strips, a file a proxy blocks);
+    #: builds in OWA resource paths are in every logon page and cannot be configured away.
+    removable: bool = True
 
     @property
     def origin(self) -> str:
@@ -275,6 +289,8 @@ def sightings_in(item: HttpEvidence) -> tuple[list[Sighting], list[Sighting]]:
             continue
         found += _header_sightings(item.id, exchange)
         found += _body_sightings(item.id, exchange)
+        if exchange.manifest is not None:
+            found += _manifest_sightings(item.id, exchange.url, exchange.manifest)
         for name, shown in _WEAK_HEADERS.items():
             for value in exchange.header_values(name)[:2]:
                 hints.append(Sighting(f"{shown} header", value[:200], item.id, exchange.url))
@@ -313,8 +329,21 @@ def _body_sightings(evidence_id: str, exchange: HttpExchange) -> list[Sighting]:
             if build is None or product_of(*build.parts[:3]) is None or text in seen:
                 continue
             seen.add(text)
-            found.append(Sighting(source, match.group(0)[:80], evidence_id, exchange.url, build))
+            found.append(Sighting(
+                source, match.group(0)[:80], evidence_id, exchange.url, build, removable=False
+            ))
     return found
+
+
+def _manifest_sightings(evidence_id: str, url: str, manifest: DeploymentManifest) -> list[Sighting]:
+    """The export tool manifest's build, when it looks like a 4-part Exchange 2013+ build.
+
+    Anything else (a 3-part or 15.x-less version, a catch-all's XML) is not a sighting.
+    """
+    build = Build.parse(manifest.version or "")
+    if build is None or not build.exact or build.parts[0] != 15 or product_of(*build.parts[:3]) is None:
+        return []
+    return [Sighting(MANIFEST_SOURCE, (manifest.version or "")[:64], evidence_id, url, build)]
 
 
 # --------------------------------------------------------------------------- identification
@@ -334,10 +363,10 @@ class Identification:
     answered: bool
     sightings: tuple[Sighting, ...]
     hints: tuple[Sighting, ...]
-    #: The build judged: the lowest cumulative update seen (the weakest server behind a
-    #: balancer), its exact form when one was seen. None if no build was disclosed.
+    #: The build judged: the lowest exact (4-part) build seen, else the lowest cumulative
+    #: update seen (the weakest server behind a balancer). None if no build was disclosed.
     build: BuildInfo | None
-    #: Other builds seen (servers that disagree), as text.
+    #: Other builds seen (servers or carriers that disagree), as text.
     other_builds: tuple[str, ...]
     evidence_ids: tuple[str, ...]
 
@@ -352,6 +381,31 @@ class Identification:
     @property
     def disclosed(self) -> bool:
         return bool(self.sightings)
+
+    @property
+    def exact(self) -> bool:
+        """True when the full build (with its security update level) is known.
+
+        False with a CU-level build ("CU known, SU level unknown") and with no build:
+        whatever depends on the SU level must then say it is not assessed.
+        """
+        return self.build is not None and self.build.build.exact
+
+    @property
+    def precision(self) -> str | None:
+        """``exact``, ``cu_only`` (3 parts seen) or None (no build seen)."""
+        if self.build is None:
+            return None
+        return "exact" if self.exact else "cu_only"
+
+    @property
+    def build_sources(self) -> tuple[Sighting, ...]:
+        """The sightings that name the judged build (its exact form or its CU)."""
+        if self.build is None:
+            return ()
+        chosen = self.build.build
+        return tuple(s for s in self.sightings if s.build is not None and (
+            s.build == chosen or (not s.build.exact and s.build.short == chosen.short)))
 
     def where(self, origin: str | None = None) -> str:
         """``X-OWA-Version header 8.1.375.2 at https://h:443/owa; ...`` (bounded)."""
@@ -381,12 +435,7 @@ def _identify_host(host: str, items: list[HttpEvidence], table: Tables) -> Ident
         hints += weak
     sightings = sightings[:MAX_SIGHTINGS]
     builds = [s.build for s in sightings if s.build is not None]
-    chosen: Build | None = None
-    if builds:
-        lowest_cu = min(b.short for b in builds)
-        same = [b for b in builds if b.short == lowest_cu]
-        exact = sorted(b for b in same if b.exact)
-        chosen = exact[0] if exact else same[0]
+    chosen = _judged_build(builds)
     others = tuple(dict.fromkeys(
         str(b) for b in builds
         if chosen is not None and b != chosen and not (b.short == chosen.short and not b.exact)
@@ -410,6 +459,41 @@ def _identify_host(host: str, items: list[HttpEvidence], table: Tables) -> Ident
         other_builds=others,
         evidence_ids=tuple(dict.fromkeys(s.evidence_id for s in sightings)),
     )
+
+
+def identification_record(ident: Identification) -> dict[str, object]:
+    """One host's identification as the scan document's ``identification[]`` entry.
+
+    Every fact names its source: the sightings carry the URL and evidence id that showed them.
+    """
+    info = ident.build
+    return {
+        "host": ident.host,
+        "endpoint": ident.endpoint,
+        "product": ident.product,
+        "build": str(info.build) if info is not None else None,
+        "exact": ident.exact,
+        "precision": ident.precision,
+        "label": info.label if info is not None else None,
+        "note": info.note if info is not None else None,
+        "other_builds": list(ident.other_builds),
+        "sightings": [
+            {
+                "source": s.source, "value": s.value, "url": s.url, "evidence": s.evidence_id,
+                "build": str(s.build) if s.build is not None else None,
+                "removable": s.removable,
+            }
+            for s in ident.sightings
+        ],
+    }
+
+
+def _judged_build(builds: list[Build]) -> Build | None:
+    """The lowest exact build seen, else the lowest CU: a 4-part carrier beats a 3-part one."""
+    exact = sorted(b for b in builds if b.exact)
+    if exact:
+        return exact[0]
+    return min(builds, key=lambda b: b.short) if builds else None
 
 
 def _scan_date(items: list[HttpEvidence]) -> date | None:

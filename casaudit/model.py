@@ -229,6 +229,7 @@ class AuditResult:
 
     def to_dict(self) -> dict[str, Any]:
         from casaudit.assessment import host_answered, status_counts, summarise
+        from casaudit.identify import identification_record, identify
 
         counts = {severity.value: 0 for severity in Severity}
         for finding in self.findings:
@@ -251,6 +252,7 @@ class AuditResult:
                 "checks_by_status": status_counts(self.checks),
                 "worst_severity": (w.value if (w := self.worst_severity()) else None),
             },
+            "identification": [identification_record(i) for i in identify(self.evidence)],
             "evidence": [to_jsonable(e) for e in self.evidence],
             "checks": [to_jsonable(c) for c in self.checks],
             "findings": [to_jsonable(f) for f in self.findings],

@@ -19,7 +19,7 @@ from urllib.parse import quote
 from casaudit.errors import UsageError
 from casaudit.evidence.autodiscover import AUTODISCOVER_PATH
 from casaudit.evidence.base import endpoint_url
-from casaudit.exchange import BASELINE_ROLE, CLIENT_ACCESS_URLS, service_request
+from casaudit.exchange import BASELINE_ROLE, BUILD_CARRIERS, CLIENT_ACCESS_URLS, service_request
 
 DEFAULT_PORTS: Mapping[str, int] = {
     "http": 80,
@@ -214,6 +214,26 @@ def plan_http(target: Target, baseline_token: str | None = None) -> list[HttpPro
         )
         number += 1
     return tasks
+
+
+def plan_build_carriers(target: Target) -> list[HttpProbeTask]:
+    """One anonymous GET per build carrier on HTTPS; ids ``build-001``...
+
+    HTTPS only: Exchange 2013 and later, which serve these, publish on HTTPS
+    and redirect plain HTTP there; one request each is all the build needs.
+    """
+    return [
+        HttpProbeTask(
+            evidence_id=f"build-{number:03d}",
+            scheme="https",
+            host=target.host,
+            port=target.ports["https"],
+            path=carrier.path,
+            role=carrier.role,
+            method="GET",
+        )
+        for number, carrier in enumerate(BUILD_CARRIERS, start=1)
+    ]
 
 
 # --------------------------------------------------------------------------- mail (POP3, IMAP4)

@@ -1,7 +1,9 @@
-"""exchange.version_disclosed: response headers tell anonymous clients the Exchange build.
+"""exchange.version_disclosed: anonymous answers tell anyone the Exchange build.
 
-Builds in OWA resource paths (``/owa/auth/15.2.2562/``) are recorded but do not
-fail this check on their own: Exchange writes them into its logon page on every
+What fails is what the operator can stop serving (`Sighting.removable`): headers
+such as X-OWA-Version, and the ECP export tool manifest, a static file any
+stranger can fetch. Builds in OWA resource paths (``/owa/auth/15.2.2562/``) are
+recorded but do not fail this check on their own: Exchange writes them into its logon page on every
 version and no setting removes them, so flagging them would flag every Exchange
 server and tell its operator nothing to do. The version checks still use them.
 
@@ -20,7 +22,7 @@ from casaudit.web_checks import at_own_origin, proves_something
 
 CHECK = CheckMeta(
     id="exchange.version_disclosed",
-    title="Exchange build disclosed in response headers",
+    title="Exchange build disclosed to anonymous clients",
     severity=Severity.LOW,
     effort=Effort.LOW,
     # CAS-16 only on a failure (a visible build tells an attacker which flaws apply): not
@@ -28,17 +30,20 @@ CHECK = CheckMeta(
     recommendations=("CAS-15",),
     description=(
         "Anonymous responses carry the Exchange build or version in headers (X-OWA-Version, "
-        "MS-Server-ActiveSync). Anyone can match the build against the list of security "
-        "updates and pick the flaws it still has, without sending a single exploit attempt. "
+        "MS-Server-ActiveSync) or in the ECP export tool's deployment manifest "
+        "(/ecp/Current/exporttool/...application, the full build). Anyone can match the "
+        "build against the list of security updates and pick the flaws it still has, "
+        "without sending a single exploit attempt. "
         "(Builds in OWA resource paths such as /owa/auth/<build>/ are part of every Exchange "
         "logon page and cannot be configured away; they are reported, not failed.)"
     ),
     remediation=(
         "Publish Exchange through a reverse proxy that removes X-OWA-Version, "
         "MS-Server-ActiveSync, X-FEServer, X-BEServer and X-AspNet-Version from responses "
-        "(IIS: URL Rewrite outbound rules or requestFiltering removeServerHeader). The build "
-        "in OWA resource paths cannot be hidden: keep the build current instead, which is "
-        "what makes its disclosure harmless."
+        "(IIS: URL Rewrite outbound rules or requestFiltering removeServerHeader), and that "
+        "does not publish /ecp to the Internet (or at least blocks /ecp/*/exporttool/). The "
+        "build in OWA resource paths cannot be hidden: keep the build current instead, which "
+        "is what makes its disclosure harmless."
     ),
     severity_rationale=(
         "Low: disclosure alone harms nothing, but it turns an Internet-wide search for a "
@@ -63,7 +68,7 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         ident = identities[host]
         ids = tuple(item.id for item in items)
         everywhere = [s for s in ident.sightings if s.origin == origin and s.evidence_id in ids]
-        seen = [s for s in everywhere if s.source.endswith("header")]
+        seen = [s for s in everywhere if s.removable]
         if seen:
             what = _what(seen, ident)
             outcomes.append(Outcome(
@@ -88,7 +93,8 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
         if everywhere:
             outcomes.append(Outcome(
                 origin, CheckStatus.PASS,
-                f"no header names the build; only {_what(everywhere, ident)} shows in "
+                "neither a header nor the export tool manifest names the build; only "
+                f"{_what(everywhere, ident)} shows in "
                 f"{everywhere[0].source} (Exchange writes it into every logon page)",
                 tuple(dict.fromkeys(s.evidence_id for s in everywhere)),
             ))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from casaudit.evidence.base import ProbeError
+from casaudit.evidence.http import DeploymentManifest
+from casaudit.exchange import EXPORT_TOOL_PATH
 from casaudit.model import CheckStatus
 from checks import exchange_known_vulnerable_build as vulnerable
 from checks import exchange_version_disclosed as disclosed
@@ -56,6 +60,21 @@ def test_disclosed_passes_when_only_the_logon_page_path_shows_the_cu():
     outcome = _single(disclosed, _owa(body='<link href="/owa/auth/15.2.2562/themes/resources/logon.css">'))
     assert outcome.status is CheckStatus.PASS
     assert "15.2.2562" in outcome.reason and "OWA path" in outcome.reason
+
+
+def test_disclosed_fails_on_the_export_tool_manifest_behind_stripped_headers():
+    # No header names the build; the logon page shows the CU; the manifest, the exact build.
+    page = _owa(body='<link href="/owa/auth/15.2.1544/themes/resources/logon.css">')
+    url = f"{HTTPS}{EXPORT_TOOL_PATH}"
+    manifest = http_evidence(dataclasses.replace(exchange(url), manifest=DeploymentManifest(
+        name="microsoft.exchange.ediscovery.exporttool.application", version="15.2.1544.25",
+    )), scheme="https", path=EXPORT_TOOL_PATH, role="exporttool_manifest", evidence_id="build-002")
+    outcome = _single(disclosed, page, manifest)
+    assert outcome.status is CheckStatus.FAIL and outcome.endpoint == HTTPS
+    assert outcome.evidence == ("build-002",)
+    assert "Exchange Server 2019 CU14 Apr25HU (15.2.1544.25)" in outcome.observed
+    assert f"ECP export tool manifest assemblyIdentity version '15.2.1544.25' at {url}" in \
+        outcome.observed
 
 
 def test_disclosed_passes_without_any_version_and_mentions_weak_hints():

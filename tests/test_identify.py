@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib.util
 from datetime import date
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from casaudit.evidence.base import ProbeError
+from casaudit.evidence.http import DeploymentManifest
 from casaudit.exchange_cves import FLAWS, Exposure, assess
 from casaudit.identify import (
     EX2007,
@@ -19,10 +21,12 @@ from casaudit.identify import (
     Build,
     describe,
     exchange_seen,
+    identification_record,
     identify,
     support_status,
     tables,
 )
+from casaudit.parse.clickonce import read_manifest
 from tests.conftest import ROOT
 from tests.factories import baseline, evidence_set, exchange, http_evidence, mail_evidence
 
@@ -66,7 +70,8 @@ def test_se_starts_at_build_2562_of_15_2():
 def test_three_part_build_names_the_cu_and_says_the_su_is_not_visible():
     info = _info("15.1.2507")
     assert info.product == EX2016 and info.update == "CU23 (2022H1)"
-    assert "not visible" in info.note and "not visible" in info.label
+    assert "not visible" in info.note
+    assert info.label == "Exchange Server 2016 CU23 (2022H1) (15.1.2507; CU known, SU level unknown)"
     assert len(info.rows) > 10 and all(r.build.short == (15, 1, 2507) for r in info.rows)
 
 
@@ -233,3 +238,111 @@ def test_exchange_observably_absent_only_when_every_url_answered_as_absent():
 def test_exchange_seen_cannot_tell_without_usable_answers(items, words):
     seen, how = exchange_seen(evidence_set(*items()), HOST)
     assert seen is None and words in how
+
+
+# --------------------------------------------------------------------------- export tool manifest
+
+MANIFEST_URL = ("https://mail.example.test:443/ecp/Current/exporttool/"
+                "microsoft.exchange.ediscovery.exporttool.application")
+
+
+def _manifest_xml(version: str = "15.2.1544.25") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<asmv1:assembly manifestVersion="1.0" xmlns:asmv1="urn:schemas-microsoft-com:asm.v1" '
+        'xmlns="urn:schemas-microsoft-com:asm.v2">\n'
+        '  <assemblyIdentity name="microsoft.exchange.ediscovery.exporttool.application" '
+        f'version="{version}" language="neutral" xmlns="urn:schemas-microsoft-com:asm.v1" />\n'
+        '  <dependency><dependentAssembly><assemblyIdentity name="x.exe" version="1.2.3.4" />'
+        '</dependentAssembly></dependency>\n'
+        '</asmv1:assembly>\n'
+    ).encode()
+
+
+def test_manifest_gives_the_top_level_assembly_identity_not_a_dependency():
+    manifest = read_manifest(_manifest_xml())
+    assert manifest == DeploymentManifest(
+        name="microsoft.exchange.ediscovery.exporttool.application", version="15.2.1544.25")
+
+
+_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+           b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+           b'<assembly xmlns="urn:schemas-microsoft-com:asm.v1">&lol2;</assembly>')
+_XXE = (b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<assembly xmlns="urn:schemas-microsoft-com:asm.v1"><assemblyIdentity version="&x;"/>'
+        b'</assembly>')
+
+
+@pytest.mark.parametrize(("body", "truncated", "problem"), [
+    (_LAUGHS, False, "refused by defusedxml"),
+    (_XXE, False, "refused by defusedxml"),
+    (_manifest_xml() + b" " * (64 * 1024), False, "body larger than 65536 bytes"),
+    (_manifest_xml()[:200], True, "body larger than 65536 bytes"),
+    (_manifest_xml()[:200], False, "not well-formed XML"),
+    (b"<html><body>Sign in</body></html>", False, "not a deployment manifest"),
+    (b'<assembly xmlns="urn:schemas-microsoft-com:asm.v1"><description/></assembly>', False,
+     "no top-level assemblyIdentity"),
+])
+def test_hostile_or_foreign_manifests_yield_a_reason_never_a_version(body, truncated, problem):
+    manifest = read_manifest(body, truncated)
+    assert manifest.version is None and manifest.problem is not None
+    assert manifest.problem.startswith(problem)
+
+
+def _manifest_evidence(version: str | None, evidence_id: str = "build-002"):
+    answer = exchange(MANIFEST_URL)
+    if version is not None:
+        answer = dataclasses.replace(answer, manifest=read_manifest(_manifest_xml(version)))
+    return http_evidence(answer, scheme="https", path=MANIFEST_URL.split(":443")[1],
+                         role="exporttool_manifest", evidence_id=evidence_id)
+
+
+def _logon_page(cu: str, evidence_id: str = "http-014"):
+    return http_evidence(exchange(
+        "https://mail.example.test:443/owa/auth/logon.aspx",
+        body=f'<link rel="shortcut icon" href="/owa/auth/{cu}/themes/resources/favicon.ico">',
+    ), scheme="https", evidence_id=evidence_id)
+
+
+def test_the_manifest_makes_a_hidden_build_exact_and_names_where_it_was_seen():
+    (ident,) = identify(evidence_set(_logon_page("15.2.1544"), _manifest_evidence("15.2.1544.25")))
+    assert str(ident.build.build) == "15.2.1544.25" and ident.exact and ident.precision == "exact"
+    assert ident.build.label == "Exchange Server 2019 CU14 Apr25HU (15.2.1544.25)"
+    source = ident.sightings[-1]
+    assert (source.source, source.url, source.evidence_id, source.removable) == (
+        "ECP export tool manifest assemblyIdentity version", MANIFEST_URL, "build-002", True)
+    assert [s.removable for s in ident.sightings] == [False, True]
+    assert {s.evidence_id for s in ident.build_sources} == {"http-014", "build-002"}
+    assert ident.other_builds == ()
+
+
+def test_only_the_three_part_path_says_cu_known_su_level_unknown_and_is_not_exact():
+    (ident,) = identify(evidence_set(_logon_page("15.2.1544"), _manifest_evidence(None)))
+    assert str(ident.build.build) == "15.2.1544"
+    assert not ident.exact and ident.precision == "cu_only"
+    assert ident.build.label.endswith("(15.2.1544; CU known, SU level unknown)")
+    record = identification_record(ident)
+    assert (record["build"], record["exact"], record["precision"]) == ("15.2.1544", False, "cu_only")
+    assert record["sightings"][0]["evidence"] == "http-014"
+
+
+def test_no_build_is_neither_exact_nor_cu_level():
+    (ident,) = identify(evidence_set(_manifest_evidence(None)))
+    assert ident.build is None and not ident.exact and ident.precision is None
+
+
+@pytest.mark.parametrize("version", [
+    "15.2.1544", "14.3.513.0", "8.1.375.2", "16.0.1.2", "15.9.1.2", "15.2.1544.25.7", "abc",
+    " ", "15.2.1544.25; DROP",
+])
+def test_a_manifest_version_counts_only_when_it_looks_like_a_4_part_15_x_build(version):
+    (ident,) = identify(evidence_set(_manifest_evidence(version)))
+    assert ident.sightings == () and ident.build is None
+
+
+def test_an_exact_carrier_wins_over_a_conflicting_three_part_one_and_the_conflict_is_kept():
+    # The path says an older CU than the manifest: the 4-part build is judged, the other recorded.
+    (ident,) = identify(evidence_set(_logon_page("15.2.1258"), _manifest_evidence("15.2.1544.25")))
+    assert str(ident.build.build) == "15.2.1544.25" and ident.exact
+    assert ident.other_builds == ("15.2.1258",)
+    assert identification_record(ident)["other_builds"] == ["15.2.1258"]

@@ -104,7 +104,7 @@ def test_shipped_postures_are_listed_sorted() -> None:
     assert {HARDENED, LEGACY} <= set(names)
     assert {
         "exchange2010-sp3", "exchange2013-offload", "exchange2016-direct",
-        "exchange2019-proxied", "generic-nginx", "catchall-proxy",
+        "exchange2019-proxied", "exchange2019-stripped", "generic-nginx", "catchall-proxy",
     } <= set(names)
 
 
@@ -171,6 +171,8 @@ default = { status = 404 }
             "dns.srv[0].port",
         ),
         ('[tls]\nnames = ["not a name"]\n', "tls.names[0]"),
+        ('[https]\ndefault = { status = 404 }\nstrip_headers = ["X OWA"]\n',
+         "https.strip_headers[0]"),
         ('colour = "blue"\n', "colour"),
     ],
 )

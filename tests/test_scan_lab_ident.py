@@ -136,3 +136,39 @@ def test_a_proxyshell_era_build_is_critical_and_cites_cve_and_fix():
     assert "X-FEServer" in internal["observed"]
     (eol,) = _findings(document, "exchange.version_eol")
     assert "2025-10-14" in eol["observed"]
+
+
+def test_a_build_hidden_behind_a_stripping_proxy_is_read_exactly_from_the_export_tool_manifest(
+    validate_scan,
+):
+    from casaudit.lab import Lab
+
+    with Lab.start("exchange2019-stripped") as lab:
+        run = run_cli("scan", *lab.scan_args(), "--json", "-")
+        requests = lab.requests()
+        https = lab.url("https", "")
+    assert run.code == 1, run.stderr
+    document = validate_scan(run.json())
+    # The proxy strips every header naming the build: no answer carries one.
+    for item in document["evidence"]:
+        for answer in item.get("exchanges") or ():
+            assert not [h for h in answer["headers"]
+                        if h[0].lower() in ("x-owa-version", "ms-server-activesync")]
+    (ident,) = document["identification"]
+    assert (ident["build"], ident["exact"], ident["precision"]) == ("15.2.1544.25", True, "exact")
+    assert ident["label"] == "Exchange Server 2019 CU14 Apr25HU (15.2.1544.25)"
+    manifest_url = (f"{https}/ecp/Current/exporttool/"
+                    "microsoft.exchange.ediscovery.exporttool.application")
+    exact = [s for s in ident["sightings"] if s["build"] == "15.2.1544.25"]
+    assert [(s["url"], s["evidence"], s["removable"]) for s in exact] == [
+        (manifest_url, "build-002", True)]
+    # The logon page alone would have said only the CU; every sighting names where it came from.
+    assert {s["build"] for s in ident["sightings"]} == {"15.2.1544", "15.2.1544.25"}
+    assert all(s["url"].startswith(https) and s["evidence"] for s in ident["sightings"])
+    (row,) = [r for r in _rows(document, "exchange.version_disclosed") if r["status"] == "fail"]
+    assert row["endpoint"] == https and row["evidence"] == ["build-002"]
+    # Plain GETs only: no exploit-shaped request (ProxyLogon's x.js, autodiscover.json confusion).
+    carriers = [(r.method, r.path) for r in requests if "exporttool" in r.path
+                or r.path.lower().startswith("/owa/service.svc")]
+    assert carriers == [("GET", "/owa/service.svc"), ("GET", manifest_url.removeprefix(https))]
+    assert not [r for r in requests if "x.js" in r.path or "@" in r.path]

@@ -27,6 +27,7 @@ EXPECTED = {
     "exchange2016-direct": {"http.basic_cleartext", "http.cleartext_served",
                             "http.basic_offered", "exchange.admin_exposed"},
     "exchange2019-proxied": {"http.basic_offered", "exchange.admin_exposed"},
+    "exchange2019-stripped": {"http.basic_offered", "exchange.admin_exposed"},
     "exchange-se-hardened": set(),
     "generic-nginx": set(),
     "catchall-proxy": set(),
@@ -129,7 +130,8 @@ def test_scan_json_lists_discovered_urls_with_auth_schemes_and_forms(validate_sc
 #: posture -> the version checks that must fail on it (the others must not). Builds from the
 #: postures: 2013 CU23 15.0.1497.12 has the March 2021 SU (ProxyLogon fixed) but not the
 #: April one (ProxyShell, fixed in .15); 2016 CU23 15.1.2507.6 predates the ProxyNotShell fix
-#: (.16); 2019 15.2.1748.39 postdates every fix. Every product up to 2019 is past its
+#: (.16); 2019 15.2.1748.39 and 15.2.1544.25 (read from the export tool manifest behind a
+#: proxy stripping X-OWA-Version) postdate every fix. Every product up to 2019 is past its
 #: extended support end (2025-10-14 for 2016 and 2019); SE has none.
 VERSION_EXPECTED = {
     "exchange2007-legacy": {"exchange.version_eol"},
@@ -137,6 +139,7 @@ VERSION_EXPECTED = {
     "exchange2013-offload": {"exchange.version_eol", "exchange.known_vulnerable_build"},
     "exchange2016-direct": {"exchange.version_eol", "exchange.known_vulnerable_build"},
     "exchange2019-proxied": {"exchange.version_eol"},
+    "exchange2019-stripped": {"exchange.version_eol"},
     "exchange-se-hardened": set(),
     "generic-nginx": set(),
     "catchall-proxy": set(),

@@ -3,7 +3,8 @@
 One module per probe family, plus what they share:
 
     base.py          ProbeError and its ErrorKind, EvidenceSet, the endpoint form
-    http.py          HttpEvidence, HttpExchange, LogonForm       (probes/http.py)
+    http.py          HttpEvidence, HttpExchange, LogonForm,      (probes/http.py)
+                     DeploymentManifest
     tls.py           TlsEvidence and its parts                   (probes/tls.py, sslyze)
     mail.py          MailEvidence and its parts                  (probes/mail.py)
     ntlm.py          NtlmEvidence                                (probes/ntlm.py)
@@ -34,7 +35,13 @@ from casaudit.evidence.autodiscover import (
 from casaudit.evidence.base import ErrorKind, Evidence, EvidenceSet, ProbeError, endpoint_url
 from casaudit.evidence.dns import SrvAnswer, SrvError, SrvLookup
 from casaudit.evidence.hostless import HostlessEvidence
-from casaudit.evidence.http import REDIRECT_STATUSES, HttpEvidence, HttpExchange, LogonForm
+from casaudit.evidence.http import (
+    REDIRECT_STATUSES,
+    DeploymentManifest,
+    HttpEvidence,
+    HttpExchange,
+    LogonForm,
+)
 from casaudit.evidence.mail import (
     CleartextLoginTest,
     LoginOutcome,
@@ -61,7 +68,8 @@ from casaudit.evidence.tls import (
 __all__ = [
     "GUIDE_METHODS", "METHODS", "REDIRECT_STATUSES", "TLS_VERSIONS",
     "AdvertisedUrl", "AuthenticatedAttempt", "AutodiscoverEvidence", "AutodiscoverVerdict",
-    "CertificateCheck", "CertificateProblem", "CleartextLoginTest", "ErrorKind", "Failure",
+    "CertificateCheck", "CertificateProblem", "CleartextLoginTest", "DeploymentManifest",
+    "ErrorKind", "Failure",
     "LoginOutcome", "Reachability", "Trust", "Evidence", "EvidenceSet", "HostlessEvidence",
     "HttpEvidence", "HttpExchange", "LogonForm", "MailCapabilities", "MailEvidence",
     "MailNtlmChallenge", "NtlmEvidence", "ProbeError", "SrvAnswer", "SrvError", "SrvLookup",

@@ -38,6 +38,26 @@ class LogonForm:
 
 
 @dataclass(frozen=True)
+class DeploymentManifest:
+    """What a ClickOnce deployment manifest (ECP's export tool, a static file) says.
+
+    Read from the whole bounded body of a 200 answer at the export tool's URL;
+    only the top-level ``assemblyIdentity`` matters: its ``version`` is the
+    server's full 4-part Exchange build (EXCHANGE-FACTS 3.1, method 3).
+
+    Attributes:
+        name: the assemblyIdentity's name attribute (untrusted, bounded), or None.
+        version: its version attribute as written (untrusted, bounded), or None.
+        problem: why no version could be read (too large, refused by defusedxml,
+            not well-formed, not a manifest), else None.
+    """
+
+    name: str | None = None
+    version: str | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class HttpExchange:
     """One HTTP request and what came back, bounded.
 
@@ -61,6 +81,8 @@ class HttpExchange:
         error: set when the exchange failed before or while reading the response.
         logon_form: the first logon form (a form with a password input) in the
             bounded body, None when there is none (forms-based authentication).
+        manifest: the export tool's deployment manifest, read from the whole
+            bounded body; only on a 200 answer to that URL, else None.
     """
 
     method: str
@@ -83,6 +105,7 @@ class HttpExchange:
     peer: str | None = None
     error: ProbeError | None = None
     logon_form: LogonForm | None = None
+    manifest: DeploymentManifest | None = None
 
     def header_values(self, name: str) -> list[str]:
         wanted = name.lower()
@@ -121,5 +144,5 @@ class HttpEvidence:
 
 
 __all__ = [
-    "REDIRECT_STATUSES", "HttpEvidence", "HttpExchange", "LogonForm",
+    "REDIRECT_STATUSES", "DeploymentManifest", "HttpEvidence", "HttpExchange", "LogonForm",
 ]

@@ -292,6 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
             if challenge is not None and "NTLM" in offered:
                 headers = [(k, v) for k, v in headers if k.lower() != "www-authenticate"]
                 headers.append(("WWW-Authenticate", challenge))
+        stripped = site.service.strip_headers
+        headers = [(k, v) for k, v in headers if k.lower() not in stripped]
         self._send(reply.status, reply.reason, headers, site.fill(reply.body, shown).encode("utf-8"))
 
     def _hold(self) -> None:

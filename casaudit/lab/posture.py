@@ -82,6 +82,9 @@ class HttpService:
     #: the connection is held until the client gives up, as behind a proxy whose backend
     #: for those URLs is stuck. Checked before the routes.
     hang_paths: tuple[str, ...] = ()
+    #: Header names (lower-cased) removed from every answer, as a reverse proxy that strips
+    #: X-OWA-Version does: routes keep what Exchange sends, the proxy takes it out.
+    strip_headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -619,7 +622,9 @@ class _PostureReader:
         return NtlmIdentity(**texts, os_version=version)
 
     def service(self, value: Any, key: str, bodies: Mapping[str, str]) -> HttpService:
-        data = self.table(value, key, {"headers", "default", "routes", "hostless", "hang_paths"})
+        data = self.table(
+            value, key, {"headers", "default", "routes", "hostless", "hang_paths", "strip_headers"}
+        )
         default = self.reply(self.required(data, "default", key), f"{key}.default", bodies, extra=set())
         routes = self.array(
             data.get("routes", []),
@@ -639,6 +644,9 @@ class _PostureReader:
             hostless_address=self.hostless(data["hostless"], f"{key}.hostless")
             if "hostless" in data else None,
             hang_paths=self.array(data.get("hang_paths", []), f"{key}.hang_paths", self.path),
+            strip_headers=self.array(
+                data.get("strip_headers", []), f"{key}.strip_headers", self.header_name
+            ),
         )
 
     def hostless(self, value: Any, key: str) -> str:
@@ -711,6 +719,12 @@ class _PostureReader:
         if redirect and any(name.lower() == "location" for name, _ in headers):
             raise self.error(f"{key}.redirect_to_https", "conflicts with a Location header")
         return Reply(status=status, reason=reason, headers=headers, body=body, redirect_to_https=redirect)
+
+    def header_name(self, value: Any, key: str) -> str:
+        name = self.string(value, key)
+        if not _TOKEN.match(name):
+            raise self.error(key, f"{name!r} is not a header name")
+        return name.lower()
 
     def headers(self, value: Any, key: str) -> tuple[tuple[str, str], ...]:
         return self.array(value, key, self.header)

@@ -16,8 +16,10 @@ import httpx
 
 from casaudit.evidence.base import ProbeError
 from casaudit.evidence.http import HttpEvidence, HttpExchange, LogonForm
+from casaudit.exchange import EXPORT_TOOL_ROLE
+from casaudit.parse.clickonce import read_manifest
 from casaudit.parse.html_form import find_logon_form
-from casaudit.plan import HttpProbeTask, plan_http
+from casaudit.plan import HttpProbeTask, plan_build_carriers, plan_http
 from casaudit.probes.base import ProbeContext
 from casaudit.probes.common import now, observing_context
 from casaudit.probes.wire.http import REDIRECT_STATUSES, client, exchange, join_location
@@ -37,7 +39,8 @@ class HttpProbe:
         self._tls_lock = threading.Lock()
 
     def tasks(self) -> list[HttpProbeTask]:
-        return plan_http(self._context.target)
+        target = self._context.target
+        return plan_http(target) + plan_build_carriers(target)
 
     def close(self) -> None:
         self._client.close()
@@ -53,7 +56,9 @@ class HttpProbe:
         headers, body = task.headers, task.body
         visited = {url}
         for hop in range(MAX_REDIRECTS + 1):
-            exchange = self._exchange(method, url, headers, body)
+            # Only the manifest URL's own answer is a manifest; a redirect to logon is not.
+            manifest = task.role == EXPORT_TOOL_ROLE and hop == 0
+            exchange = self._exchange(method, url, headers, body, manifest)
             if exchange.error is not None and exchange.error.kind in ("reset", "protocol") \
                     and url.startswith("http://") and self._speaks_tls(url):
                 exchange = dataclasses.replace(exchange, error=ProbeError(
@@ -135,10 +140,15 @@ class HttpProbe:
         url: str,
         extra_headers: tuple[tuple[str, str], ...] = (),
         content: bytes = b"",
+        manifest: bool = False,
     ) -> HttpExchange:
         reply = exchange(self._context, self._client, method, url, extra_headers, content or None)
         if reply.exchange.status is None:
             return reply.exchange
+        if manifest and reply.exchange.status == 200:
+            # Parsed here, from the whole bounded body: the excerpt may cut the XML short.
+            return dataclasses.replace(
+                reply.exchange, manifest=read_manifest(reply.body, reply.truncated))
         return dataclasses.replace(
             reply.exchange, logon_form=_logon_form(reply.body, url, reply.exchange.headers))
 
