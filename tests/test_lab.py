@@ -104,7 +104,8 @@ def test_shipped_postures_are_listed_sorted() -> None:
     assert {HARDENED, LEGACY} <= set(names)
     assert {
         "exchange2010-sp3", "exchange2013-offload", "exchange2016-direct",
-        "exchange2019-proxied", "exchange2019-stripped", "generic-nginx", "catchall-proxy",
+        "exchange2019-proxied", "exchange2019-stripped", "exchange2019-ws2022", "generic-nginx",
+        "catchall-proxy",
     } <= set(names)
 
 

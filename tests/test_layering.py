@@ -27,6 +27,7 @@ CHECK_MAY_IMPORT = (
     "casaudit.web_checks",
     "casaudit.parse",
     "casaudit.autodiscover_judge",
+    "casaudit.windows_server",
 )
 #: Third-party libraries of the network side: never in a check or in evidence.
 NETWORK_LIBRARIES = ("httpx", "httpcore", "dns", "sslyze", "nassl", "imaplib2")

@@ -1,5 +1,7 @@
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 from casaudit.api import evaluate
 from casaudit.catalog import Check, load_checks
@@ -21,17 +23,21 @@ CHECK_IDS = (
     "autodiscover.unreachable",
     "autodiscover.url_failed",
     "exchange.admin_exposed",
+    "exchange.ems_outdated",
+    "exchange.extended_protection_default",
     "exchange.internal_address_disclosure",
     "exchange.known_vulnerable_build",
     "exchange.legacy_vdir",
     "exchange.ntlm_info_disclosure",
     "exchange.version_disclosed",
     "exchange.version_eol",
+    "exchange.windows_server_eol",
     "http.basic_cleartext",
     "http.basic_offered",
     "http.cleartext_served",
     "http.form_cleartext",
     "http.hsts_missing",
+    "http.hsts_weak",
     "mail.banner_disclosure",
     "mail.cleartext_login",
     "mail.imap4_exposed",
@@ -46,6 +52,7 @@ CHECK_IDS = (
     "tls.legacy_protocol",
     "tls.no_fallback_scsv",
     "tls.no_forward_secrecy",
+    "tls.tls13_missing",
     "tls.vuln.ccs_injection",
     "tls.vuln.compression",
     "tls.vuln.heartbleed",
@@ -67,6 +74,16 @@ def test_casaudit_checks_lists_exactly_the_contract_ids():
     lines = run.stdout.splitlines()
     assert lines[0].split()[0] == "ID"
     assert tuple(line.split()[0] for line in lines[1:] if line.strip()) == CHECK_IDS
+
+
+def test_the_readme_check_list_is_the_catalog():
+    """README's table: one row per check, in catalog order, with its severity and CAS ids."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    check_row = re.compile(r"^\| `(?:autodiscover|exchange|http|mail|tls)\.[a-z0-9_.]+` \|")
+    rows = [line.split("|")[1:4] for line in readme.splitlines() if check_row.match(line)]
+    listed = [(check.strip().strip("`"), severity.strip(), cas.strip()) for check, severity, cas in rows]
+    assert listed == [(c.meta.id, c.meta.severity.value, ", ".join(c.meta.recommendations))
+                      for c in load_checks()]
 
 
 def test_check_ids_are_stable_and_cite_known_recommendations():

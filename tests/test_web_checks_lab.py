@@ -28,6 +28,7 @@ EXPECTED = {
                             "http.basic_offered", "exchange.admin_exposed"},
     "exchange2019-proxied": {"http.basic_offered", "exchange.admin_exposed"},
     "exchange2019-stripped": {"http.basic_offered", "exchange.admin_exposed"},
+    "exchange2019-ws2022": {"http.basic_offered", "exchange.admin_exposed"},
     "exchange-se-hardened": set(),
     "generic-nginx": set(),
     "catchall-proxy": set(),
@@ -140,6 +141,7 @@ VERSION_EXPECTED = {
     "exchange2016-direct": {"exchange.version_eol", "exchange.known_vulnerable_build"},
     "exchange2019-proxied": {"exchange.version_eol"},
     "exchange2019-stripped": {"exchange.version_eol"},
+    "exchange2019-ws2022": {"exchange.version_eol"},
     "exchange-se-hardened": set(),
     "generic-nginx": set(),
     "catchall-proxy": set(),
@@ -158,3 +160,53 @@ def test_version_checks_fire_exactly_on_the_postures_whose_build_calls_for_it(sc
         # Not Exchange: no version is invented for them, so nothing is disclosed either.
         assert not [row for row in result.checks if row.check == "exchange.version_disclosed"
                     and row.status is CheckStatus.FAIL]
+
+
+GUIDANCE_CHECKS = (
+    "http.hsts_weak", "tls.tls13_missing", "exchange.windows_server_eol",
+    "exchange.ems_outdated", "exchange.extended_protection_default",
+)
+
+#: posture -> today's-guidance checks (issue #17) that must fail on it; the others must not.
+#: 2007 answers NTLM with Windows 6.0.6001 (Server 2008, ended 2020-01-14); 2013 CU23 and
+#: 2016 CU23 never turn Extended Protection on by default, and 2016 CU23 15.1.2507.6
+#: predates the March 2023 SU; the 2019 CU15 host on Windows Server 2022 offers TLS 1.2
+#: only, sends HSTS max-age=300 and loops /ecp between http and https.
+GUIDANCE_EXPECTED = {
+    "exchange2007-legacy": {"exchange.windows_server_eol"},
+    "exchange2010-sp3": set(),
+    "exchange2013-offload": {"exchange.extended_protection_default"},
+    "exchange2016-direct": {"exchange.ems_outdated", "exchange.extended_protection_default"},
+    "exchange2019-proxied": set(),
+    "exchange2019-ws2022": {"http.hsts_weak", "tls.tls13_missing"},
+    "exchange-se-hardened": set(),
+    "generic-nginx": set(),
+    "catchall-proxy": set(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GUIDANCE_EXPECTED))
+def test_guidance_checks_fire_exactly_on_the_postures_that_call_for_them(scans, name):
+    result, _, _ = scans[name]
+    failed = {row.check for row in result.checks if row.check in GUIDANCE_CHECKS
+              and row.status is CheckStatus.FAIL}
+    assert failed == GUIDANCE_EXPECTED[name], [
+        (row.check, row.status.value, row.reason) for row in result.checks
+        if row.check in GUIDANCE_CHECKS]
+
+
+def test_the_hardened_and_the_ws2022_hosts_show_what_each_guidance_row_rests_on(scans):
+    """SE passes HSTS, TLS 1.3, EEMS and Extended Protection; the 2019 host names its platform."""
+    hardened, _, _ = scans["exchange-se-hardened"]
+    passed = {row.check for row in hardened.checks if row.status is CheckStatus.PASS}
+    assert {"http.hsts_weak", "tls.tls13_missing", "exchange.ems_outdated",
+            "exchange.extended_protection_default"} <= passed
+    ws2022, http19, https19 = scans["exchange2019-ws2022"]
+    rows = {(row.check, row.endpoint): row for row in ws2022.checks}
+    assert rows[("exchange.windows_server_eol", https19)].status is CheckStatus.PASS
+    assert "Windows Server 2022" in rows[("exchange.windows_server_eol", https19)].reason
+    assert "max-age=300" in rows[("http.hsts_weak", f"{https19}/owa")].reason
+    assert "loop" in rows[("http.hsts_weak", f"{https19}/ecp")].reason
+    finding = next(f for f in ws2022.findings if f.check == "tls.tls13_missing")
+    assert "Exchange Server 2019 CU15" in finding.observed
+    assert "Windows Server 2022 (10.0.20348)" in finding.observed
