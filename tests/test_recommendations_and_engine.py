@@ -25,6 +25,7 @@ CHECK_IDS = (
     "exchange.known_vulnerable_build",
     "exchange.legacy_vdir",
     "exchange.ntlm_info_disclosure",
+    "exchange.security_update_missing",
     "exchange.version_disclosed",
     "exchange.version_eol",
     "http.basic_cleartext",
