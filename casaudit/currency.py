@@ -214,3 +214,26 @@ def cu_support(build: Build, product: str, scan_day: date, table: Tables | None 
     # A CU newer than the table's newest is not judged behind: the table cannot know it.
     supported = build.short >= kept[-1].build.short
     return CuSupport(supported, tuple(_line_name(r) for r in kept), rule)
+
+
+@dataclass(frozen=True)
+class TableNote:
+    """What a report's method section says about the build table a scan was judged with."""
+
+    as_of: str
+    #: "The Exchange build table is N days old ...", or None when fresh at the scan.
+    stale: str | None
+
+
+def table_note(as_of_text: object, started_at: object) -> TableNote | None:
+    """The note for a document's `tool.build_table_as_of` and `started_at`; None when absent.
+
+    Documents written before the field existed, or with unreadable dates, get no note.
+    """
+    try:
+        as_of = date.fromisoformat(str(as_of_text))
+        scan_day = date.fromisoformat(str(started_at)[:10])
+    except ValueError:
+        return None
+    sentence = stale_table_sentence(scan_day, as_of)
+    return TableNote(str(as_of), sentence[0].upper() + sentence[1:] + "." if sentence else None)

@@ -165,3 +165,25 @@ def test_a_table_older_than_90_days_at_the_scan_says_so_in_one_sentence():
 def test_currency_ignores_updates_released_after_the_scan_day():
     state = currency(Build.parse("15.2.1748.39"), EX2019, date(2025, 10, 20))
     assert state is not None and state.missing == () and state.newest.version_name == "CU15 Oct25SU"
+
+
+def test_refresh_refuses_a_build_table_whose_date_was_not_updated(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    import pytest
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "refresh_exchange_tables.py"
+    spec = importlib.util.spec_from_file_location("refresh_vintage", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    data = resources.files("casaudit") / "data"
+    source, target = tmp_path / "src", tmp_path / "dst"
+    source.mkdir(), target.mkdir()
+    (source / "exchange-lifecycle.csv").write_text((data / "exchange-lifecycle.csv").read_text())
+    newer = (data / "exchange-builds.csv").read_text() + \
+        "Exchange Server SE,RTM Sep26SU,15.2.2562.50,15.2.2562,2026-09-08\n"
+    (source / "exchange-builds.csv").write_text(newer)
+    with pytest.raises(module.TableError, match="newest_release 2026-08-11 .* is 2026-09-08"):
+        module.refresh(source, target)
+    assert not (target / "exchange-builds.csv").exists()
