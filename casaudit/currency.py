@@ -221,7 +221,7 @@ class TableNote:
     """What a report's method section says about the build table a scan was judged with."""
 
     as_of: str
-    #: "The Exchange build table is N days old ...", or None when fresh at the scan.
+    #: "N days before the scan: ...", or None when the table was fresh at the scan.
     stale: str | None
 
 
@@ -235,5 +235,7 @@ def table_note(as_of_text: object, started_at: object) -> TableNote | None:
         scan_day = date.fromisoformat(str(started_at)[:10])
     except ValueError:
         return None
-    sentence = stale_table_sentence(scan_day, as_of)
-    return TableNote(str(as_of), sentence[0].upper() + sentence[1:] + "." if sentence else None)
+    age = table_age_days(scan_day, as_of)
+    stale = (f"{age} days before the scan: updates released since are unknown to it"
+             if age > STALE_AFTER_DAYS else None)
+    return TableNote(str(as_of), stale)

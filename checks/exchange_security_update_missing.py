@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from casaudit.currency import OVERDUE_AFTER_DAYS, currency, is_esu_build, release_day, vintage
 from casaudit.evidence.base import EvidenceSet
-from casaudit.identify import BuildRow, Identification, identify, support_status
+from casaudit.identify import BuildInfo, BuildRow, Identification, identify, support_status
 from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
 from checks._version import without_build
 
@@ -68,8 +68,7 @@ def _judge(ident: Identification) -> Outcome:
                        f"{info.label}: not a product casaudit knows the updates of", ids)
     if not info.build.exact:
         return Outcome(ident.endpoint, CheckStatus.NOT_ASSESSED,
-                       f"{info.label}: CU known, SU level unknown (only three parts of the build "
-                       "are visible)", ids)
+                       f"{_short_label(info)}: CU known, SU level unknown", ids)
     if ident.scan_date is None:
         return Outcome(ident.endpoint, CheckStatus.NOT_ASSESSED,
                        f"{info.label}: the scan has no date", ids)
@@ -99,6 +98,11 @@ def _judge(ident: Identification) -> Outcome:
         ),
         severity=severity,
     )
+
+
+def _short_label(info: BuildInfo) -> str:
+    """"Exchange Server SE RTM (15.2.2562)": the label without its "level not visible" aside."""
+    return f"{info.product} {info.update} ({info.build})" if info.update else info.label
 
 
 def _listed(rows: tuple[BuildRow, ...], product: str) -> str:
