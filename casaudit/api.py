@@ -20,6 +20,7 @@ from casaudit import __version__
 from casaudit.assessment import gate
 from casaudit.catalog import Check, load_checks
 from casaudit.credentials import Credentials
+from casaudit.currency import vintage
 from casaudit.errors import TargetError, UsageError
 from casaudit.evidence.base import EvidenceSet
 from casaudit.model import AuditResult, CheckResult, CheckStatus, Finding, TargetInfo
@@ -167,7 +168,8 @@ def audit(
     evidence_set = EvidenceSet(tuple(evidence))
     check_rows, findings = evaluate(evidence_set, load_checks(), host=target.host)
     return AuditResult(
-        tool={"name": "casaudit", "version": __version__, "scanned_from": scanning_machine()},
+        tool={"name": "casaudit", "version": __version__, "scanned_from": scanning_machine(),
+              "build_table_as_of": str(vintage().as_of)},
         started_at=started,
         finished_at=now(),
         options=options.public(),

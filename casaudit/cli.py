@@ -305,6 +305,7 @@ def scan(
         checked = after_scan(result, {}, scheduled)
     _write_outputs(checked.document, outputs,
                    summary=(lambda doc, out: diff_only_summary(checked, out)) if diff_only else True)
+    _warn_if_table_stale(result.started_at)
     if loaded_baseline is not None:
         assessed = checked.document["summary"]["status"] != "not_assessed"
         for line in baseline_warnings(loaded_baseline, checked.lapsed, checked.matched, assessed):
@@ -316,6 +317,17 @@ def scan(
         sys.stderr.write(f"casaudit: {safe(target_host)} not assessed: "
                          f"{safe(checked.document['summary']['status_reason'], 300)}\n")
     raise typer.Exit(exit_code(checked.counted(diff_only), Severity(fail_on.value), int(unassessed)))
+
+
+def _warn_if_table_stale(started_at: str) -> None:
+    """One stderr line when the Exchange build table is too old to know the latest updates."""
+    from datetime import date
+
+    from casaudit.currency import stale_table_sentence
+
+    sentence = stale_table_sentence(date.fromisoformat(started_at[:10]))
+    if sentence:
+        sys.stderr.write(f"casaudit: {sentence}\n")
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
@@ -485,6 +497,9 @@ def _scan_targets(
     loaded_baseline = _load_baseline(baseline)
     formats = FleetFormatPaths(sarif=outputs.sarif, junit=outputs.junit, csv=outputs.csv,
                                pdf_dir=outputs.pdf, evidence=outputs.evidence)
+    from casaudit.probes.common import now
+
+    started_at = now()
     with open_history(db, not no_history, diff_only) as history:
         scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value),
                               fail_on_unassessed)
@@ -492,6 +507,7 @@ def _scan_targets(
                             formats)
     if code == 130:
         sys.stderr.write("casaudit: interrupted: wrote the hosts that finished\n")
+    _warn_if_table_stale(started_at)
     if threading.active_count() > 1:
         # A host stopped at its deadline or by Ctrl-C may still wait on a socket for up
         # to --timeout; everything is written, flushed and committed: do not wait for it.
@@ -603,8 +619,12 @@ class _progress:
 
 @app.command("checks")
 def list_checks() -> None:
-    """List the check catalog: id, severity, recommendations, title."""
+    """List the check catalog: id, severity, recommendations, title (after the build table's date)."""
     from casaudit.catalog import load_checks
+    from casaudit.currency import vintage
+
+    print(f"Exchange build table as of {vintage().as_of} (newest update listed: "
+          f"{vintage().newest_release})")
 
     rows = [(c.meta.id, c.meta.severity.value, ",".join(c.meta.recommendations), c.meta.title)
             for c in load_checks()]

@@ -23,6 +23,7 @@ CHECK_MAY_IMPORT = (
     "casaudit.names",
     "casaudit.exchange",
     "casaudit.exchange_cves",
+    "casaudit.currency",
     "casaudit.identify",
     "casaudit.web_checks",
     "casaudit.parse",

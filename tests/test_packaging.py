@@ -25,6 +25,8 @@ def test_wheel_ships_checks_and_templates_and_renders_outside_the_tree(tmp_path,
     assert "casaudit/lab/postures/exchange2007-legacy.toml" in names
     assert "casaudit/data/exchange-builds.csv" in names
     assert "casaudit/data/exchange-lifecycle.csv" in names
+    assert "casaudit/data/exchange-support-policy.csv" in names
+    assert "casaudit/data/exchange-tables.toml" in names
     assert "casaudit/data/casaudit.scan-1.json" in names
     assert "casaudit/data/casaudit.fleet-1.json" in names
     assert any(name.endswith("licenses/LICENSE") for name in names)

@@ -29,6 +29,7 @@ EXPECTED = {
     "exchange2019-proxied": {"http.basic_offered", "exchange.admin_exposed"},
     "exchange2019-stripped": {"http.basic_offered", "exchange.admin_exposed"},
     "exchange2019-ws2022": {"http.basic_offered", "exchange.admin_exposed"},
+    "exchange2019-esu": {"http.basic_offered", "exchange.admin_exposed"},
     "exchange-se-hardened": set(),
     "generic-nginx": set(),
     "catchall-proxy": set(),
@@ -131,17 +132,21 @@ def test_scan_json_lists_discovered_urls_with_auth_schemes_and_forms(validate_sc
 #: posture -> the version checks that must fail on it (the others must not). Builds from the
 #: postures: 2013 CU23 15.0.1497.12 has the March 2021 SU (ProxyLogon fixed) but not the
 #: April one (ProxyShell, fixed in .15); 2016 CU23 15.1.2507.6 predates the ProxyNotShell fix
-#: (.16); 2019 15.2.1748.39 and 15.2.1544.25 (read from the export tool manifest behind a
-#: proxy stripping X-OWA-Version) postdate every fix. Every product up to 2019 is past its
-#: extended support end (2025-10-14 for 2016 and 2019); SE has none.
+#: (.16); 2019 15.2.1748.39, 15.2.1748.24 and 15.2.1544.25 (read from the export tool manifest
+#: behind a proxy stripping X-OWA-Version) postdate every fix. Every product up to 2019 is past its
+#: extended support end (2025-10-14 for 2016 and 2019); SE has none. Every 4-part build
+#: lacks later updates of its own line released before today (the 2019 ones the paid
+#: ESU updates); SE shows only its CU (3 parts), so its update level is not assessed.
+_MISSING = "exchange.security_update_missing"
 VERSION_EXPECTED = {
-    "exchange2007-legacy": {"exchange.version_eol"},
-    "exchange2010-sp3": {"exchange.version_eol"},
-    "exchange2013-offload": {"exchange.version_eol", "exchange.known_vulnerable_build"},
-    "exchange2016-direct": {"exchange.version_eol", "exchange.known_vulnerable_build"},
-    "exchange2019-proxied": {"exchange.version_eol"},
-    "exchange2019-stripped": {"exchange.version_eol"},
-    "exchange2019-ws2022": {"exchange.version_eol"},
+    "exchange2007-legacy": {"exchange.version_eol", _MISSING},
+    "exchange2010-sp3": {"exchange.version_eol", _MISSING},
+    "exchange2013-offload": {"exchange.version_eol", "exchange.known_vulnerable_build", _MISSING},
+    "exchange2016-direct": {"exchange.version_eol", "exchange.known_vulnerable_build", _MISSING},
+    "exchange2019-proxied": {"exchange.version_eol", _MISSING},
+    "exchange2019-stripped": {"exchange.version_eol", _MISSING},
+    "exchange2019-ws2022": {"exchange.version_eol", _MISSING},
+    "exchange2019-esu": {"exchange.version_eol", _MISSING},
     "exchange-se-hardened": set(),
     "generic-nginx": set(),
     "catchall-proxy": set(),
@@ -151,7 +156,7 @@ VERSION_EXPECTED = {
 @pytest.mark.parametrize("name", sorted(VERSION_EXPECTED))
 def test_version_checks_fire_exactly_on_the_postures_whose_build_calls_for_it(scans, name):
     result, _, _ = scans[name]
-    checks = ("exchange.version_eol", "exchange.known_vulnerable_build")
+    checks = ("exchange.version_eol", "exchange.known_vulnerable_build", _MISSING)
     failed = {row.check for row in result.checks if row.check in checks
               and row.status is CheckStatus.FAIL}
     assert failed == VERSION_EXPECTED[name], [

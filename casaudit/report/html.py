@@ -17,6 +17,7 @@ from typing import Any
 
 import jinja2
 
+from casaudit.currency import table_note
 from casaudit.report import view
 
 TEMPLATE = "report.html.j2"
@@ -112,4 +113,6 @@ def render(document: dict[str, Any], evidence: str = "cited") -> str:
         header_limit=HEADER_LIMIT,
         finding_links=FINDING_LINKS,
         body_limit=BODY_LIMIT,
+        build_table=table_note((document.get("tool") or {}).get("build_table_as_of"),
+                               document.get("started_at", "")),
     )
