@@ -275,6 +275,10 @@ class Sighting:
         return origin_of(self.url)
 
 
+#: Sightings a finding's text lists (the JSON's `identification[]` has them all).
+_WHERE_SHOWN = 2
+
+
 def origin_of(url: str) -> str:
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0]}"
@@ -408,10 +412,20 @@ class Identification:
             s.build == chosen or (not s.build.exact and s.build.short == chosen.short)))
 
     def where(self, origin: str | None = None) -> str:
-        """``X-OWA-Version header 8.1.375.2 at https://h:443/owa; ...`` (bounded)."""
+        """``X-OWA-Version header '8.1.375.2' at /owa; ...`` (bounded: the JSON has every sighting).
+
+        URLs lose their query, and their origin too when every one shown shares it (a
+        finding names its origin already)."""
         shown = [s for s in self.sightings if origin is None or s.origin == origin]
-        text = "; ".join(f"{s.source} {s.value!r} at {s.url}" for s in shown[:4])
-        return text + (f"; and {len(shown) - 4} more" if len(shown) > 4 else "")
+        listed = shown[:_WHERE_SHOWN]
+        same_origin = len({s.origin for s in listed}) == 1
+
+        def place(sighting: Sighting) -> str:
+            url = sighting.url.split("?", 1)[0]
+            return url[len(sighting.origin):] or "/" if same_origin else url
+
+        text = "; ".join(f"{s.source} {s.value!r} at {place(s)}" for s in listed)
+        return text + (f"; and {len(shown) - len(listed)} more" if len(shown) > len(listed) else "")
 
 
 def identify(
