@@ -297,6 +297,10 @@ def scan(
     )
     outputs.preflight()
     loaded_baseline = _load_baseline(baseline)
+    # Said before the scan, so that the last lines are the scan's own (its reports, its status).
+    from casaudit.probes.common import now
+
+    _warn_if_table_stale(now())
     with open_history(db, not no_history, diff_only) as history:
         with _progress() as observer:
             result = audit(target, options, observer)
@@ -305,7 +309,6 @@ def scan(
         checked = after_scan(result, {}, scheduled)
     _write_outputs(checked.document, outputs,
                    summary=(lambda doc, out: diff_only_summary(checked, out)) if diff_only else True)
-    _warn_if_table_stale(result.started_at)
     if loaded_baseline is not None:
         assessed = checked.document["summary"]["status"] != "not_assessed"
         for line in baseline_warnings(loaded_baseline, checked.lapsed, checked.matched, assessed):
@@ -499,7 +502,7 @@ def _scan_targets(
                                pdf_dir=outputs.pdf, evidence=outputs.evidence)
     from casaudit.probes.common import now
 
-    started_at = now()
+    _warn_if_table_stale(now())
     with open_history(db, not no_history, diff_only) as history:
         scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value),
                               fail_on_unassessed)
@@ -507,7 +510,6 @@ def _scan_targets(
                             formats)
     if code == 130:
         sys.stderr.write("casaudit: interrupted: wrote the hosts that finished\n")
-    _warn_if_table_stale(started_at)
     if threading.active_count() > 1:
         # A host stopped at its deadline or by Ctrl-C may still wait on a socket for up
         # to --timeout; everything is written, flushed and committed: do not wait for it.

@@ -214,7 +214,7 @@ def test_validating_a_2000_finding_document_takes_under_a_second(valid_document)
 def _key_deletions(document: dict[str, Any]) -> list[tuple[str, tuple[str | int, ...]]]:
     """(name, path) of each key a renderer reads: the top level, the summary, a target,
     a finding and an HTTP exchange; keys the schema documents as optional are left out."""
-    optional = {"accepted", "body_error", "first_attempt", "effort"}
+    optional = {"accepted", "body_error", "first_attempt", "effort", "identification", "manifest"}
     exchange = next((index, item) for index, item in enumerate(document["evidence"])
                     if item["kind"] == "http" and item["exchanges"])
     places: list[tuple[str | int, ...]] = [

@@ -305,8 +305,10 @@ def test_partial_timeout_host_evidence_ews_and_owa_time_out_the_rest_answers(
     run = partial_timeout.run
     items = _http_items(run)
     hung = [item for item in items if _hung(item["endpoint"])]
+    # the Client Access URLs under the held paths, and the build probe of /owa/service.svc (HTTPS only)
     assert {(item["scheme"], item["path"]) for item in hung} == {
-        (scheme, path) for scheme in ("http", "https") for path in ("/owa", "/EWS/Exchange.asmx")}
+        (scheme, path) for scheme in ("http", "https") for path in ("/owa", "/EWS/Exchange.asmx")
+    } | {("https", "/owa/service.svc")}
     for item in hung:
         assert item["exchanges"][-1]["error"]["kind"] == "timeout", item["endpoint"]
         assert item["exchanges"][-1]["status"] is None
