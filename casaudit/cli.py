@@ -297,13 +297,12 @@ def scan(
     )
     outputs.preflight()
     loaded_baseline = _load_baseline(baseline)
-    # Said before the scan, so that the last lines are the scan's own (its reports, its status).
-    from casaudit.probes.common import now
-
-    _warn_if_table_stale(now())
     with open_history(db, not no_history, diff_only) as history:
         with _progress() as observer:
             result = audit(target, options, observer)
+        # Once the host was scanned (a scan that could not run has its one line, nothing else),
+        # before the reports, so that the last lines are the scan's own.
+        _warn_if_table_stale(result.started_at)
         scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value),
                               fail_on_unassessed)
         checked = after_scan(result, {}, scheduled)
