@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from casaudit import __version__
-from casaudit.assessment import gate
+from casaudit.assessment import gate, set_aside_for_no_exchange
 from casaudit.catalog import Check, load_checks
 from casaudit.credentials import Credentials
 from casaudit.currency import vintage
 from casaudit.errors import TargetError, UsageError
 from casaudit.evidence.base import EvidenceSet
+from casaudit.identify import NO_EXCHANGE_HERE, NOT_EXCHANGE, exchange_verdict
 from casaudit.model import AuditResult, CheckResult, CheckStatus, Finding, TargetInfo
 from casaudit.plan import Scope, Target
 from casaudit.probes import PROBE_FACTORIES, ProbeContext, family
@@ -166,7 +167,7 @@ def audit(
             probe.close()
 
     evidence_set = EvidenceSet(tuple(evidence))
-    check_rows, findings = evaluate(evidence_set, load_checks(), host=target.host)
+    check_rows, findings = evaluate(evidence_set, load_checks(), host=target.host, domain=target.domain)
     return AuditResult(
         tool={"name": "casaudit", "version": __version__, "scanned_from": scanning_machine(),
               "build_table_as_of": str(vintage().as_of)},
@@ -221,13 +222,16 @@ def _run_bounded(
 
 
 def evaluate(
-    evidence: EvidenceSet, checks: Iterable[Check], host: str | None = None
+    evidence: EvidenceSet, checks: Iterable[Check], host: str | None = None,
+    domain: str | None = None,
 ) -> tuple[tuple[CheckResult, ...], tuple[Finding, ...]]:
     """Apply every check; a check that breaks is an `error` row, never a silent pass.
 
     With `host`, the rows then go through `assessment.gate`: on a host where
-    nothing answered, no row passes or fails on silence. Findings are the
-    failed rows that remain.
+    nothing answered, no row passes or fails on silence; and on a host that
+    answered but is not Exchange, its Exchange-specific rows are not applicable
+    and what stays is worded as a fact about the mail domain `domain`.
+    Findings are the failed rows that remain.
     """
     rows: list[CheckResult] = []
     observed_by_row: dict[int, tuple[Check, str]] = {}
@@ -252,6 +256,15 @@ def evaluate(
             rows.append(row)
     if host is not None:
         rows = list(gate(rows, evidence, host))
+        verdict = exchange_verdict(evidence, host)
+        if verdict.verdict == NOT_EXCHANGE:
+            rows = list(set_aside_for_no_exchange(rows, host, NO_EXCHANGE_HERE))
+            # What stands is about the mail domain; its text must not read as an Exchange server's.
+            about = f"About the mail domain {domain or host}, not an Exchange server"
+            observed_by_row = {
+                index: (check, f"{about}: {observed}")
+                for index, (check, observed) in observed_by_row.items()
+            }
     failed = [
         (observed_by_row[index][0], row, observed_by_row[index][1])
         for index, row in enumerate(rows) if row.status is CheckStatus.FAIL

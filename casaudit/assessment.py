@@ -19,6 +19,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from casaudit.model import CheckResult, CheckStatus, Finding, Severity
 
@@ -129,6 +130,44 @@ def gate(rows: Sequence[CheckResult], evidence: Iterable[Any], host: str | None)
     )
 
 
+# --------------------------------------------------------------------------- a host that is not Exchange
+
+#: Families whose every row is about the host's own Exchange Client Access services:
+#: its virtual directories (http.*), Exchange itself (exchange.*) and its POP3/IMAP4 (mail.*).
+EXCHANGE_FAMILIES = ("http.", "exchange.", "mail.")
+NOT_EXCHANGE_STATUS_REASON = (
+    "no Exchange Client Access service answered on this host "
+    "(it answered as a plain web server)"
+)
+
+
+def about_the_host_only(row: CheckResult, host: str) -> bool:
+    """Does the row judge the host's own Exchange services (not a fact about the mail domain)?
+
+    autodiscover.* rows are about the mail domain, wherever they were asked; a tls.* row is
+    about the host when its endpoint is the host, about the domain on its other names
+    (autodiscover.<domain>, <domain>).
+    """
+    if row.check.startswith(EXCHANGE_FAMILIES):
+        return True
+    if row.check.startswith("tls."):
+        return (urlsplit(row.endpoint).hostname or "").lower() == host.lower()
+    return False
+
+
+def set_aside_for_no_exchange(rows: Sequence[CheckResult], host: str,
+                              reason: str) -> tuple[CheckResult, ...]:
+    """On a host where no Exchange Client Access service answered (docs/verdicts.md):
+    every row about the host's own Exchange services is not applicable, with `reason`;
+    an `error` row stays (a bug is never hidden), and the mail domain's rows stand."""
+    return tuple(
+        dataclasses.replace(row, status=CheckStatus.NOT_APPLICABLE, reason=reason)
+        if row.status is not CheckStatus.ERROR and about_the_host_only(row, host)
+        else row
+        for row in rows
+    )
+
+
 # --------------------------------------------------------------------------- the summary
 
 
@@ -165,10 +204,27 @@ def status_counts(rows: Iterable[CheckResult]) -> dict[str, int]:
     return counts
 
 
-def summarise(rows: Sequence[CheckResult], findings: Sequence[Finding], answered: bool) -> Summary:
+def summarise(rows: Sequence[CheckResult], findings: Sequence[Finding], answered: bool,
+              not_exchange: bool = False) -> Summary:
+    """`not_exchange`: the host answered, but no Exchange Client Access service did."""
+    if answered and not_exchange:
+        # Not assessed, so a CI gate pointed at the wrong host does not pass (exit 3); the
+        # mail domain's facts still get their grades.
+        areas = tuple(_areas(rows, findings, graded=True))
+        return Summary(NOT_ASSESSED, NOT_EXCHANGE_STATUS_REASON, _not_exchange_headline(findings), areas)
     status, reason = _host_status(rows, answered)
     areas = tuple(_areas(rows, findings, graded=status != NOT_ASSESSED))
     return Summary(status, reason, _headline(status, reason, rows, findings), areas)
+
+
+def _not_exchange_headline(findings: Sequence[Finding]) -> Headline:
+    total = len(findings)
+    about = (f" {total} finding{_s(total)} below {'are' if total != 1 else 'is'} about the "
+             "mail domain, not about an Exchange server." if total else "")
+    return Headline("unknown", "No Exchange Client Access service answered on this host",
+                    "It answered, but no Exchange marker showed anywhere: every Exchange check is "
+                    "not applicable. Check that you named the mail server (not the web site) and "
+                    f"whether the mailboxes moved to Exchange Online.{about}")
 
 
 def _host_status(rows: Sequence[CheckResult], answered: bool) -> tuple[str, str]:

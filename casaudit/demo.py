@@ -7,7 +7,7 @@ with no server of their own.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from casaudit.api import ScanOptions, audit
 from casaudit.errors import UsageError
@@ -30,6 +30,17 @@ def lab_target(lab: LabInstance) -> tuple[Target, ScanOptions]:
         timeout=5.0,
     )
     return target, options
+
+
+def posture_line(name: str, document: dict[str, Any]) -> str:
+    """``NAME: N findings (2 high, 2 low)``, and why when the host was not assessed
+    (a host that is not Exchange says so here too: README quotes these lines)."""
+    counts = document["summary"]["findings_by_severity"]
+    line = (f"{name}: {len(document['findings'])} findings "
+            f"({', '.join(f'{n} {sev}' for sev, n in counts.items() if n)})")
+    if document["summary"]["status"] == "not_assessed":
+        line += f"; not assessed: {safe(document['summary']['status_reason'])}"
+    return line
 
 
 def run_demo(out: Path, stream: TextIO) -> list[Path]:
@@ -59,11 +70,7 @@ def run_demo(out: Path, stream: TextIO) -> list[Path]:
             paths["PDF"] = out / f"{name}.pdf"
             pdf.write_pdf(page, paths["PDF"], chromium)
         written += paths.values()
-        counts = document["summary"]["findings_by_severity"]
-        stream.write(
-            f"{name}: {len(document['findings'])} findings "
-            f"({', '.join(f'{n} {sev}' for sev, n in counts.items() if n)})\n"
-        )
+        stream.write(posture_line(name, document) + "\n")
         for finding in document["findings"]:
             stream.write(
                 f"  {finding['severity'].upper():8} {safe(finding['check']):24} "

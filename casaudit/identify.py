@@ -475,14 +475,21 @@ def _identify_host(host: str, items: list[HttpEvidence], table: Tables) -> Ident
     )
 
 
-def identification_record(ident: Identification) -> dict[str, object]:
+def identification_record(
+    ident: Identification, verdict: ExchangeVerdict | None = None
+) -> dict[str, object]:
     """One host's identification as the scan document's ``identification[]`` entry.
 
-    Every fact names its source: the sightings carry the URL and evidence id that showed them.
+    Every fact names its source: the sightings carry the URL and evidence id that showed them,
+    the verdict (when given) the evidence ids it rests on.
     """
     info = ident.build
+    judged: dict[str, object] = {} if verdict is None else {
+        "verdict": verdict.verdict, "reason": verdict.reason, "evidence": list(verdict.evidence),
+    }
     return {
         "host": ident.host,
+        **judged,
         "endpoint": ident.endpoint,
         "product": ident.product,
         "build": str(info.build) if info is not None else None,
@@ -578,6 +585,70 @@ def exchange_seen(evidence: EvidenceSet, host: str) -> tuple[bool | None, str]:
         return None, (f"{present[0]} answers unlike a nonexistent path but shows no Exchange "
                       "marker")
     return False, "every Client Access URL answered as absent, with no Exchange marker"
+
+
+#: What a host is, as the scan document's `identification[].verdict` says it.
+EXCHANGE, NOT_EXCHANGE, EXCHANGE_ONLINE, UNKNOWN = "exchange", "not_exchange", "exchange_online", "unknown"
+#: The reason every Exchange-specific row of a host that is not Exchange carries.
+NO_EXCHANGE_HERE = "no Exchange Client Access service on this host"
+#: Exchange Online names its back ends in this header (EXCHANGE-FACTS section 3.3):
+#: ``X-CalculatedBETarget: by2pr03mb027.namprd03.prod.outlook.com``.
+_ONLINE_BACKEND_HEADER = "x-calculatedbetarget"
+_ONLINE_BACKEND_SUFFIX = ".prod.outlook.com"
+
+
+@dataclass(frozen=True)
+class ExchangeVerdict:
+    """Is the host Exchange Client Access, Exchange Online, not Exchange, or unknown; and why."""
+
+    verdict: str
+    #: One line: the marker that proves it, or why nothing does.
+    reason: str
+    evidence: tuple[str, ...]
+
+
+def exchange_verdict(evidence: EvidenceSet, host: str) -> ExchangeVerdict:
+    """The host's verdict from the answers the probes already recorded (nothing new is sent).
+
+    `not_exchange` only where `exchange_seen` says Exchange is observably absent (every
+    Client Access URL answered as absent, no marker anywhere); a host that could not be
+    told apart (nothing answered, timeouts, 5xx, an unexplained answer) is `unknown`.
+    """
+    items = [i for i in evidence.of(HttpEvidence) if i.host == host]
+    online = _online_marker(items)
+    if online is not None:
+        evidence_id, how = online
+        return ExchangeVerdict(EXCHANGE_ONLINE, f"Microsoft 365 marker: {how}", (evidence_id,))
+    seen, how = exchange_seen(evidence, host)
+    if seen:
+        return ExchangeVerdict(EXCHANGE, f"Exchange Client Access answered: {how}",
+                               _marker_evidence(evidence, host))
+    if seen is False:
+        answered = tuple(i.id for i in items if any(x.status is not None for x in i.exchanges))
+        return ExchangeVerdict(NOT_EXCHANGE, f"{NO_EXCHANGE_HERE}: {how}", answered)
+    return ExchangeVerdict(UNKNOWN, f"could not tell whether Exchange Client Access is here: {how}", ())
+
+
+def _online_marker(items: list[HttpEvidence]) -> tuple[str, str] | None:
+    for item in items:
+        for exchange in item.exchanges:
+            for value in exchange.header_values(_ONLINE_BACKEND_HEADER):
+                if value.strip().lower().endswith(_ONLINE_BACKEND_SUFFIX):
+                    return item.id, f"X-CalculatedBETarget: {value[:80]} at {exchange.url}"
+    return None
+
+
+def _marker_evidence(evidence: EvidenceSet, host: str) -> tuple[str, ...]:
+    """The evidence ids whose answers carry an Exchange marker (HTTP or a mail greeting)."""
+    ids = [
+        item.id for item in evidence.of(HttpEvidence) if item.host == host
+        and any(x.status is not None and exchange_markers(x)[0] for x in item.exchanges)
+    ]
+    ids += [
+        mail.id for mail in evidence.of(MailEvidence) if mail.host == host
+        and mail.banner and mail.banner.product.startswith("Microsoft Exchange")
+    ]
+    return tuple(dict.fromkeys(ids))
 
 
 # --------------------------------------------------------------------------- support

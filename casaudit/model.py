@@ -229,13 +229,17 @@ class AuditResult:
 
     def to_dict(self) -> dict[str, Any]:
         from casaudit.assessment import host_answered, status_counts, summarise
-        from casaudit.identify import identification_record, identify
+        from casaudit.identify import NOT_EXCHANGE, exchange_verdict, identification_record, identify
 
         counts = {severity.value: 0 for severity in Severity}
         for finding in self.findings:
             counts[finding.severity.value] += 1
         host = self.targets[0].host if self.targets else None
-        summary = summarise(self.checks, self.findings, host_answered(self.evidence, host))
+        identified = identify(self.evidence)
+        verdicts = {i.host: exchange_verdict(self.evidence, i.host) for i in identified}
+        not_exchange = host is not None and host in verdicts and verdicts[host].verdict == NOT_EXCHANGE
+        summary = summarise(self.checks, self.findings, host_answered(self.evidence, host),
+                            not_exchange)
         return {
             "schema": SCHEMA,
             "tool": dict(self.tool),
@@ -252,7 +256,7 @@ class AuditResult:
                 "checks_by_status": status_counts(self.checks),
                 "worst_severity": (w.value if (w := self.worst_severity()) else None),
             },
-            "identification": [identification_record(i) for i in identify(self.evidence)],
+            "identification": [identification_record(i, verdicts[i.host]) for i in identified],
             "evidence": [to_jsonable(e) for e in self.evidence],
             "checks": [to_jsonable(c) for c in self.checks],
             "findings": [to_jsonable(f) for f in self.findings],

@@ -21,6 +21,7 @@ from casaudit.identify import (
     Build,
     describe,
     exchange_seen,
+    exchange_verdict,
     identification_record,
     identify,
     support_status,
@@ -238,6 +239,51 @@ def test_exchange_observably_absent_only_when_every_url_answered_as_absent():
 def test_exchange_seen_cannot_tell_without_usable_answers(items, words):
     seen, how = exchange_seen(evidence_set(*items()), HOST)
     assert seen is None and words in how
+
+
+def test_exchange_verdict_names_the_marker_and_its_evidence():
+    verdict = exchange_verdict(evidence_set(
+        _url("/owa", "owa", 200, headers=(("X-OWA-Version", "15.1.2507.16"),)), _url("/ecp", "ecp"),
+        baseline()), HOST)
+    assert verdict.verdict == "exchange" and verdict.evidence == ("e-owa",)
+    assert "X-OWA-Version: 15.1.2507.16" in verdict.reason
+
+
+def test_exchange_online_when_a_microsoft_365_back_end_is_named():
+    online = (("X-FEServer", "BY2PR03CA011"),
+              ("X-CalculatedBETarget", "by2pr03mb027.namprd03.prod.outlook.com"))
+    verdict = exchange_verdict(evidence_set(_url("/owa", "owa", 302, headers=online), baseline()), HOST)
+    assert verdict.verdict == "exchange_online" and verdict.evidence == ("e-owa",)
+    assert "prod.outlook.com" in verdict.reason
+    # An on-premises back end in the same header is plain Exchange.
+    on_premises = (("X-CalculatedBETarget", "exch01.corp.example.test"),)
+    assert exchange_verdict(evidence_set(
+        _url("/owa", "owa", 200, headers=on_premises), baseline()), HOST).verdict == "exchange"
+
+
+def test_not_exchange_when_the_host_answers_and_every_url_is_absent():
+    verdict = exchange_verdict(evidence_set(_url("/owa", "owa"), _url("/ecp", "ecp"), baseline()), HOST)
+    assert verdict.verdict == "not_exchange"
+    assert verdict.reason.startswith("no Exchange Client Access service on this host: every")
+    assert set(verdict.evidence) == {"e-owa", "e-ecp", "B001"}
+
+
+@pytest.mark.parametrize("items", [
+    lambda: [_url("/owa", "owa", error=ProbeError("refused", "closed"))],
+    lambda: [_url("/owa", "owa"), _url("/ecp", "ecp", error=ProbeError("timeout", "slow"))],
+    lambda: [_url("/owa", "owa", 200, body="<html>welcome</html>"), baseline()],
+])
+def test_unknown_when_nothing_answered_or_an_answer_is_unexplained(items):
+    verdict = exchange_verdict(evidence_set(*items()), HOST)
+    assert (verdict.verdict, verdict.evidence) == ("unknown", ())
+    assert verdict.reason.startswith("could not tell whether Exchange Client Access is here")
+
+
+def test_the_identification_record_carries_the_verdict():
+    evidence = evidence_set(_url("/owa", "owa"), baseline())
+    (ident,) = identify(evidence)
+    record = identification_record(ident, exchange_verdict(evidence, HOST))
+    assert record["verdict"] == "not_exchange" and record["evidence"] == ["e-owa", "B001"]
 
 
 # --------------------------------------------------------------------------- export tool manifest

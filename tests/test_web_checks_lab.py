@@ -167,6 +167,17 @@ def test_version_checks_fire_exactly_on_the_postures_whose_build_calls_for_it(sc
                     and row.status is CheckStatus.FAIL]
 
 
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_exchange_posture_is_identified_as_exchange_and_the_others_as_not(scans, name):
+    result, _, _ = scans[name]
+    (ident,) = result.to_dict()["identification"]
+    expected = "not_exchange" if name in ("generic-nginx", "catchall-proxy") else "exchange"
+    assert ident["verdict"] == expected, ident["reason"]
+    if expected == "exchange":
+        assert ident["reason"].startswith("Exchange Client Access answered: ") and ident["evidence"]
+        assert result.to_dict()["summary"]["status"] != "not_assessed"
+
+
 GUIDANCE_CHECKS = (
     "http.hsts_weak", "tls.tls13_missing", "exchange.windows_server_eol",
     "exchange.ems_outdated", "exchange.extended_protection_default",
