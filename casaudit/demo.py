@@ -14,7 +14,7 @@ from casaudit.errors import UsageError
 from casaudit.lab import Lab, LabInstance, posture_names
 from casaudit.plan import Target
 from casaudit.report import document as doc_io
-from casaudit.report import findings_csv, html, junit, pdf, sarif
+from casaudit.report import findings_csv, html, junit, pdf, sarif, view
 from casaudit.report.terminal import safe
 
 
@@ -36,8 +36,8 @@ def posture_line(name: str, document: dict[str, Any]) -> str:
     """``NAME: N findings (2 high, 2 low)``, and why when the host was not assessed
     (a host that is not Exchange says so here too: README quotes these lines)."""
     counts = document["summary"]["findings_by_severity"]
-    line = (f"{name}: {len(document['findings'])} findings "
-            f"({', '.join(f'{n} {sev}' for sev, n in counts.items() if n)})")
+    by_severity = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
+    line = f"{name}: {len(document['findings'])} findings" + (f" ({by_severity})" if by_severity else "")
     if document["summary"]["status"] == "not_assessed":
         line += f"; not assessed: {safe(document['summary']['status_reason'])}"
     return line
@@ -71,11 +71,10 @@ def run_demo(out: Path, stream: TextIO) -> list[Path]:
             pdf.write_pdf(page, paths["PDF"], chromium)
         written += paths.values()
         stream.write(posture_line(name, document) + "\n")
-        for finding in document["findings"]:
-            stream.write(
-                f"  {finding['severity'].upper():8} {safe(finding['check']):24} "
-                f"{safe(finding['endpoint'])}\n"
-            )
+        # By check and host, as in the reports: "HIGH  http.hsts_missing  9 endpoints of ..."
+        for _, groups in view.finding_groups(document["findings"]):
+            for group in groups:
+                stream.write(f"  {group.severity.upper():8} {safe(group.check):24} {safe(group.heading)}\n")
         for label, path in paths.items():
             stream.write(f"  {label + ' report:':14}{path}\n")
         if not chromium:
