@@ -35,6 +35,7 @@ from casaudit.report.view import status_label
 if TYPE_CHECKING:
     from casaudit.fleet import FleetRun, FleetSpool, HostResult
     from casaudit.report.fleet_formats import FleetFormatPaths, FleetFormats
+    from casaudit.shard import Shard
     from casaudit.targets import ScanTarget
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_HOST_ERRORS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -174,6 +175,7 @@ def scan_targets(
     html_dir: Path | None,
     workers: int = 1,
     formats: FleetFormatPaths | None = None,
+    shard: Shard | None = None,
 ) -> int:
     """Scan every target, write outputs (even after Ctrl-C), return the exit code.
 
@@ -229,6 +231,7 @@ def scan_targets(
             with _sigterm_as_interrupt():
                 run = run_fleet(targets, parallel, on_result, threading.Event(), workers=workers,
                                 on_start=progress.started)
+            run.shard = shard
         finally:
             progress.close()  # before the summary goes to stdout
         document = spool.document(run)
