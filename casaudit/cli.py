@@ -223,9 +223,10 @@ def scan(
     deadline: Annotated[float | None, typer.Option(
         min=1, max=86400, metavar="SECONDS", help="Total time one host's scan may take; past it the "
         "host is an error entry (default: none for HOST, 600 with --targets).")] = None,
-    db: Annotated[Path | None, typer.Option(
-        "--db", metavar="PATH", help="The scan history database "
-        "(default: $XDG_DATA_HOME/casaudit/history.sqlite3).")] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", metavar="PATH|URL", help="The scan history: an SQLite file (default: "
+        "$XDG_DATA_HOME/casaudit/history.sqlite3) or a postgresql://USER@HOST/DB URL, a history "
+        "several machines share (needs casaudit[distributed]).")] = None,
     no_history: Annotated[bool, typer.Option(
         "--no-history", help="Do not record this scan in the history.")] = False,
     diff_only: Annotated[bool, typer.Option(
@@ -476,7 +477,7 @@ def _scan_targets(
     ctx: typer.Context, targets: Path, parallel: int, resolve: list[str] | None, dns_server: str | None,
     ca_file: Path | None, port: list[str] | None, timeout: float, concurrency: int, rate: float | None,
     deadline: float | None, outputs: Outputs, fail_on: FailOn,
-    db: Path | None, no_history: bool, diff_only: bool, baseline: Path | None, workers: int,
+    db: str | None, no_history: bool, diff_only: bool, baseline: Path | None, workers: int,
     fail_on_unassessed: bool, probes: str | None, cert_expiry_days: int, shard_text: str | None,
 ) -> None:
     """`scan --targets FILE`: command-line options override the file's [defaults], not its targets."""
@@ -713,15 +714,16 @@ def _cannot_render(exc: Exception) -> bool:
     return jinja is not None and isinstance(exc, jinja.UndefinedError)
 
 
-_DB_HELP = ("The history database `casaudit scan` records in (default: "
-            "$XDG_DATA_HOME/casaudit/history.sqlite3); read only, never created here.")
+_DB_HELP = ("The history `casaudit scan` records in: an SQLite file (default: "
+            "$XDG_DATA_HOME/casaudit/history.sqlite3) or a postgresql:// URL; read only, never "
+            "created here.")
 
 
 @app.command(cls=_Command)
 def history(
     host: Annotated[str | None, typer.Argument(metavar="HOST", help="Only this host's scans.")] = None,
-    db: Annotated[Path | None, typer.Option(
-        "--db", metavar="PATH", help=_DB_HELP)] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", metavar="PATH|URL", help=_DB_HELP)] = None,
     limit: Annotated[int, typer.Option(
         min=1, max=100000, metavar="N", help="Show at most this many scans, newest first.")] = 50,
     html_out: Annotated[Path | None, typer.Option(
@@ -757,8 +759,8 @@ def diff(
         metavar="NEW", help="Scan id or casaudit.scan/1 JSON file.")] = None,
     host: Annotated[str | None, typer.Option(
         metavar="HOST", help="Without OLD NEW: only this host (refused with OLD NEW).")] = None,
-    db: Annotated[Path | None, typer.Option(
-        "--db", metavar="PATH", help=_DB_HELP)] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", metavar="PATH|URL", help=_DB_HELP)] = None,
     fail_on: Annotated[FailOn, typer.Option(
         metavar="SEVERITY", help="Exit 1 when a new, not accepted finding is at or above this "
                                  f"severity: {_SEVERITIES}.")] = FailOn.high,
