@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from casaudit.history import open_store
 from casaudit.report import document as doc_io
 from casaudit.shard import Shard, parse_shard
 from casaudit.targets import parse_targets
@@ -59,7 +59,10 @@ def test_shard_values(text, environ, expected):
     assert parse_shard(text, environ) == expected
 
 
-def test_sharded_runs_scan_only_their_hosts_and_merge_into_one_history(legacy_lab, hardened_lab, tmp_path):
+def test_sharded_runs_scan_only_their_hosts_and_merge_into_one_history(
+    legacy_lab, hardened_lab, tmp_path, history_db
+):
+    # (one SQLite file, or one PostgreSQL database the three create their tables in at once)
     # Given a targets file whose hosts fall, by the hash, into three shards of 3:
     # the not-answering hosts in shard 1, the hardened lab in 2, the legacy lab in 3
     layout = {legacy_lab.host: 3, hardened_lab.host: 2, **{host: 1 for host in SILENT}}
@@ -68,11 +71,11 @@ def test_sharded_runs_scan_only_their_hosts_and_merge_into_one_history(legacy_la
         tmp_path / "targets.toml", target_entry(legacy_lab), *(silent_entry(host) for host in SILENT),
         target_entry(hardened_lab), defaults="timeout = 10\n")
     file_order = [legacy_lab.host, *SILENT, hardened_lab.host]
-    db = tmp_path / "shared.db"
+    db = history_db
 
     def shard_run(index: int):
         out = tmp_path / f"shard{index}.json"
-        return run_cli("scan", "--targets", str(targets), "--shard", f"{index}/3", "--db", str(db),
+        return run_cli("scan", "--targets", str(targets), "--shard", f"{index}/3", "--db", db,
                        "--json", str(out), "--html", str(tmp_path / f"html{index}"), timeout=120)
 
     # When the three shards run at the same time, as a CI matrix would run them
@@ -91,8 +94,8 @@ def test_sharded_runs_scan_only_their_hosts_and_merge_into_one_history(legacy_la
     # shard 1 exit 3, the legacy lab's findings shard 3 exit 1, the hardened lab alone exits 0
     assert (runs[1].code, runs[2].code, runs[3].code) == (3, 0, 1), [r.stderr for r in runs.values()]
     # and the one history holds every host of the file exactly once
-    with sqlite3.connect(db) as connection:
-        recorded = sorted(row[0] for row in connection.execute("SELECT host FROM scans"))
+    with open_store(db, read_only=True) as history:
+        recorded = sorted(row.host for row in history.scans(limit=100))
     assert recorded == sorted(layout)
 
 
