@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import uuid
 import zlib
@@ -135,7 +136,13 @@ def is_postgres_url(location: str | Path) -> bool:
 
 def masked_url(url: str) -> str:
     """The URL with its password (if any) replaced by ***: what messages may show."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsed here so that a malformed URL fails here
+    except ValueError:
+        # Not parseable (a mistyped host or port): hide everything that may be credentials.
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else url
     if parts.password is None:
         return url
     user = quote(unquote(parts.username or ""), safe="")
@@ -533,11 +540,12 @@ _MIGRATION_LOCK = int.from_bytes(b"casaudit", "big") >> 1
 def _scrubbed(exc: BaseException, url: str) -> str:
     """psycopg's message on one line, the URL's password masked should the message hold it."""
     text = " ".join(str(exc).split())
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    return text.replace(password, "***") if password else text
+    # As written in the URL and decoded: a message may quote either (or the whole URL).
+    found = re.match(r"[a-z]+://[^/@:]*:([^@]*)@", url, re.IGNORECASE)
+    if found and found[1]:
+        for password in {found[1], unquote(found[1])}:
+            text = text.replace(password, "***")
+    return text
 
 
 def _now() -> str:

@@ -152,3 +152,14 @@ def test_masked_url_keeps_everything_but_the_password():
         "postgresql://u:***@db.example.test:5433/h?sslmode=require"
     assert masked_url("postgresql://u@db.example.test/h") == "postgresql://u@db.example.test/h"
     assert masked_url("postgres://db.example.test/h") == "postgres://db.example.test/h"
+    # a URL urllib cannot parse still hides what may be a password
+    assert masked_url("postgresql://u:pw@[db/h") == "postgresql://***@[db/h"
+
+
+def test_a_malformed_postgres_url_is_one_line(tmp_path):
+    for url in ("postgresql://u:Secret1@[db/h", "postgresql://u:Secret1@db.example.test:99999/h",
+                "postgresql://u:Secret1@127.0.0.1:9/h?no_such_option=1"):
+        run = run_cli("history", "--db", url)
+        lines = _error_lines(run.stderr)
+        assert run.code == 2 and len(lines) == 1 and lines[0].startswith("casaudit: error: "), run
+        assert "Secret1" not in run.stderr and "Traceback" not in run.stderr
