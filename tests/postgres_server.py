@@ -1,7 +1,7 @@
 """A real PostgreSQL (Debian's package) on 127.0.0.1 for the history tests, started per session.
 
 `postgres` refuses to run as root and the tests run as root in CI: the server runs
-as the package's `postgres` account (else `nobody`) through runuser, in a temporary
+as the package's `postgres` account (else `nobody`), in a temporary
 data directory, password authentication on (so that a URL carries a password, as a
 shared history's would). Each test gets a database of its own.
 """
@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,10 +72,16 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _as_server_user(command: list[str]) -> list[str]:
+def _as_server_user() -> dict[str, Any]:
+    """Popen arguments that run the child as the server account when the tests are root.
+
+    Not through runuser: a signal to runuser may not reach the server, which would
+    outlive the session."""
     if os.geteuid() != 0:
-        return command
-    return ["runuser", "-u", _server_account().pw_name, "--", *command]
+        return {}
+    account = _server_account()
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": [],
+            "env": {**os.environ, "HOME": str(account.pw_dir)}}
 
 
 def _server_account() -> pwd.struct_passwd:
@@ -97,18 +104,17 @@ def running_postgres() -> Iterator[PostgresServer]:
             os.chown(workdir / "pw", account.pw_uid, account.pw_gid)
         data = workdir / "data"
         done = subprocess.run(
-            _as_server_user([str(binaries / "initdb"), "-D", str(data), "-U", USER, "-E", "UTF8",
-                             "--locale=C", "--auth=scram-sha-256", f"--pwfile={workdir / 'pw'}"]),
-            capture_output=True, text=True, timeout=120)
+            [str(binaries / "initdb"), "-D", str(data), "-U", USER, "-E", "UTF8",
+             "--locale=C", "--auth=scram-sha-256", f"--pwfile={workdir / 'pw'}"],
+            capture_output=True, text=True, timeout=120, cwd=workdir, **_as_server_user())
         if done.returncode != 0:
             pytest.fail(f"initdb failed: {done.stderr[-1500:]}")
         port = _free_port()
         log = (workdir / "postgres.log").open("w")
         server = subprocess.Popen(
-            _as_server_user([str(binaries / "postgres"), "-D", str(data), "-h", "127.0.0.1",
-                             "-p", str(port), "-k", str(workdir), "-c", "fsync=off",
-                             "-c", "max_connections=50"]),
-            stdout=log, stderr=subprocess.STDOUT)
+            [str(binaries / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port),
+             "-k", str(workdir), "-c", "fsync=off", "-c", "max_connections=50"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=workdir, **_as_server_user())
         try:
             _wait_ready(PostgresServer(port), server, workdir / "postgres.log")
             yield PostgresServer(port)
