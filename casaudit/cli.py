@@ -213,15 +213,21 @@ def scan(
         "so that "
         "the scan's CPU work can use N cores (e.g. one per core when the machine has cores to "
         "spare; each process adds memory).")] = 1,
+    shard: Annotated[str | None, typer.Option(
+        metavar="I/N", help="With --targets only: scan only shard I of N (1-based) of the file's hosts, "
+        "chosen by a hash of the host name, stable across machines: N jobs each give one I and "
+        "together scan every host once. job/N takes I from $JOB_COMPLETION_INDEX (0-based, "
+        "Kubernetes Indexed Jobs).")] = None,
     rate: Annotated[float | None, typer.Option(
         min=0, max=10000, metavar="RPS",
         help="Requests per second to each host (default: no limit).")] = None,
     deadline: Annotated[float | None, typer.Option(
         min=1, max=86400, metavar="SECONDS", help="Total time one host's scan may take; past it the "
         "host is an error entry (default: none for HOST, 600 with --targets).")] = None,
-    db: Annotated[Path | None, typer.Option(
-        "--db", metavar="PATH", help="The scan history database "
-        "(default: $XDG_DATA_HOME/casaudit/history.sqlite3).")] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", metavar="PATH|URL", help="The scan history: an SQLite file (default: "
+        "$XDG_DATA_HOME/casaudit/history.sqlite3) or a postgresql://USER@HOST/DB URL, a history "
+        "several machines share (needs casaudit[distributed]).")] = None,
     no_history: Annotated[bool, typer.Option(
         "--no-history", help="Do not record this scan in the history.")] = False,
     diff_only: Annotated[bool, typer.Option(
@@ -251,8 +257,8 @@ def scan(
         _refuse_single_host_options(domain, email, authenticated)
         _scan_targets(ctx, targets, parallel, resolve, dns_server, ca_file, port, timeout,
                       concurrency, rate, deadline, outputs, fail_on, db, no_history,
-                      diff_only, baseline, workers, fail_on_unassessed, probes, cert_expiry_days)
-    for name in ("parallel", "workers"):
+                      diff_only, baseline, workers, fail_on_unassessed, probes, cert_expiry_days, shard)
+    for name in ("parallel", "workers", "shard"):
         if _given(ctx, name):
             raise UsageError(f"--{name} is for --targets (many hosts); a single HOST is one scan")
     assert host is not None
@@ -471,17 +477,21 @@ def _scan_targets(
     ctx: typer.Context, targets: Path, parallel: int, resolve: list[str] | None, dns_server: str | None,
     ca_file: Path | None, port: list[str] | None, timeout: float, concurrency: int, rate: float | None,
     deadline: float | None, outputs: Outputs, fail_on: FailOn,
-    db: Path | None, no_history: bool, diff_only: bool, baseline: Path | None, workers: int,
-    fail_on_unassessed: bool, probes: str | None, cert_expiry_days: int,
+    db: str | None, no_history: bool, diff_only: bool, baseline: Path | None, workers: int,
+    fail_on_unassessed: bool, probes: str | None, cert_expiry_days: int, shard_text: str | None,
 ) -> None:
     """`scan --targets FILE`: command-line options override the file's [defaults], not its targets."""
     import threading
 
     from casaudit.plan import parse_port_override
     from casaudit.report.fleet_formats import FleetFormatPaths
+    from casaudit.report.terminal import safe
     from casaudit.resolve import parse_dns_server, parse_pin
     from casaudit.runs import Scheduled, open_history, scan_targets
+    from casaudit.shard import parse_shard
     from casaudit.targets import Settings, load_targets
+
+    shard = parse_shard(shard_text, os.environ) if shard_text is not None else None
 
     command_line = Settings(
         timeout=timeout if _given(ctx, "timeout") else None,
@@ -496,6 +506,15 @@ def _scan_targets(
         cert_expiry_days=cert_expiry_days if _given(ctx, "cert_expiry_days") else None,
     )
     scan_list = load_targets(targets, command_line)
+    if shard is not None:
+        in_file = len(scan_list)
+        scan_list = shard.select(scan_list)
+        if not scan_list:
+            # Not an error: with many shards and few hosts some shards are empty, and a
+            # CI matrix job should not fail for it. Its outputs still say "0 hosts".
+            hosts = f"{in_file} host{'s' if in_file != 1 else ''}"
+            sys.stderr.write(f"casaudit: shard {shard} holds none of the {hosts} of "
+                             f"{safe(str(targets))}: nothing to scan\n")
     outputs.preflight(fleet=True)
     loaded_baseline = _load_baseline(baseline)
     formats = FleetFormatPaths(sarif=outputs.sarif, junit=outputs.junit, csv=outputs.csv,
@@ -507,7 +526,7 @@ def _scan_targets(
         scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value),
                               fail_on_unassessed)
         code = scan_targets(scan_list, parallel, scheduled, outputs.json, outputs.html, workers,
-                            formats)
+                            formats, shard)
     if code == 130:
         sys.stderr.write("casaudit: interrupted: wrote the hosts that finished\n")
     if threading.active_count() > 1:
@@ -695,15 +714,16 @@ def _cannot_render(exc: Exception) -> bool:
     return jinja is not None and isinstance(exc, jinja.UndefinedError)
 
 
-_DB_HELP = ("The history database `casaudit scan` records in (default: "
-            "$XDG_DATA_HOME/casaudit/history.sqlite3); read only, never created here.")
+_DB_HELP = ("The history `casaudit scan` records in: an SQLite file (default: "
+            "$XDG_DATA_HOME/casaudit/history.sqlite3) or a postgresql:// URL; read only, never "
+            "created here.")
 
 
 @app.command(cls=_Command)
 def history(
     host: Annotated[str | None, typer.Argument(metavar="HOST", help="Only this host's scans.")] = None,
-    db: Annotated[Path | None, typer.Option(
-        "--db", metavar="PATH", help=_DB_HELP)] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", metavar="PATH|URL", help=_DB_HELP)] = None,
     limit: Annotated[int, typer.Option(
         min=1, max=100000, metavar="N", help="Show at most this many scans, newest first.")] = 50,
     html_out: Annotated[Path | None, typer.Option(
@@ -739,8 +759,8 @@ def diff(
         metavar="NEW", help="Scan id or casaudit.scan/1 JSON file.")] = None,
     host: Annotated[str | None, typer.Option(
         metavar="HOST", help="Without OLD NEW: only this host (refused with OLD NEW).")] = None,
-    db: Annotated[Path | None, typer.Option(
-        "--db", metavar="PATH", help=_DB_HELP)] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", metavar="PATH|URL", help=_DB_HELP)] = None,
     fail_on: Annotated[FailOn, typer.Option(
         metavar="SEVERITY", help="Exit 1 when a new, not accepted finding is at or above this "
                                  f"severity: {_SEVERITIES}.")] = FailOn.high,

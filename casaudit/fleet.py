@@ -47,6 +47,7 @@ from casaudit.errors import CasauditError
 from casaudit.model import AuditResult, Severity
 from casaudit.probes.http import now
 from casaudit.probes.pacing import HostDeadlineExceeded, ScanCancelled
+from casaudit.shard import Shard
 from casaudit.targets import ScanTarget
 
 FLEET_SCHEMA = "casaudit.fleet/1"
@@ -92,6 +93,8 @@ class FleetRun:
     parallel: int
     results: list[HostResult]
     interrupted: bool = False
+    #: `--shard I/N`: the run scanned only this shard of its targets file.
+    shard: Shard | None = None
 
 
 def scan_host(scan_target: ScanTarget, cancel: threading.Event) -> HostResult:
@@ -368,7 +371,8 @@ def _document(run: FleetRun, entries: Sequence[dict[str, Any]]) -> dict[str, Any
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "interrupted": run.interrupted,
-        "options": {"parallel": run.parallel},
+        "options": {"parallel": run.parallel,
+                    **({"shard": run.shard.to_dict()} if run.shard is not None else {})},
         "summary": {
             "hosts": len(entries),
             "assessed": sum(1 for e in entries if e["status"] == "assessed"),

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from casaudit.diff import ScanDiff, diff_documents
 from casaudit.errors import UsageError
-from casaudit.history import History, ScanRow, default_path
+from casaudit.history import HistoryStore, ScanRow, default_path, open_store
 from casaudit.model import Severity
 from casaudit.report.terminal import safe
 from casaudit.runs import EXIT_FINDINGS, EXIT_OK, finding_line
@@ -25,12 +25,13 @@ SEVERITY_LETTERS = (("critical", "c"), ("high", "h"), ("medium", "m"), ("low", "
 
 
 @contextmanager
-def reading_history(db: Path | None) -> Iterator[History | None]:
-    """The history to read: `--db` must exist; None when the default one does not exist yet."""
+def reading_history(db: str | None) -> Iterator[HistoryStore | None]:
+    """The history to read: `--db` (a path or a postgresql:// URL) must hold one; None when the
+    default one does not exist yet."""
     if db is None and not default_path().exists():
         yield None
         return
-    with History.read_only(db or default_path()) as history:
+    with open_store(db or default_path(), read_only=True) as history:
         yield history
 
 
@@ -50,7 +51,7 @@ def html_target(path: Path) -> Path:
     return path
 
 
-def write_history_html(db: Path | None, host: str | None, path: Path, out: TextIO) -> None:
+def write_history_html(db: str | None, host: str | None, path: Path, out: TextIO) -> None:
     """The findings trend of one host or all hosts as one self-contained page (history read-only)."""
     from casaudit.report.fleet import render_history_page
     from casaudit.report.trend import load_trend
@@ -61,7 +62,7 @@ def write_history_html(db: Path | None, host: str | None, path: Path, out: TextI
             raise UsageError(f"--html: {nothing_recorded()}")
         hosts = [host] if host else history.hosts()
         if host and not history.scans(host, 1):
-            raise UsageError(f"no scans of {safe(host)} in {safe(history.path)}")
+            raise UsageError(f"no scans of {safe(host)} in {safe(history.where)}")
         trend = load_trend(history, hosts)
     listed = hosts[:HISTORY_PAGE_HOSTS]
     text = render_history_page(trend, host, listed, len(hosts) - len(listed))
@@ -76,7 +77,7 @@ def nothing_recorded() -> str:
     return f"no scans recorded yet ({safe(default_path())})"
 
 
-def run_history(db: Path | None, host: str | None, limit: int, out: TextIO) -> None:
+def run_history(db: str | None, host: str | None, limit: int, out: TextIO) -> None:
     with reading_history(db) as history:
         if history is None:
             out.write(nothing_recorded() + "\n")
@@ -84,11 +85,11 @@ def run_history(db: Path | None, host: str | None, limit: int, out: TextIO) -> N
         print_history(history, host, limit, out)
 
 
-def print_history(history: History, host: str | None, limit: int, out: TextIO) -> None:
+def print_history(history: HistoryStore, host: str | None, limit: int, out: TextIO) -> None:
     rows = history.scans(host, limit)
     if not rows:
         where = f" of {host}" if host else ""
-        out.write(f"no scans{where} in {history.path}\n")
+        out.write(f"no scans{where} in {safe(history.where)}\n")
         return
     width = max(len(r.host) for r in rows + [_HEADER_ROW])
     out.write(f"{'ID':>6}  {'STARTED':24}  {'HOST':{width}}  {'STATUS':8}  FINDINGS (c/h/m/l/i)  "
@@ -116,7 +117,7 @@ class _Scan:
     document: dict[str, Any]
 
 
-def run_diff(db: Path | None, old: str | None, new: str | None, host: str | None,
+def run_diff(db: str | None, old: str | None, new: str | None, host: str | None,
              fail_on: Severity, out: TextIO) -> int:
     """Print the diffs asked for; exit 1 when a new, not accepted finding is at or above fail_on."""
     if (old is None) != (new is None):
@@ -142,7 +143,7 @@ def run_diff(db: Path | None, old: str | None, new: str | None, host: str | None
     return EXIT_FINDINGS if failing else EXIT_OK
 
 
-def _explicit_pair(db: Path | None, old: str, new: str) -> tuple[_Scan, _Scan]:
+def _explicit_pair(db: str | None, old: str, new: str) -> tuple[_Scan, _Scan]:
     """OLD and NEW as given, refused unless they are two assessed scans of the same host."""
     if not (old.isdigit() or new.isdigit()):
         pair = _load(None, old), _load(None, new)  # two files: no history needed
@@ -158,10 +159,10 @@ def _explicit_pair(db: Path | None, old: str, new: str) -> tuple[_Scan, _Scan]:
     return pair
 
 
-def _latest_pairs(history: History, host: str | None, out: TextIO) -> list[tuple[_Scan, _Scan]]:
+def _latest_pairs(history: HistoryStore, host: str | None, out: TextIO) -> list[tuple[_Scan, _Scan]]:
     hosts = [host] if host else history.hosts()
     if not hosts:
-        out.write(f"no scans in {safe(history.path)}\n")
+        out.write(f"no scans in {safe(history.where)}\n")
     pairs = []
     for name in hosts:
         latest = history.latest_assessed(name, 2)
@@ -209,7 +210,7 @@ def _label(row: ScanRow) -> str:
     return f"scan {row.id} ({row.started_at})"
 
 
-def _stored(history: History, row: ScanRow) -> _Scan:
+def _stored(history: HistoryStore, row: ScanRow) -> _Scan:
     name = f"scan {row.id}"
     document = history.document(row.id)
     if document is None:
@@ -226,12 +227,12 @@ def _require_comparable(name: str, document: Any) -> None:
         raise UsageError(f"{name} cannot be compared: {problem}")
 
 
-def _load(history: History | None, text: str) -> _Scan:
+def _load(history: HistoryStore | None, text: str) -> _Scan:
     """A scan id (needs the history) or a scan JSON file."""
     if text.isdigit() and history is not None:
         row = history.scan(int(text))
         if row is None:
-            raise UsageError(f"no scan {text} in {history.path}; see `casaudit history`")
+            raise UsageError(f"no scan {text} in {safe(history.where)}; see `casaudit history`")
         return _stored(history, row)
     from casaudit.report import document as doc_io
 

@@ -27,7 +27,7 @@ from casaudit import __version__
 from casaudit.baseline import Baseline
 from casaudit.diff import ScanDiff, diff_documents
 from casaudit.errors import UsageError
-from casaudit.history import History
+from casaudit.history import HistoryStore
 from casaudit.model import AuditResult, Severity
 from casaudit.report.terminal import safe
 from casaudit.report.view import status_label
@@ -35,6 +35,7 @@ from casaudit.report.view import status_label
 if TYPE_CHECKING:
     from casaudit.fleet import FleetRun, FleetSpool, HostResult
     from casaudit.report.fleet_formats import FleetFormatPaths, FleetFormats
+    from casaudit.shard import Shard
     from casaudit.targets import ScanTarget
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_HOST_ERRORS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -44,7 +45,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_HOST_ERRORS, EXIT_INTERRUPTED = 0, 1, 2
 class Scheduled:
     """The scheduled-scan options of one `casaudit scan`."""
 
-    history: History | None
+    history: HistoryStore | None
     baseline: Baseline | None
     diff_only: bool
     fail_on: Severity
@@ -78,15 +79,16 @@ class Checked:
 
 
 @contextmanager
-def open_history(db: Path | None, enabled: bool, diff_only: bool) -> Iterator[History | None]:
-    from casaudit.history import default_path
+def open_history(db: str | None, enabled: bool, diff_only: bool) -> Iterator[HistoryStore | None]:
+    """`--db`: an SQLite path or a postgresql:// URL (default: the SQLite file under XDG_DATA_HOME)."""
+    from casaudit.history import default_path, open_store
 
     if not enabled:
         if diff_only:
             raise UsageError("--diff-only compares with the previous scan in the history: drop --no-history")
         yield None
         return
-    with History(db or default_path()) as history:
+    with open_store(db or default_path()) as history:
         yield history
 
 
@@ -174,6 +176,7 @@ def scan_targets(
     html_dir: Path | None,
     workers: int = 1,
     formats: FleetFormatPaths | None = None,
+    shard: Shard | None = None,
 ) -> int:
     """Scan every target, write outputs (even after Ctrl-C), return the exit code.
 
@@ -229,6 +232,7 @@ def scan_targets(
             with _sigterm_as_interrupt():
                 run = run_fleet(targets, parallel, on_result, threading.Event(), workers=workers,
                                 on_start=progress.started)
+            run.shard = shard
         finally:
             progress.close()  # before the summary goes to stdout
         document = spool.document(run)

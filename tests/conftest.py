@@ -159,3 +159,22 @@ def scan_schema() -> dict[str, Any]:
 @pytest.fixture
 def validate_scan():
     return validate_scan_document
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A PostgreSQL server on 127.0.0.1 for the session (installed on demand, see postgres_server)."""
+    from tests.postgres_server import running_postgres
+
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A `--db` value naming an empty history location: an SQLite path, or a new PostgreSQL
+    database. The history tests that take it run against both backends."""
+    if request.param == "sqlite":
+        return str(tmp_path / "h.db")
+    server = request.getfixturevalue("postgres")
+    return str(server.new_database())

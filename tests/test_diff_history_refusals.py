@@ -18,7 +18,7 @@ import pytest
 
 from casaudit.api import audit
 from casaudit.demo import lab_target
-from casaudit.history import History
+from casaudit.history import masked_url, open_store
 from tests.conftest import CliRun, run_cli
 from tests.scan_documents import not_assessed_document
 
@@ -47,8 +47,8 @@ def _refusal(run: CliRun) -> str:
     return lines[0]
 
 
-def _record(db: Path, *documents: dict[str, Any]) -> None:
-    with History(db) as history:
+def _record(db: str, *documents: dict[str, Any]) -> None:
+    with open_store(db) as history:
         for scan in documents:
             target = scan["targets"][0]
             history.record(host=target["host"], domain=target["domain"], tags={},
@@ -56,11 +56,10 @@ def _record(db: Path, *documents: dict[str, Any]) -> None:
                            document=scan, tool_version="test")
 
 
-def test_two_scans_of_different_hosts_are_not_compared(document, tmp_path):
+def test_two_scans_of_different_hosts_are_not_compared(document, tmp_path, history_db):
     other = _of_host(document, "mail.other.test")
-    db = tmp_path / "h.db"
-    _record(db, document, other)
-    line = _refusal(run_cli("diff", "1", "2", "--db", str(db)))
+    _record(history_db, document, other)
+    line = _refusal(run_cli("diff", "1", "2", "--db", history_db))
     assert line.endswith(f"scan 1 is of {document['targets'][0]['host']}, scan 2 of mail.other.test: "
                          "diff compares two scans of the same host"), line
     old = _write_json(tmp_path / "old.json", document)
@@ -73,10 +72,9 @@ def test_two_scans_of_different_hosts_are_not_compared(document, tmp_path):
     assert run_cli("diff", str(old), str(same)).code == 0
 
 
-def test_host_with_two_scans_is_refused(document, tmp_path):
-    db = tmp_path / "h.db"
-    _record(db, document, document)
-    line = _refusal(run_cli("diff", "1", "2", "--host", document["targets"][0]["host"], "--db", str(db)))
+def test_host_with_two_scans_is_refused(document, history_db):
+    _record(history_db, document, document)
+    line = _refusal(run_cli("diff", "1", "2", "--host", document["targets"][0]["host"], "--db", history_db))
     assert "--host" in line and "drop --host" in line
 
 
@@ -155,8 +153,9 @@ def test_a_file_that_is_not_a_casaudit_history_is_refused_and_left_alone(tmp_pat
     assert {path: path.read_bytes() for path in before} == before
 
 
-def test_diff_of_a_history_without_scans_says_so(tmp_path):
-    db = tmp_path / "h.db"
-    History(db).close()  # what a scan leaves when it was interrupted before recording
-    run = run_cli("diff", "--db", str(db))
-    assert run.code == 0 and run.stdout == f"no scans in {db}\n", run
+def test_diff_of_a_history_without_scans_says_so(history_db):
+    open_store(history_db).close()  # what a scan leaves when it was interrupted before recording
+    run = run_cli("diff", "--db", history_db)
+    # (never the password of a PostgreSQL URL)
+    assert run.code == 0 and run.stdout == f"no scans in {masked_url(history_db)}\n", run
+    assert "s3cret" not in run.stdout

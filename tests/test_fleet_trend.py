@@ -9,7 +9,7 @@ import pytest
 
 from casaudit.api import ScanOptions
 from casaudit.fleet import FleetRun, FleetSpool, HostResult, fleet_entry
-from casaudit.history import History, ScanRow
+from casaudit.history import ScanRow, open_store
 from casaudit.plan import Target
 from casaudit.recommendations import RECOMMENDATION_IDS
 from casaudit.report import fleet as fleet_report
@@ -153,9 +153,9 @@ def test_history_html_refuses_a_bad_path_before_reading_the_history(tmp_path, wh
     assert not (tmp_path / "none.db").exists()
 
 
-def test_history_html_of_one_host_is_one_self_contained_page(tmp_path):
-    db = tmp_path / "h.db"
-    with History(db) as history:
+def test_history_html_of_one_host_is_one_self_contained_page(tmp_path, history_db):
+    db = history_db
+    with open_store(db) as history:
         for night in ("2026-03-01", "2026-03-02"):
             history.record(host="mail.a.test", domain="a.test", tags={}, started_at=f"{night}T01:00:00Z",
                            finished_at=f"{night}T01:00:01Z", document=None, error=("target", "x"),
@@ -164,12 +164,12 @@ def test_history_html_of_one_host_is_one_self_contained_page(tmp_path):
                            finished_at=f"{night}T01:00:01Z", document=None, error=("target", "x"),
                            tool_version="test")
     page = tmp_path / "a.html"
-    run = run_cli("history", "mail.a.test", "--db", str(db), "--html", str(page))
+    run = run_cli("history", "mail.a.test", "--db", db, "--html", str(page))
     assert run.code == 0, run.stderr
     text = page.read_text()
     assert "<title>casaudit history: mail.a.test</title>" in text and "mail.&lt;b&gt;.test" not in text
     assert 'id="trend-chart"' in text and "<script" not in text and "http://" not in text
-    unknown = run_cli("history", "mail.z.test", "--db", str(db), "--html", str(page))
+    unknown = run_cli("history", "mail.z.test", "--db", db, "--html", str(page))
     assert unknown.code == 2 and unknown.stderr.startswith("casaudit: error: no scans of mail.z.test")
 
 

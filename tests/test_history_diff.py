@@ -18,26 +18,27 @@ from tests.fleet_support import DRIFT_AFTER, DRIFT_BEFORE, target_entry, write_t
 HOST = "mail.drift.test"
 
 
-def _scan_posture(posture_text, tmp_path, *extra):
+def _scan_posture(posture_text, tmp_path, db, *extra):
     with Lab.start(parse_posture(posture_text)) as lab:
         targets = write_targets(tmp_path / "t.toml", target_entry(lab))
         # Only the HTTP probe: the drift is in what plain-HTTP URLs offer.
-        return run_cli("scan", "--targets", str(targets), "--db", str(tmp_path / "h.db"),
+        return run_cli("scan", "--targets", str(targets), "--db", db,
                        "--probes", "http", *extra, timeout=60)
 
 
-def test_history_diff_and_diff_only_follow_a_posture_change(tmp_path):
+def test_history_diff_and_diff_only_follow_a_posture_change(tmp_path, history_db):
+    # (in SQLite and in PostgreSQL)
     # Given a first scan: Basic in clear on ActiveSync and EWS
-    first = _scan_posture(DRIFT_BEFORE, tmp_path)
+    first = _scan_posture(DRIFT_BEFORE, tmp_path, history_db)
     assert first.code == 1, first.stderr
     assert HOST in first.stdout
     # When the same posture is scanned again (another lab, other ports) with --diff-only
-    again = _scan_posture(DRIFT_BEFORE, tmp_path, "--diff-only")
+    again = _scan_posture(DRIFT_BEFORE, tmp_path, history_db, "--diff-only")
     # Then nothing is new: exit 0 although two critical findings stand
     assert again.code == 0, again.stdout + again.stderr
     assert "new findings since each host's previous scan: 0" in again.stdout
     # When the posture changes: ActiveSync fixed, EWS adds NTLM, Autodiscover opens Basic
-    after = _scan_posture(DRIFT_AFTER, tmp_path, "--diff-only", "--json", "-")
+    after = _scan_posture(DRIFT_AFTER, tmp_path, history_db, "--diff-only", "--json", "-")
     assert after.code == 1, after.stderr
     entry = after.json()["results"][0]
     findings = {f["id"]: f for f in entry["scan"]["findings"]}
@@ -52,7 +53,7 @@ def test_history_diff_and_diff_only_follow_a_posture_change(tmp_path):
     assert [r["endpoint"].endswith("/Microsoft-Server-ActiveSync") for r in resolved] == [True]
     assert entry["diff"]["previous"]["history_id"] == 2
     # And `casaudit diff` (latest two of each host) says the same, exiting 1 on the new critical
-    diff = run_cli("diff", "--db", str(tmp_path / "h.db"))
+    diff = run_cli("diff", "--db", history_db)
     assert diff.code == 1, diff.stderr
     lines = diff.stdout.splitlines()
     assert lines[0].startswith(f"{HOST}: scan 2 (")
@@ -62,16 +63,16 @@ def test_history_diff_and_diff_only_follow_a_posture_change(tmp_path):
                for line in lines)
     assert any(line.startswith("  RESOLVED") and "ActiveSync" in line for line in lines)
     # Explicit ids: the first two scans do not differ
-    same = run_cli("diff", "1", "2", "--db", str(tmp_path / "h.db"))
+    same = run_cli("diff", "1", "2", "--db", history_db)
     assert same.code == 0 and re.search(r"0 new, 0 changed, 0 resolved, [1-9]\d* unchanged", same.stdout)
     # And `casaudit history` lists the three scans, newest first
-    history = run_cli("history", HOST, "--db", str(tmp_path / "h.db"))
+    history = run_cli("history", HOST, "--db", history_db)
     assert history.code == 0, history.stderr
     rows = history.stdout.splitlines()[1:]
     assert [row.split()[0] for row in rows] == ["3", "2", "1"]
     assert all(HOST in row and "assessed" in row for row in rows)
 
-    assert run_cli("history", "mail.other.test", "--db", str(tmp_path / "h.db")).stdout.startswith("no scans")
+    assert run_cli("history", "mail.other.test", "--db", history_db).stdout.startswith("no scans")
 
 
 def test_single_host_scan_records_history_by_default_and_diff_only_exits_on_new(

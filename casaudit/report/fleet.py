@@ -60,7 +60,8 @@ def totals_text(document: dict[str, Any]) -> str:
 def summary(document: dict[str, Any], out: TextIO, diff_only: bool = False) -> None:
     totals = document["summary"]
     out.write(
-        f"casaudit {safe(document['tool']['version'])}: {totals['hosts']} hosts: {totals_text(document)}"
+        f"casaudit {safe(document['tool']['version'])}: {totals['hosts']} hosts{_shard_text(document)}: "
+        f"{totals_text(document)}"
         + ("  (interrupted: unfinished hosts are listed as errors)" if document["interrupted"] else "")
         + "\n"
     )
@@ -95,6 +96,11 @@ def summary(document: dict[str, Any], out: TextIO, diff_only: bool = False) -> N
     out.write(f"{label}: {len(lines)}\n")
     for line in lines:
         out.write(line + "\n")
+
+
+def _shard_text(document: dict[str, Any]) -> str:
+    shard = document["options"].get("shard")
+    return f" (shard {shard['index']}/{shard['count']} of the targets file)" if shard else ""
 
 
 def _line(host: str, finding: dict[str, Any]) -> str:

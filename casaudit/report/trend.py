@@ -1,7 +1,7 @@
 """Findings over time, from the history: the series and the geometry the HTML trend draws.
 
 Everything here is a pure function of `ScanRow` lists (newest first, as
-`History.scans` returns them) except `load_trend`, which reads them. Only
+`HistoryStore.scans` returns them) except `load_trend`, which reads them. Only
 assessed scans count: an error row (host down, not assessed) has no findings
 to show, and drawing it as zero would read as "everything fixed".
 
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from casaudit.report.view import SEVERITY_ORDER
 
 if TYPE_CHECKING:
-    from casaudit.history import History, ScanRow
+    from casaudit.history import HistoryStore, ScanRow
 
 #: Scans per host read from the history, and nights the fleet chart shows.
 SCANS_PER_HOST = 30
@@ -208,7 +208,7 @@ class Trend:
     sparklines: Mapping[str, Sparkline]
 
 
-def load_trend(history: History, hosts: Iterable[str], per_host: int = SCANS_PER_HOST,
+def load_trend(history: HistoryStore, hosts: Iterable[str], per_host: int = SCANS_PER_HOST,
                nights_shown: int = NIGHTS_SHOWN) -> Trend:
     """The last `per_host` scans of each host, read one host at a time (bounded memory)."""
     nights = FleetNights()
