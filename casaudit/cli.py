@@ -521,12 +521,14 @@ def _scan_targets(
                                pdf_dir=outputs.pdf, evidence=outputs.evidence)
     from casaudit.probes.common import now
 
-    _warn_if_table_stale(now())
+    started_at = now()
     with open_history(db, not no_history, diff_only) as history:
         scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value),
                               fail_on_unassessed)
         code = scan_targets(scan_list, parallel, scheduled, outputs.json, outputs.html, workers,
                             formats, shard)
+    # After a run that happened (a refused --db or targets file stays one line).
+    _warn_if_table_stale(started_at)
     if code == 130:
         sys.stderr.write("casaudit: interrupted: wrote the hosts that finished\n")
     if threading.active_count() > 1:
