@@ -327,6 +327,10 @@ def _fake_starttls(client: socket.socket, stop: threading.Event) -> None:
             client.sendall(tag.encode() + b" OK Begin TLS negotiation now.\r\n")
             client.recv(4096)
             client.sendall(b"this is not TLS\r\n" * 10)
+            # Until the client gives up (bounded by the 3 s timeout): closing with its
+            # ClientHello unread would reset the connection and lose the garbage it must read.
+            while client.recv(4096):
+                pass
             return
 
 
