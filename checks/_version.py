@@ -10,6 +10,18 @@ from casaudit.identify import Identification, exchange_seen
 from casaudit.model import CheckStatus, Outcome
 
 
+def without_product(evidence: EvidenceSet, ident: Identification) -> Outcome | None:
+    """The row when the identification names no single product (nothing to judge a build
+    against), else None."""
+    if ident.product is not None:
+        return None
+    if ident.build is None and not ident.sightings:
+        return without_build(evidence, ident, "no response disclosed the Exchange product or build")
+    return Outcome(ident.endpoint, CheckStatus.NOT_ASSESSED,
+                   "the version seen does not name one product (" + ident.where() + ")",
+                   ident.evidence_ids)
+
+
 def without_build(evidence: EvidenceSet, ident: Identification, hidden: str) -> Outcome:
     """The row of a host whose build did not show: no Exchange there, or Exchange hiding it.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from casaudit.evidence.base import EvidenceSet
 from casaudit.identify import EX2016, EX2019, EXSE, Identification, identify, tables
 from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
-from checks._version import without_build
+from checks._version import without_product
 
 #: The security update whose builds (and every later CU or SU) still reach the Office Config
 #: Service with its new certificate (Exchange Team Blog, 2025-01-24); its name in the build table.
@@ -62,11 +62,8 @@ def first_fetching_day() -> str:
 def _judge(evidence: EvidenceSet, ident: Identification) -> Outcome:
     ids = ident.evidence_ids
     product = ident.product
-    if product is None:
-        if ident.build is None and not ident.sightings:
-            return without_build(evidence, ident, "no response disclosed the Exchange product or build")
-        return Outcome(ident.endpoint, CheckStatus.NOT_ASSESSED,
-                       "the version seen does not name one product (" + ident.where() + ")", ids)
+    if (unknown := without_product(evidence, ident)) is not None:
+        return unknown
     if product not in WITH_EMS:
         return Outcome(ident.endpoint, CheckStatus.NOT_APPLICABLE,
                        f"{product} has no Emergency Mitigation Service (Exchange 2016 and 2019 "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from casaudit.evidence.base import EvidenceSet
 from casaudit.identify import EX2013, EX2016, EX2019, EXSE, Identification, identify
 from casaudit.model import CheckMeta, CheckStatus, Effort, Outcome, Severity
-from checks._version import without_build
+from checks._version import without_product
 
 #: Exchange 2019 CU14 (2024H1): the first build whose setup turns Extended Protection on.
 FIRST_DEFAULT_2019 = (15, 2, 1544)
@@ -53,11 +53,8 @@ def evaluate(evidence: EvidenceSet) -> list[Outcome]:
 def _judge(evidence: EvidenceSet, ident: Identification) -> Outcome:
     ids = ident.evidence_ids
     product = ident.product
-    if product is None:
-        if ident.build is None and not ident.sightings:
-            return without_build(evidence, ident, "no response disclosed the Exchange product or build")
-        return Outcome(ident.endpoint, CheckStatus.NOT_ASSESSED,
-                       "the version seen does not name one product (" + ident.where() + ")", ids)
+    if (unknown := without_product(evidence, ident)) is not None:
+        return unknown
     what = ident.build.label if ident.build is not None else product
     if product == EXSE:
         return Outcome(ident.endpoint, CheckStatus.PASS,
