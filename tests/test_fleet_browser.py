@@ -37,12 +37,14 @@ def _nightly_runs(legacy_lab, hardened_lab, tmp_path: Path) -> tuple[Path, dict,
     args = ("scan", "--targets", str(targets), "--parallel", "3", "--db", str(db), "--html", str(html_dir))
     first = run_cli(*args, "--json", str(tmp_path / "first.json"), timeout=90)
     assert first.code in (1, 3), first.stderr
-    with History(db) as history:  # nights before the first run, with the same findings
-        for entry in json.loads((tmp_path / "first.json").read_text())["results"]:
-            for started_at in EARLIER_NIGHTS if entry["scan"] else ():
-                history.record(host=entry["host"], domain=entry["domain"], tags=entry["tags"],
-                               started_at=started_at, finished_at=started_at, document=entry["scan"],
-                               tool_version="test")
+    results = json.loads((tmp_path / "first.json").read_text())["results"]
+    for started_at in EARLIER_NIGHTS:  # nights before the first run, with the same findings
+        with History(db) as history:  # one run each: a store records a host once per run
+            for entry in results:
+                if entry["scan"]:
+                    history.record(host=entry["host"], domain=entry["domain"], tags=entry["tags"],
+                                   started_at=started_at, finished_at=started_at,
+                                   document=entry["scan"], tool_version="test")
     second = run_cli(*args, "--json", str(tmp_path / "second.json"), timeout=90)
     assert second.code in (1, 3), second.stderr
     return html_dir / "index.html", json.loads((tmp_path / "second.json").read_text()), db
