@@ -418,6 +418,8 @@ class Outputs:
         With `fleet` (scan --targets) --html and --pdf are directories, and only --json
         may go to stdout.
         """
+        from casaudit.paths import check_output_directory, check_output_file
+
         to_stdout = self.on_stdout()
         if "--pdf" in to_stdout:
             raise UsageError("--pdf cannot go to stdout (-): give a file")
@@ -426,45 +428,17 @@ class Outputs:
         if fleet and to_stdout and to_stdout != ["--json"]:
             raise UsageError(f"{to_stdout[0]} -: with --targets only --json can go to stdout")
         if self.json is not None and self.json != "-":
-            _check_file("--json", Path(self.json))
+            check_output_file("--json", Path(self.json))
         for option, path in (("--sarif", self.sarif), ("--junit", self.junit), ("--csv", self.csv)):
             if path is not None and str(path) != "-":
-                _check_file(option, path)
+                check_output_file(option, path)
         for option, path in (("--html", self.html), ("--pdf", self.pdf)):
             if path is not None and str(path) != "-":
-                (_check_directory if fleet else _check_file)(option, path)
+                (check_output_directory if fleet else check_output_file)(option, path)
         if self.pdf is not None:
             from casaudit.report.pdf import require_chromium
 
             require_chromium()
-
-
-def _check_file(option: str, path: Path) -> None:
-    """The file can be written, without creating or truncating it now."""
-    if path.is_dir():
-        raise UsageError(f"{option} {str(path)!r}: is a directory, not a file")
-    parent = path.parent
-    if not parent.is_dir():
-        raise UsageError(f"{option} {str(path)!r}: no such directory {str(parent)!r}")
-    if path.exists():
-        try:
-            with open(path, "a", encoding="utf-8"):
-                pass
-        except OSError as exc:
-            raise UsageError(f"{option} {str(path)!r}: cannot write ({exc.strerror or exc})") from None
-    elif not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {str(path)!r}: cannot write in {str(parent)!r}")
-
-
-def _check_directory(option: str, path: Path) -> None:
-    """The directory exists and is writable, or its nearest existing parent lets it be created."""
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"{option} {str(path)!r}: {str(existing)!r} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {str(path)!r}: cannot write in {str(existing)!r}")
 
 
 def _load_baseline(path: Path | None) -> Any:

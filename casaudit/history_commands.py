@@ -7,7 +7,6 @@ database not existing yet only means nothing was recorded (exit 0).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from casaudit.diff import ScanDiff, diff_documents
 from casaudit.errors import UsageError
 from casaudit.history import HistoryStore, ScanRow, default_path, open_store
 from casaudit.model import Severity
+from casaudit.paths import check_output_file
 from casaudit.report.terminal import safe
 from casaudit.runs import EXIT_FINDINGS, EXIT_OK, finding_line
 
@@ -40,14 +40,8 @@ HISTORY_PAGE_HOSTS = 500
 
 
 def html_target(path: Path) -> Path:
-    """`--html PATH`, refused before the history is read: a directory, or no directory to write in."""
-    if path.is_dir():
-        raise UsageError(f"--html {str(path)!r} is a directory: give the file to write")
-    parent = path.parent
-    if not parent.is_dir():
-        raise UsageError(f"--html {str(path)!r}: no directory {str(parent)!r}")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UsageError(f"--html {str(path)!r}: cannot write there (permission denied)")
+    """`--html PATH`, refused before the history is read (the same checks as every output)."""
+    check_output_file("--html", path)
     return path
 
 

@@ -131,6 +131,9 @@ def test_only_defusedxml_parses_xml():
                     and node.value.id in aliases and node.attr not in _ALLOWED_XML_NAMES):
                 offenders.append(f"{path.name}: {node.value.id}.{node.attr}")
     assert offenders == []
-    source = (ROOT / "casaudit/parse/autodiscover.py").read_text()
+    # the one place hostile XML is parsed, which the Autodiscover and ClickOnce parsers call
+    source = (ROOT / "casaudit/parse/untrusted_xml.py").read_text()
     assert "from defusedxml.ElementTree import fromstring" in source
     assert "forbid_dtd=True, forbid_entities=True, forbid_external=True" in source
+    for parser in ("autodiscover.py", "clickonce.py"):
+        assert "parse_untrusted(" in (ROOT / "casaudit/parse" / parser).read_text()

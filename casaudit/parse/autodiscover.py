@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-import defusedxml
-from defusedxml.ElementTree import fromstring
+from casaudit.parse.untrusted_xml import XmlRefusal, parse_untrusted
 
 MAX_XML_BYTES = 256 * 1024
 MAX_SETTINGS = 100
@@ -112,15 +111,12 @@ UNREAD_FAILURES = {
 
 def parse_pox(body: bytes, truncated: bool = False) -> PoxSummary:
     """Summarise a POX response body; never raises on hostile input."""
-    if truncated or len(body) > MAX_XML_BYTES:
-        return PoxSummary(parse_error=f"{_TOO_LARGE} {MAX_XML_BYTES} bytes: not parsed")
-    try:
-        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except defusedxml.DefusedXmlException as exc:
-        # A DTD, an entity or an external reference: billion laughs, quadratic blowup, XXE.
-        return PoxSummary(parse_error=f"{_REFUSED}: {type(exc).__name__}")
-    except (ParseError, ValueError, UnicodeError) as exc:
-        return PoxSummary(parse_error=f"{_MALFORMED}: {_cut(str(exc), 200)}")
+    root = parse_untrusted(body, truncated, MAX_XML_BYTES)
+    if isinstance(root, XmlRefusal):
+        return PoxSummary(parse_error={
+            "too_large": f"{_TOO_LARGE} {MAX_XML_BYTES} bytes: not parsed",
+            "refused": f"{_REFUSED}: {root.detail}",
+        }.get(root.kind, f"{_MALFORMED}: {_cut(root.detail, 200)}"))
     namespace, name = _split(root.tag)
     summary = PoxSummary(
         root=name,

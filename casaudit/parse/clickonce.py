@@ -14,12 +14,8 @@ to `MAX_ATTRIBUTE_CHARS`. A body that cannot be read yields a manifest whose
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import ParseError
-
-import defusedxml
-from defusedxml.ElementTree import fromstring
-
 from casaudit.evidence.http import DeploymentManifest
+from casaudit.parse.untrusted_xml import XmlRefusal, parse_untrusted
 
 MAX_MANIFEST_BYTES = 64 * 1024
 MAX_ATTRIBUTE_CHARS = 128
@@ -29,15 +25,12 @@ _ASSEMBLY_NAMESPACES = ("urn:schemas-microsoft-com:asm.v1", "urn:schemas-microso
 
 def read_manifest(body: bytes, truncated: bool = False) -> DeploymentManifest:
     """The top-level assemblyIdentity's name and version; never raises on hostile input."""
-    if truncated or len(body) > MAX_MANIFEST_BYTES:
-        return DeploymentManifest(problem=f"body larger than {MAX_MANIFEST_BYTES} bytes: not parsed")
-    try:
-        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except defusedxml.DefusedXmlException as exc:
-        # A DTD, an entity or an external reference: billion laughs, quadratic blowup, XXE.
-        return DeploymentManifest(problem=f"refused by defusedxml: {type(exc).__name__}")
-    except (ParseError, ValueError, UnicodeError) as exc:
-        return DeploymentManifest(problem=f"not well-formed XML: {_cut(str(exc))}")
+    root = parse_untrusted(body, truncated, MAX_MANIFEST_BYTES)
+    if isinstance(root, XmlRefusal):
+        return DeploymentManifest(problem={
+            "too_large": f"body larger than {MAX_MANIFEST_BYTES} bytes: not parsed",
+            "refused": f"refused by defusedxml: {root.detail}",
+        }.get(root.kind, f"not well-formed XML: {_cut(root.detail)}"))
     if _local(root.tag) != "assembly" or _namespace(root.tag) not in _ASSEMBLY_NAMESPACES:
         return DeploymentManifest(problem=f"not a deployment manifest (root <{_cut(root.tag)}>)")
     identity = next(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from casaudit.assessment import AREAS, OTHER_AREA, area_of
+from casaudit.model import EFFORT_MEANING
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 STATUS_ORDER = ("fail", "error", "not_assessed", "not_applicable", "pass")
@@ -597,10 +598,9 @@ def accepted_versions(item: Mapping[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- first page
 
-EFFORT_ORDER = ("low", "medium", "high")
-EFFORT_LABELS = {"low": "low effort: a setting or a firewall rule",
-                 "medium": "medium effort: a planned change (certificate, DNS, patch, client testing)",
-                 "high": "high effort: a project (upgrade or migration)"}
+EFFORT_ORDER = tuple(effort.value for effort in EFFORT_MEANING)
+EFFORT_LABELS = {effort.value: f"{effort.value} effort: {meaning}"
+                 for effort, meaning in EFFORT_MEANING.items()}
 
 
 def top_actions(document: Mapping[str, Any], count: int = 3) -> list[FindingGroup]:
