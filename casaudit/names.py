@@ -34,11 +34,8 @@ def mail_domain_problem(host: str, domain: str | None) -> str | None:
 
 def default_domain(host: str) -> str:
     """mail.example.com -> example.com; a bare name or an IP stays as it is."""
-    try:
-        ipaddress.ip_address(host)
+    if is_ip_literal(host):
         return host
-    except ValueError:
-        pass
     labels = host.split(".")
     return ".".join(labels[1:]) if len(labels) > 2 else host
 
