@@ -42,11 +42,13 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from casaudit.diff import document_identities
 from casaudit.errors import UsageError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_SECONDS = 30.0
 CONNECT_TIMEOUT_SECONDS = 10
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _TABLES = frozenset({"scans", "targets", "findings", "evidence"})
+#: Tables of schema 3: a history written before has no submitted runs.
+_RUN_TABLES = frozenset({"runs", "run_hosts"})
 
 # One schema for both backends, written for SQLite; `_for_postgres` swaps the few types
 # that differ. Each migration takes the schema from the version before it to its own.
@@ -108,7 +110,29 @@ ALTER TABLE scans ADD COLUMN run_id TEXT;
 CREATE UNIQUE INDEX IF NOT EXISTS scans_by_run ON scans (run_id, host);
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_1, 2: _SCHEMA_2}
+# Version 3: runs submitted to workers (`scan --broker`): the run, and its hosts in
+# targets-file order with how many times a worker started each (a host whose scan keeps
+# killing its worker must end as an error entry, not be re-delivered for ever).
+_SCHEMA_3 = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    hosts INTEGER NOT NULL,
+    options TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS run_hosts (
+    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '{}',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, host)
+);
+CREATE INDEX IF NOT EXISTS run_hosts_in_order ON run_hosts (run_id, position);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_1, 2: _SCHEMA_2, 3: _SCHEMA_3}
 
 _SCHEMA_VERSION_TABLE = ("CREATE TABLE IF NOT EXISTS schema_version "
                          "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
@@ -180,6 +204,28 @@ class ScanRow:
 
 _ROW_COLUMNS = ("id, host, domain, tags, started_at, finished_at, status, error_kind, error_detail, "
                 "worst_severity, findings_by_severity, accepted")
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A run submitted to workers (`scan --broker`)."""
+
+    run_id: str
+    created_at: str
+    hosts: int
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RunHost:
+    """One host of a submitted run, and its scan once a worker recorded it."""
+
+    position: int
+    host: str
+    domain: str
+    tags: Mapping[str, str]
+    attempts: int
+    scan_id: int | None
 
 
 def _row(values: Sequence[Any]) -> ScanRow:
@@ -281,14 +327,18 @@ class HistoryStore:
         document: Mapping[str, Any] | None,
         error: tuple[str, str] | None = None,
         tool_version: str,
+        run_id: str | None = None,
     ) -> int:
         """Store one host's scan (its document, or the error that stopped it); returns its id.
 
         A document whose host was not assessed (nothing answered) is kept but stored as
         an `error` row of kind `not_assessed`: it must never be the scan a later diff
         compares with, or every finding would read "resolved" the day a host is down.
-        A host this run already recorded is replaced, never recorded twice.
+        A host this run (or `run_id`) already recorded stays as it was and its id is
+        returned: a task delivered twice (a worker died before acknowledging it) is
+        recorded once, by whichever delivery finished first.
         """
+        run_id = run_id or self.run_id
         if document is not None and error is None and \
                 document["summary"].get("status") == "not_assessed":
             error = ("not_assessed", str(document["summary"].get("status_reason", "")))
@@ -300,16 +350,22 @@ class HistoryStore:
         blob = (zlib.compress(json.dumps(document, ensure_ascii=False).encode("utf-8"), 6)
                 if document is not None else None)
         with self._transaction():
-            # Its targets, findings and evidence go with it (ON DELETE CASCADE).
-            self._execute("DELETE FROM scans WHERE run_id = ? AND host = ?", (self.run_id, host))
-            scan_id = int(self._execute(
+            # ON CONFLICT, not a look first: two deliveries finishing at once on two
+            # machines both find nothing, and one must still lose quietly.
+            inserted = self._execute(
                 "INSERT INTO scans (run_id, host, domain, tags, started_at, finished_at, status, "
                 "error_kind, error_detail, worst_severity, findings_by_severity, accepted, tool_version, "
-                "document_z) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (self.run_id, host, domain, json.dumps(dict(tags), sort_keys=True), started_at,
+                "document_z) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (run_id, host) DO NOTHING RETURNING id",
+                (run_id, host, domain, json.dumps(dict(tags), sort_keys=True), started_at,
                  finished_at, status, error[0] if error else None, error[1] if error else None, worst,
                  json.dumps(counts), accepted, tool_version, blob),
-            ).fetchall()[0][0])
+            ).fetchall()
+            if not inserted:
+                recorded = self.recorded(run_id, host)
+                assert recorded is not None  # the conflict was with it
+                return recorded
+            scan_id = int(inserted[0][0])
             if document is None:
                 return scan_id
             self._executemany(
@@ -332,6 +388,49 @@ class HistoryStore:
                  for e in document["evidence"]],
             )
         return scan_id
+
+    # -- runs submitted to workers ------------------------------------------------------
+
+    def create_run(self, run_id: str, hosts: Sequence[tuple[str, str, Mapping[str, str]]],
+                   options: Mapping[str, Any]) -> None:
+        """A run of `scan --broker`: its hosts (host, domain, tags) in targets-file order."""
+        with self._transaction():
+            self._execute("INSERT INTO runs (run_id, created_at, hosts, options) VALUES (?, ?, ?, ?)",
+                          (run_id, _now(), len(hosts), json.dumps(dict(options), sort_keys=True)))
+            self._executemany(
+                "INSERT INTO run_hosts (run_id, position, host, domain, tags) VALUES (?, ?, ?, ?, ?)",
+                [(run_id, position, host, domain, json.dumps(dict(tags), sort_keys=True))
+                 for position, (host, domain, tags) in enumerate(hosts)])
+
+    def run(self, run_id: str) -> RunRow | None:
+        if not _RUN_TABLES <= self._tables():
+            return None
+        row = self._execute("SELECT run_id, created_at, hosts, options FROM runs WHERE run_id = ?",
+                            (run_id,)).fetchone()
+        return None if row is None else RunRow(row[0], row[1], int(row[2]), json.loads(row[3]))
+
+    def run_hosts(self, run_id: str) -> list[RunHost]:
+        """The run's hosts in targets-file order, each with its scan row once recorded."""
+        rows = self._execute(
+            "SELECT h.position, h.host, h.domain, h.tags, h.attempts, s.id FROM run_hosts h "
+            "LEFT JOIN scans s ON s.run_id = h.run_id AND s.host = h.host "
+            "WHERE h.run_id = ? ORDER BY h.position", (run_id,)).fetchall()
+        return [RunHost(int(r[0]), r[1], r[2], json.loads(r[3]), int(r[4]),
+                        None if r[5] is None else int(r[5])) for r in rows]
+
+    def recorded(self, run_id: str, host: str) -> int | None:
+        """The id of the scan `run_id` recorded for `host`, if it did."""
+        row = self._execute("SELECT id FROM scans WHERE run_id = ? AND host = ?", (run_id, host)).fetchone()
+        return None if row is None else int(row[0])
+
+    def start_attempt(self, run_id: str, host: str) -> int:
+        """Count one more start of this host's scan in this run; how many there have been."""
+        with self._transaction():
+            self._execute("UPDATE run_hosts SET attempts = attempts + 1 WHERE run_id = ? AND host = ?",
+                          (run_id, host))
+            row = self._execute("SELECT attempts FROM run_hosts WHERE run_id = ? AND host = ?",
+                                (run_id, host)).fetchone()
+        return 1 if row is None else int(row[0])
 
     # -- reading ------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from casaudit.history import _SCHEMA_1, masked_url, open_store
+from casaudit.history import _SCHEMA_1, SCHEMA_VERSION, masked_url, open_store
 from tests.conftest import run_cli
 from tests.fleet_support import silent_entry, write_targets
 
@@ -41,10 +41,10 @@ def test_a_run_records_a_host_once_and_each_run_has_its_own_id(history_db):
         second = _record_error(history, "mail.a.test", night="2026-03-02")
         _record_error(history, "mail.b.test")
         run = history.run_id
-        # Then the host is there once: the second recording replaced the first
-        assert second != first
+        # Then the host is there once: the first recording stands, the second gets its id
+        assert second == first
         assert [(r.id, r.started_at) for r in history.scans("mail.a.test")] == [
-            (second, "2026-03-02T01:00:00Z")]
+            (first, "2026-03-01T01:00:00Z")]
     # and a second run (a second `casaudit scan`) adds its own row, under another id
     with open_store(history_db) as history:
         _record_error(history, "mail.a.test", night="2026-03-03")
@@ -94,8 +94,8 @@ def test_a_schema_1_file_is_read_as_it_is_and_migrated_by_the_next_scan(tmp_path
     targets = write_targets(tmp_path / "t.toml", silent_entry())
     assert run_cli("scan", "--targets", str(targets), "--db", str(db), timeout=60).code == 3
     with sqlite3.connect(db) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
-        assert [row[0] for row in connection.execute("SELECT version FROM schema_version")] == [2]
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert [row[0] for row in connection.execute("SELECT version FROM schema_version")] == [2, 3]
         rows = connection.execute("SELECT id, host, run_id FROM scans ORDER BY id").fetchall()
         indexes = {row[1] for row in connection.execute("PRAGMA index_list(scans)")}
     connection.close()
@@ -108,13 +108,14 @@ def test_a_schema_1_file_is_read_as_it_is_and_migrated_by_the_next_scan(tmp_path
 def test_a_newer_schema_is_refused_by_scan_and_history(tmp_path):
     db = tmp_path / "new.db"
     with open_store(str(db)) as history:
-        history._execute("INSERT INTO schema_version (version, applied_at) VALUES (3, 'later')")
+        history._execute("INSERT INTO schema_version (version, applied_at) VALUES (?, 'later')",
+                         (SCHEMA_VERSION + 1,))
     targets = write_targets(tmp_path / "t.toml", silent_entry())
     for args in (("history",), ("scan", "--targets", str(targets))):
         run = run_cli(*args, "--db", str(db))
         assert run.code == 2 and _error_lines(run.stderr) == [
             f"casaudit: error: history database '{db}' was written by a newer casaudit "
-            "(schema 3; this one knows 2)"], run.stderr
+            f"(schema {SCHEMA_VERSION + 1}; this one knows {SCHEMA_VERSION})"], run.stderr
 
 
 def test_postgres_history_and_diff_never_create_the_tables(postgres):
