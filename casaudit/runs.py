@@ -186,63 +186,100 @@ def scan_targets(
     to others, and only a slim summary is kept.
     """
     # Imported here: a single-host scan never needs the fleet runner.
-    from casaudit.fleet import FleetSpool, fleet_entry, run_fleet
-    from casaudit.report import fleet as fleet_report
-    from casaudit.report.fleet_formats import FleetFormatPaths, FleetFormats
+    from casaudit.fleet import run_fleet
 
-    if html_dir is not None:
-        fleet_report.prepare_html(html_dir)
-    extra_formats = FleetFormats(formats or FleetFormatPaths())
-    spool = FleetSpool(keep_scans=json_out is not None)
-    counted: list[dict[str, Any]] = []
-    unassessed = 0
-    used = _BaselineUse()
-    progress = _Progress(len(targets))
-
-    def on_result(index: int, host: HostResult) -> HostResult:
-        nonlocal unassessed
-        scan = None
-        if host.result is not None:
-            item = after_scan(host.result, dict(host.scan_target.tags), options)
-            host.extra.update(history_id=item.history_id, diff=item.diff_dict)
-            scan = item.document
-            counted.extend({"severity": f["severity"]} for f in item.counted(options.diff_only))
-            used.add(item)
-            host = replace(host, result=None)  # written below: not kept until the end
-        elif options.history is not None and host.error is not None and host.error.kind != "interrupted":
-            target = host.scan_target.target
-            host.extra["history_id"] = options.history.record(
-                host=target.host, domain=target.domain, tags=host.scan_target.tags,
-                started_at=host.started_at, finished_at=host.finished_at, document=None,
-                error=(host.error.kind, host.error.detail), tool_version=__version__,
-            )
-        entry = fleet_entry(host, scan)
-        if options.unassessed(entry["status"]):
-            unassessed += 1
-        spool.add(index, entry)
-        if html_dir is not None:
-            fleet_report.write_host_html(entry, html_dir, extra_formats.paths.evidence)
-        if scan is not None:
-            extra_formats.add(index, scan)
-        progress.done(index, host, entry["status"])
-        return host
-
+    collector = FleetCollector(len(targets), options, json_out, html_dir, formats)
     try:
+        def on_result(index: int, host: HostResult) -> HostResult:
+            return collector.add(index, *record_host(host, options))
+
         try:
             with _sigterm_as_interrupt():
                 run = run_fleet(targets, parallel, on_result, threading.Event(), workers=workers,
-                                on_start=progress.started)
+                                on_start=collector.progress.started)
             run.shard = shard
         finally:
-            progress.close()  # before the summary goes to stdout
-        document = spool.document(run)
-        _write_fleet_outputs(run, spool, document, used, options, json_out, html_dir, extra_formats)
+            collector.progress.close()  # before the summary goes to stdout
+        return collector.finish(run)
     finally:
-        spool.close()
-        extra_formats.close()
-    if run.interrupted:
-        return EXIT_INTERRUPTED
-    return exit_code(counted, options.fail_on, unassessed)
+        collector.close()
+
+
+def record_host(host: HostResult, options: Scheduled) -> tuple[HostResult, Checked | None]:
+    """A finished host through baseline and history (an error entry is recorded as one);
+    the host without its audit (written once, not kept), and what counts of it."""
+    if host.result is not None:
+        item = after_scan(host.result, dict(host.scan_target.tags), options)
+        host.extra.update(history_id=item.history_id, diff=item.diff_dict)
+        return replace(host, result=None), item
+    if options.history is not None and host.error is not None and host.error.kind != "interrupted":
+        target = host.scan_target.target
+        host.extra["history_id"] = options.history.record(
+            host=target.host, domain=target.domain, tags=host.scan_target.tags,
+            started_at=host.started_at, finished_at=host.finished_at, document=None,
+            error=(host.error.kind, host.error.detail), tool_version=__version__,
+        )
+    return host, None
+
+
+class FleetCollector:
+    """Everything a fleet run writes, fed one finished host at a time by whoever scanned it
+    (threads or processes here, workers of a broker elsewhere): progress, fleet entries,
+    per-host HTML and PDF, SARIF/JUnit/CSV parts, the exit code's counts; `finish` writes
+    the run's outputs and returns its exit code."""
+
+    def __init__(self, total: int, options: Scheduled, json_out: str | None, html_dir: Path | None,
+                 formats: FleetFormatPaths | None) -> None:
+        from casaudit.fleet import FleetSpool
+        from casaudit.report import fleet as fleet_report
+        from casaudit.report.fleet_formats import FleetFormatPaths, FleetFormats
+
+        if html_dir is not None:
+            fleet_report.prepare_html(html_dir)
+        self.options, self.json_out, self.html_dir = options, json_out, html_dir
+        self.formats = FleetFormats(formats or FleetFormatPaths())
+        self.spool = FleetSpool(keep_scans=json_out is not None)
+        self.counted: list[dict[str, Any]] = []
+        self.unassessed = 0
+        self.used = _BaselineUse()
+        self.progress = _Progress(total)
+
+    def add(self, index: int, host: HostResult, checked: Checked | None,
+            document: dict[str, Any] | None = None, counted: Sequence[dict[str, Any]] | None = None,
+            ) -> HostResult:
+        """One finished host: `checked` after `record_host`, or (from the history) its
+        `document` and the findings that count."""
+        from casaudit.fleet import fleet_entry
+        from casaudit.report import fleet as fleet_report
+
+        if checked is not None:
+            document = checked.document
+            counted = checked.counted(self.options.diff_only)
+            self.used.add(checked)
+        self.counted.extend({"severity": f["severity"]} for f in counted or ())
+        entry = fleet_entry(host, document)
+        if self.options.unassessed(entry["status"]):
+            self.unassessed += 1
+        self.spool.add(index, entry)
+        if self.html_dir is not None:
+            fleet_report.write_host_html(entry, self.html_dir, self.formats.paths.evidence)
+        if document is not None:
+            self.formats.add(index, document)
+        self.progress.done(index, host, entry["status"])
+        return host
+
+    def finish(self, run: FleetRun) -> int:
+        document = self.spool.document(run)
+        _write_fleet_outputs(run, self.spool, document, self.used, self.options, self.json_out,
+                             self.html_dir, self.formats)
+        if run.interrupted:
+            return EXIT_INTERRUPTED
+        return exit_code(self.counted, self.options.fail_on, self.unassessed)
+
+    def close(self) -> None:
+        self.progress.close()
+        self.spool.close()
+        self.formats.close()
 
 
 def _write_fleet_outputs(
