@@ -238,6 +238,14 @@ def scan(
         "still reported, marked accepted, not counted for the exit code.")] = None,
     evidence: Annotated[EvidenceMode, typer.Option(
         metavar="cited|all|none", help=_EVIDENCE_HELP)] = EvidenceMode.cited,
+    broker: Annotated[str | None, typer.Option(
+        metavar="URL", help="With --targets only: enqueue one task per host on this Redis broker "
+        "(redis://HOST:6379/0) for `casaudit worker`s, wait for them to record every host in the "
+        "--db history (required), and write the same outputs and exit code as a local run. The "
+        "broker sees host names and options, never a password (see docs/distributed.md).")] = None,
+    detach: Annotated[bool, typer.Option(
+        "--detach", help="With --broker: enqueue, print the run id and exit 0; collect later "
+        "with `casaudit run-status RUN` and `casaudit report --run RUN`.")] = False,
 ) -> None:
     """Audit one Client Access host (or every host of a --targets file) and report what it exposes."""
     from casaudit.runs import (
@@ -253,12 +261,19 @@ def scan(
         raise UsageError("give either HOST or --targets FILE")
     outputs = Outputs(json=json_out, html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out,
                       csv=csv_out, evidence=evidence.value)
+    if broker is not None and authenticated:
+        raise UsageError("--authenticated cannot be used with --broker: the broker would carry the password")
     if targets is not None:
         _refuse_single_host_options(domain, email, authenticated)
+        if broker is not None:
+            _refuse_local_run_options(ctx, db, no_history, detach, outputs)
+        elif detach:
+            raise UsageError("--detach is for --broker: a local scan has nothing to detach from")
         _scan_targets(ctx, targets, parallel, resolve, dns_server, ca_file, port, timeout,
                       concurrency, rate, deadline, outputs, fail_on, db, no_history,
-                      diff_only, baseline, workers, fail_on_unassessed, probes, cert_expiry_days, shard)
-    for name in ("parallel", "workers", "shard"):
+                      diff_only, baseline, workers, fail_on_unassessed, probes, cert_expiry_days, shard,
+                      broker, detach)
+    for name in ("parallel", "workers", "shard", "broker", "detach"):
         if _given(ctx, name):
             raise UsageError(f"--{name} is for --targets (many hosts); a single HOST is one scan")
     assert host is not None
@@ -343,6 +358,24 @@ def _given(ctx: typer.Context, name: str) -> bool:
     """Was this option on the command line (not its default)?"""
     source = ctx.get_parameter_source(name)
     return source is not None and source.name == "COMMANDLINE"
+
+
+def _refuse_local_run_options(ctx: typer.Context, db: str | None, no_history: bool, detach: bool,
+                              outputs: Outputs) -> None:
+    """Options of a local run that mean nothing with --broker: refused, never dropped."""
+    for name in ("parallel", "workers"):
+        if _given(ctx, name):
+            raise UsageError(f"--{name} is not used with --broker: hosts in flight are the workers' "
+                             "own (casaudit worker --parallel N)")
+    if no_history or db is None:
+        raise UsageError("--broker needs --db PATH|URL: the history the workers record in and this "
+                         "command collects from (a postgresql:// URL when they run elsewhere)")
+    given = [name for name, value in (("--json", outputs.json), ("--html", outputs.html),
+                                      ("--pdf", outputs.pdf), ("--sarif", outputs.sarif),
+                                      ("--junit", outputs.junit), ("--csv", outputs.csv)) if value]
+    if detach and given:
+        raise UsageError(f"--detach writes no report ({', '.join(given)}): write them later with "
+                         "casaudit report --run RUN")
 
 
 def _refuse_single_host_options(domain: str | None, email: str | None, authenticated: bool) -> None:
@@ -453,6 +486,7 @@ def _scan_targets(
     deadline: float | None, outputs: Outputs, fail_on: FailOn,
     db: str | None, no_history: bool, diff_only: bool, baseline: Path | None, workers: int,
     fail_on_unassessed: bool, probes: str | None, cert_expiry_days: int, shard_text: str | None,
+    broker: str | None = None, detach: bool = False,
 ) -> None:
     """`scan --targets FILE`: command-line options override the file's [defaults], not its targets."""
     import threading
@@ -461,7 +495,7 @@ def _scan_targets(
     from casaudit.report.fleet_formats import FleetFormatPaths
     from casaudit.report.terminal import safe
     from casaudit.resolve import parse_dns_server, parse_pin
-    from casaudit.runs import Scheduled, open_history, scan_targets
+    from casaudit.runs import Scheduled, open_history, scan_by_workers, scan_targets
     from casaudit.shard import parse_shard
     from casaudit.targets import Settings, load_targets
 
@@ -496,11 +530,19 @@ def _scan_targets(
     from casaudit.probes.common import now
 
     started_at = now()
+    if broker is not None:
+        from casaudit.distributed import check_broker_url
+
+        check_broker_url(broker)
     with open_history(db, not no_history, diff_only) as history:
         scheduled = Scheduled(history, loaded_baseline, diff_only, Severity(fail_on.value),
                               fail_on_unassessed)
-        code = scan_targets(scan_list, parallel, scheduled, outputs.json, outputs.html, workers,
-                            formats, shard)
+        if broker is not None:
+            code = scan_by_workers(scan_list, broker, scheduled, baseline, outputs.json, outputs.html,
+                                   formats, shard, detach)
+        else:
+            code = scan_targets(scan_list, parallel, scheduled, outputs.json, outputs.html, workers,
+                                formats, shard)
     # After a run that happened (a refused --db or targets file stays one line).
     _warn_if_table_stale(started_at)
     if code == 130:
@@ -643,8 +685,9 @@ def list_checks() -> None:
     )
 )
 def report(
-    scan_json: Annotated[Path, typer.Argument(
-        metavar="SCAN.json", help="A casaudit.scan/1 document; - reads it from stdin.")],
+    scan_json: Annotated[Path | None, typer.Argument(
+        metavar="SCAN.json",
+        help="A casaudit.scan/1 document; - reads it from stdin. Not with --run.")] = None,
     html_out: Annotated[Path | None, typer.Option(
         "--html", metavar="PATH|-", help="Write the HTML report (one self-contained file).")] = None,
     pdf_out: Annotated[Path | None, typer.Option(
@@ -657,13 +700,39 @@ def report(
         "--csv", metavar="PATH|-", help="Write the findings as CSV for spreadsheets.")] = None,
     evidence: Annotated[EvidenceMode, typer.Option(
         metavar="cited|all|none", help=_EVIDENCE_HELP)] = EvidenceMode.cited,
+    run: Annotated[str | None, typer.Option(
+        "--run", metavar="RUN", help="Instead of SCAN.json: the fleet outputs of a run submitted with "
+        "`scan --broker`, from the --db history, as that scan writes them (--html and --pdf are then "
+        "directories); hosts no worker recorded yet are error entries (exit 3).")] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", metavar="PATH|URL", help="With --run: " + _DB_HELP_SHORT)] = None,
+    json_out: Annotated[str | None, typer.Option(
+        "--json", metavar="PATH|-", help="With --run: write the casaudit.fleet/1 document.")] = None,
+    fail_on: Annotated[FailOn, typer.Option(
+        metavar="SEVERITY", help=f"With --run: exit 1 when a finding is at or above this severity: "
+                                 f"{_SEVERITIES}.")] = FailOn.high,
+    fail_on_unassessed: Annotated[bool, typer.Option(
+        "--fail-on-unassessed", help="With --run: exit 3 also for a partially assessed host.")] = False,
+    diff_only: Annotated[bool, typer.Option(
+        "--diff-only", help="With --run: count only findings new since each host's previous scan.")] = False,
 ) -> None:
-    """Render reports again from a saved scan, with no network.
+    """Render reports again from a saved scan (or a run workers recorded), with no network.
 
     One output may be - for stdout; the "... report: PATH" lines then go to stderr.
     """
     from casaudit.report import document as doc_io
 
+    if run is not None:
+        if scan_json is not None:
+            raise UsageError("give either SCAN.json or --run RUN")
+        _report_run(run, db, Outputs(json=json_out, html=html_out, pdf=pdf_out, sarif=sarif_out,
+                                     junit=junit_out, csv=csv_out, evidence=evidence.value),
+                    Severity(fail_on.value), fail_on_unassessed, diff_only)
+    if scan_json is None:
+        raise UsageError("give SCAN.json (a saved casaudit.scan/1 document) or --run RUN")
+    for option, value in (("--db", db), ("--json", json_out)):
+        if value is not None:
+            raise UsageError(f"{option} is for --run (a run workers recorded)")
     outputs = Outputs(html=html_out, pdf=pdf_out, sarif=sarif_out, junit=junit_out, csv=csv_out,
                       evidence=evidence.value)
     if not outputs.any():
@@ -681,6 +750,24 @@ def report(
                          f"{type(exc).__name__}: {exc}") from None
 
 
+def _report_run(run_id: str, db: str | None, outputs: Outputs, fail_on: Severity,
+                fail_on_unassessed: bool, diff_only: bool) -> None:
+    from casaudit.history import default_path, open_store
+    from casaudit.report.fleet_formats import FleetFormatPaths
+    from casaudit.runs import Scheduled, collect_run
+
+    if not outputs.any() and outputs.json is None:
+        raise UsageError("nothing to write: give at least one of --json, --html, --pdf, --sarif, --junit, "
+                         "--csv (or see `casaudit run-status`)")
+    outputs.preflight(fleet=True)
+    formats = FleetFormatPaths(sarif=outputs.sarif, junit=outputs.junit, csv=outputs.csv,
+                               pdf_dir=outputs.pdf, evidence=outputs.evidence)
+    with open_store(db or default_path(), read_only=True) as history:
+        scheduled = Scheduled(history, None, diff_only, fail_on, fail_on_unassessed)
+        code = collect_run(run_id.strip(), scheduled, outputs.json, outputs.html, formats, wait=False)
+    raise typer.Exit(code)
+
+
 def _cannot_render(exc: Exception) -> bool:
     """Is this how a renderer fails on a document it cannot read (a missing key, a wrong type)?"""
     if isinstance(exc, (LookupError, TypeError, AttributeError, ValueError)):
@@ -690,6 +777,8 @@ def _cannot_render(exc: Exception) -> bool:
     return jinja is not None and isinstance(exc, jinja.UndefinedError)
 
 
+_DB_HELP_SHORT = ("the history the workers recorded in: an SQLite file or a postgresql:// URL "
+                  "(read only).")
 _DB_HELP = ("The history `casaudit scan` records in: an SQLite file (default: "
             "$XDG_DATA_HOME/casaudit/history.sqlite3) or a postgresql:// URL; read only, never "
             "created here.")
@@ -751,6 +840,78 @@ def diff(
     code = run_diff(db, old, new, normalise_host(host) if host else None,
                     Severity(fail_on.value), sys.stdout)
     raise typer.Exit(code)
+
+
+@app.command(
+    cls=_Command,
+    epilog=(
+        "Examples:\n\n"
+        "  CASAUDIT_BROKER=redis://broker.internal:6379/0 CASAUDIT_DB=postgresql://casaudit@db/casaudit "
+        "casaudit worker --parallel 16\n\n"
+        "  casaudit scan --targets fleet.toml --broker redis://broker.internal:6379/0 "
+        "--db postgresql://casaudit@db/casaudit --json fleet.json   (submits, waits, reports)\n\n"
+        "Stops on SIGTERM or Ctrl-C after the hosts in flight are recorded (a second Ctrl-C stops "
+        "at once; those hosts are delivered again). See docs/distributed.md."
+    ),
+)
+def worker(
+    broker: Annotated[str, typer.Option(
+        metavar="URL", envvar="CASAUDIT_BROKER", show_envvar=True,
+        help="The Redis broker `scan --broker` enqueues on (redis://HOST:6379/0).")],
+    db: Annotated[str, typer.Option(
+        "--db", metavar="PATH|URL", envvar="CASAUDIT_DB", show_envvar=True,
+        help="The history every host is recorded in: a postgresql:// URL shared with the submitter "
+             "(or an SQLite file when both run on this machine).")],
+    parallel: Annotated[int, typer.Option(
+        min=1, max=256, metavar="N", help="Hosts this worker scans at once.")] = 8,
+    visibility_timeout: Annotated[float, typer.Option(
+        min=30, max=7 * 86400, metavar="SECONDS",
+        help="How long Redis waits for this worker to finish a task before handing it to another "
+             "worker: it must exceed each host's --deadline by 60 s (a task whose deadline does not "
+             "fit is recorded as an error entry). Give every worker the same value.")] = 3600,
+    name: Annotated[str | None, typer.Option(
+        metavar="NAME", help="This worker's name in Celery (default: casaudit@HOSTNAME.PID).")] = None,
+) -> None:
+    """Scan hosts that `casaudit scan --targets FILE --broker URL` enqueued, one task per host.
+
+    Each host is scanned as a local fleet scan would scan it (its rate, deadline, baseline) and
+    recorded once per run in the history, however often its task is delivered. Needs
+    `pip install 'casaudit[distributed]'`.
+    """
+    from casaudit.distributed import check_broker_url, run_worker
+
+    run_worker(check_broker_url(broker), db, parallel, visibility_timeout, name)
+
+
+@app.command("run-status", cls=_Command)
+def run_status(
+    run: Annotated[str, typer.Argument(metavar="RUN", help="The run id `scan --broker` printed.")],
+    db: Annotated[str | None, typer.Option("--db", metavar="PATH|URL", help=_DB_HELP)] = None,
+) -> None:
+    """How far a run submitted with `scan --broker` is: hosts recorded, errors, pending.
+
+    Exit 0 when every host is recorded, 3 while some are pending.
+    """
+    from casaudit.distributed import run_state
+    from casaudit.history import default_path, open_store
+    from casaudit.report.terminal import safe
+
+    with open_store(db or default_path(), read_only=True) as history:
+        state = run_state(history, run.strip())
+        errors = 0
+        for host in state.hosts:
+            if host.scan_id is not None:
+                row = history.scan(host.scan_id)
+                errors += row is not None and row.status == "error"
+    pending = [host.host for host in state.hosts if host.scan_id is None]
+    sys.stdout.write(f"run {state.run_id} (submitted {state.created_at}): {len(state.hosts)} hosts, "
+                     f"{state.recorded} recorded ({errors} error entr{'y' if errors == 1 else 'ies'}), "
+                     f"{len(pending)} pending\n")
+    if pending:
+        shown = ", ".join(safe(host, 80) for host in pending[:10])
+        more = f" and {len(pending) - 10} more" if len(pending) > 10 else ""
+        sys.stdout.write(f"pending: {shown}{more}\n")
+    raise typer.Exit(3 if pending else 0)
 
 
 @lab_app.command("serve")

@@ -59,7 +59,8 @@ _POLL_SECONDS = 0.2
 
 @dataclass(frozen=True)
 class HostError:
-    #: `target` (cannot start: unresolvable host...), `deadline`, `interrupted`, `error` (a bug).
+    #: `target` (cannot start: unresolvable host...), `deadline`, `interrupted`, `error` (a bug),
+    #: `pending` (`--broker`: no worker has recorded the host yet).
     kind: str
     detail: str
 
@@ -95,6 +96,8 @@ class FleetRun:
     interrupted: bool = False
     #: `--shard I/N`: the run scanned only this shard of its targets file.
     shard: Shard | None = None
+    #: `--broker`: the run's id in the history, where its workers recorded it.
+    run_id: str | None = None
 
 
 def scan_host(scan_target: ScanTarget, cancel: threading.Event) -> HostResult:
@@ -372,7 +375,8 @@ def _document(run: FleetRun, entries: Sequence[dict[str, Any]]) -> dict[str, Any
         "finished_at": run.finished_at,
         "interrupted": run.interrupted,
         "options": {"parallel": run.parallel,
-                    **({"shard": run.shard.to_dict()} if run.shard is not None else {})},
+                    **({"shard": run.shard.to_dict()} if run.shard is not None else {}),
+                    **({"run_id": run.run_id} if run.run_id is not None else {})},
         "summary": {
             "hosts": len(entries),
             "assessed": sum(1 for e in entries if e["status"] == "assessed"),

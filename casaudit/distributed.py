@@ -1,0 +1,489 @@
+"""Fleet scans spread over Celery workers with a Redis broker, meeting in a shared history.
+
+`casaudit scan --targets FILE --broker URL --db URL` (`submit`) records a run
+(its hosts, in targets-file order) in the history and enqueues one task per host;
+`casaudit worker` (`run_worker`) takes tasks, scans each host with the code a local
+fleet scan runs (`fleet.scan_host`, `runs.record_host`: per-host rate, deadline,
+baseline) and records it under the run's id; the submitter (`collect`), or later
+`casaudit report --run`, reads the run back from the history and writes exactly
+the outputs a local run writes.
+
+Delivery is at least once, recording exactly once:
+
+- tasks are acknowledged late (after the host is recorded) and rejected when
+  their worker is lost; a worker killed mid-scan leaves its tasks unacknowledged
+  and Redis hands them to another worker after the visibility timeout, which
+  must exceed a host's deadline (a worker refuses a task whose deadline does not
+  fit, as an error entry);
+- a task first looks whether its (run, host) is already recorded (a re-delivery
+  after the work was done) and the history keeps the first row of a (run, host)
+  (`INSERT ... ON CONFLICT DO NOTHING`), so two deliveries finishing at once
+  still make one row;
+- each start is counted in the history: the start after MAX_STARTS is recorded
+  as an error entry without scanning, so a host that kills its workers ends the
+  run as an error, not a hole, and is not re-delivered for ever.
+
+What the broker sees: per task the run id, the host's name, domain, e-mail
+address, ports, tags, --resolve pins, DNS server, probe families and timing
+options, the CA file's PEM text and the baseline's text. Never a password:
+`--authenticated` is refused with `--broker`. Messages are JSON only (never
+pickle: whoever can write to the broker must not run code on the workers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from casaudit.errors import UsageError
+from casaudit.history import HistoryStore, RunHost, _scrubbed, masked_url, open_store
+
+TASK_NAME = "casaudit.scan_host"
+QUEUE = "casaudit"
+BROKER_SCHEMES = ("redis://", "rediss://")
+#: A host's scan started this many times without being recorded is recorded as an error.
+MAX_STARTS = 3
+#: Seconds Redis waits for a worker to acknowledge a task before giving it to another.
+DEFAULT_VISIBILITY_TIMEOUT = 3600
+#: What a task's deadline must leave of the visibility timeout: recording, connection set-up.
+VISIBILITY_MARGIN_SECONDS = 60
+#: How long a submitter waits for its run with no host recorded before writing what it has.
+STALL_SECONDS = 2 * 3600.0
+#: How often idle workers look for tasks of dead workers to hand out again.
+RESTORE_INTERVAL_SECONDS = 10
+BROKER_CONNECT_SECONDS = 10
+#: The largest CA file or baseline a task carries.
+MAX_ATTACHMENT_BYTES = 1 << 20
+
+
+def check_broker_url(url: str) -> str:
+    if not url.lower().startswith(BROKER_SCHEMES):
+        raise UsageError(f"--broker {masked_url(url)}: give a Redis URL (redis://HOST:6379/0, "
+                         "rediss:// for TLS)")
+    return url
+
+
+def celery_app(broker: str, visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT) -> Any:
+    """The Celery application of submitters and workers: JSON only, late acknowledgement."""
+    try:
+        from celery import Celery
+    except ImportError:
+        raise UsageError("--broker needs Celery and the Redis client: "
+                         "pip install 'casaudit[distributed]'") from None
+    app = Celery("casaudit", broker=check_broker_url(broker), set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_default_queue=QUEUE,
+        # One task per thread at a time: a busy worker holds no task another could run.
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=BROKER_CONNECT_SECONDS,
+        broker_transport_options={
+            "visibility_timeout": visibility_timeout,
+            # Look for a dead worker's tasks every RESTORE_INTERVAL_SECONDS (kombu's
+            # default looks every 100 s).
+            "unacked_restore_interval": RESTORE_INTERVAL_SECONDS,
+            "unacked_restore_throttle": 1,
+        },
+    )
+    return app
+
+
+def check_broker(app: Any, url: str) -> None:
+    """One connection to the broker, or one line saying why not: before anything is recorded."""
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=BROKER_CONNECT_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - kombu wraps every transport error differently
+        raise UsageError(f"--broker {masked_url(url)}: cannot connect ({_scrubbed(exc, url)})") from None
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def read_attachment(path: Path | None, option: str) -> str | None:
+    """A file a task carries as text (CA certificates, a baseline), read once by the submitter."""
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{option} {str(path)!r}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise UsageError(f"{option} {str(path)!r}: larger than {MAX_ATTACHMENT_BYTES // 1024} KiB, "
+                         "too large to send with every task")
+    return data.decode("utf-8", errors="replace")
+
+
+def task_payload(run_id: str, scan_target: Any, ca_pem: str | None,
+                 baseline: tuple[str, str] | None) -> dict[str, Any]:
+    """One host's task: what `scan_target_from` needs, as JSON, never a secret. `ca_pem` is
+    the text of the target's CA file, `baseline` the (name, text) of the baseline file."""
+    target, options = scan_target.target, scan_target.options
+    if options.credentials is not None:
+        raise UsageError("--authenticated cannot be used with --broker: the broker would carry the password")
+    return {
+        "run_id": run_id,
+        "host": target.host,
+        "domain": target.domain,
+        "email": target.email,
+        "ports": dict(target.ports),
+        "tags": dict(scan_target.tags),
+        "options": {
+            "pins": dict(options.pins),
+            "dns_server": list(options.dns_server) if options.dns_server else None,
+            "timeout": options.timeout,
+            "concurrency": options.concurrency,
+            "cert_expiry_days": options.cert_expiry_days,
+            "probes": list(options.probes),
+            "rate": options.rate,
+            "deadline": options.deadline,
+        },
+        "ca_pem": ca_pem,
+        "baseline": None if baseline is None else {"name": baseline[0], "text": baseline[1]},
+    }
+
+
+class _Files:
+    """The CA files tasks carry, written once each (by content) into a private directory."""
+
+    def __init__(self) -> None:
+        self._directory = tempfile.TemporaryDirectory(prefix="casaudit-worker-")
+        self._lock = threading.Lock()
+
+    def ca_file(self, pem: str) -> Path:
+        path = Path(self._directory.name) / f"ca-{hashlib.sha256(pem.encode()).hexdigest()[:32]}.pem"
+        with self._lock:
+            if not path.exists():
+                path.write_text(pem, encoding="utf-8")
+        return path
+
+    def close(self) -> None:
+        self._directory.cleanup()
+
+
+def scan_target_from(payload: Mapping[str, Any], files: _Files) -> Any:
+    """The ScanTarget a task describes (KeyError/TypeError/ValueError when it is malformed)."""
+    from casaudit.api import ScanOptions
+    from casaudit.plan import Target
+
+    given = payload["options"]
+    dns = given.get("dns_server")
+    options = ScanOptions(
+        pins={str(k): str(v) for k, v in dict(given.get("pins") or {}).items()},
+        dns_server=(str(dns[0]), int(dns[1])) if dns else None,
+        ca_file=files.ca_file(str(payload["ca_pem"])) if payload.get("ca_pem") else None,
+        timeout=float(given["timeout"]),
+        concurrency=int(given["concurrency"]),
+        cert_expiry_days=int(given["cert_expiry_days"]),
+        probes=tuple(str(p) for p in given.get("probes") or ()),
+        rate=None if given.get("rate") is None else float(given["rate"]),
+        deadline=None if given.get("deadline") is None else float(given["deadline"]),
+    )
+    target = Target(host=str(payload["host"]), domain=str(payload["domain"]),
+                    ports={str(k): int(v) for k, v in dict(payload["ports"]).items()},
+                    email=None if payload.get("email") is None else str(payload["email"]))
+    from casaudit.targets import ScanTarget
+
+    return ScanTarget(target, options, {str(k): str(v) for k, v in dict(payload.get("tags") or {}).items()})
+
+
+# --------------------------------------------------------------------------- submitting
+
+
+def submit(targets: Sequence[Any], broker: str, history: HistoryStore, baseline_path: Path | None,
+           options: Mapping[str, Any]) -> str:
+    """Record a new run and enqueue one task per host; its run id."""
+    seen: set[str] = set()
+    for scan_target in targets:
+        host = scan_target.target.host
+        if host in seen:
+            raise UsageError(f"--broker: host {host!r} is listed twice in the targets file "
+                             "(a run records a host once)")
+        seen.add(host)
+    run_id = str(uuid.uuid4())
+    pems: dict[Path, str | None] = {}
+    for scan_target in targets:
+        path = scan_target.options.ca_file
+        if path is not None and path not in pems:
+            pems[path] = read_attachment(path, "--ca-file")
+    baseline_text = read_attachment(baseline_path, "--baseline")
+    baseline = None if baseline_path is None or baseline_text is None else (baseline_path.name, baseline_text)
+    payloads = [task_payload(run_id, t, pems.get(t.options.ca_file) if t.options.ca_file else None, baseline)
+                for t in targets]
+    app = celery_app(broker)
+    check_broker(app, broker)
+    history.create_run(run_id, [(t.target.host, t.target.domain, t.tags) for t in targets],
+                       {**options, "broker": masked_url(broker)})
+    try:
+        with app.producer_or_acquire() as producer:
+            for payload in payloads:
+                app.send_task(TASK_NAME, args=[payload], queue=QUEUE, producer=producer,
+                              retry=True, retry_policy={"max_retries": 3, "interval_start": 1,
+                                                        "interval_step": 2, "interval_max": 5})
+    except Exception as exc:  # noqa: BLE001 - kombu's errors, one line
+        raise UsageError(f"--broker {masked_url(broker)}: enqueueing run {run_id} failed part way "
+                         f"({_scrubbed(exc, broker)}); its hosts not enqueued stay pending") from None
+    return run_id
+
+
+# --------------------------------------------------------------------------- collecting
+
+
+@dataclass(frozen=True)
+class RunState:
+    """How far a submitted run is: hosts recorded (errors among them) and pending."""
+
+    run_id: str
+    created_at: str
+    hosts: list[RunHost]
+
+    @property
+    def recorded(self) -> int:
+        return sum(1 for host in self.hosts if host.scan_id is not None)
+
+    @property
+    def pending(self) -> int:
+        return len(self.hosts) - self.recorded
+
+
+def run_state(history: HistoryStore, run_id: str) -> RunState:
+    row = history.run(run_id)
+    if row is None:
+        raise UsageError(f"no run {run_id!r} in the history {history.where} "
+                         "(`casaudit scan --broker` prints the run id it submits)")
+    return RunState(row.run_id, row.created_at, history.run_hosts(run_id))
+
+
+def collect(history: HistoryStore, run_id: str, collector: Any, *, wait: bool, diff_only: bool = False,
+            poll_seconds: float = 1.0, stall_seconds: float | None = None) -> Any:
+    """Feed the run's recorded hosts to `collector` (a runs.FleetCollector) in the order they
+    arrive, waiting for the rest when `wait` (until no host has arrived for `stall_seconds`);
+    the FleetRun, hosts still pending as error entries of kind `pending`."""
+    from casaudit.fleet import FleetRun, HostError, HostResult
+    from casaudit.probes.common import now
+
+    state = run_state(history, run_id)
+    options = dict(history.run(run_id).options)  # type: ignore[union-attr]
+    fed: dict[int, HostResult] = {}
+    interrupted = False
+    last_arrival = time.monotonic()
+    try:
+        while True:
+            for host in history.run_hosts(run_id):
+                if host.scan_id is not None and host.position not in fed:
+                    fed[host.position] = collector.add(host.position,
+                                                            *_from_history(history, host, diff_only))
+                    last_arrival = time.monotonic()
+            if len(fed) == len(state.hosts) or not wait:
+                break
+            if stall_seconds is not None and time.monotonic() - last_arrival > stall_seconds:
+                sys.stderr.write(f"casaudit: run {run_id}: no host recorded for {stall_seconds:.0f} s: "
+                                 "writing what is recorded (is a `casaudit worker` running?)\n")
+                break
+            time.sleep(poll_seconds)
+    except KeyboardInterrupt:
+        interrupted = True
+    finished = now()
+    why = ("the scan was interrupted before this host finished" if interrupted else
+           f"no worker has recorded this host yet (`casaudit run-status {run_id}`)")
+    missing = HostError("interrupted" if interrupted else "pending", why)
+    results = [fed.get(host.position) or HostResult(_scan_target(host), finished, finished, error=missing)
+               for host in state.hosts]
+    return FleetRun(state.created_at, finished, int(options.get("parallel", 1)), results, interrupted,
+                    run_id=run_id)
+
+
+def _scan_target(host: RunHost) -> Any:
+    from casaudit.api import ScanOptions
+    from casaudit.plan import Target
+    from casaudit.targets import ScanTarget
+
+    return ScanTarget(Target(host.host, host.domain), ScanOptions(), dict(host.tags))
+
+
+def _from_history(history: HistoryStore, host: RunHost, diff_only: bool,
+                  ) -> tuple[Any, None, dict[str, Any] | None, list[dict[str, Any]]]:
+    """`FleetCollector.add`'s arguments for a host a worker recorded."""
+    from casaudit.fleet import HostError, HostResult
+    from casaudit.runs import compare_with_previous
+
+    assert host.scan_id is not None
+    row = history.scan(host.scan_id)
+    assert row is not None
+    document = history.document(host.scan_id)
+    error = None if document is not None else HostError(row.error_kind or "error", row.error_detail or "")
+    result = HostResult(_scan_target(host), row.started_at, row.finished_at, error=error)
+    result.extra["history_id"] = row.id
+    counted: list[dict[str, Any]] = []
+    if document is not None:
+        diff, result.extra["diff"] = compare_with_previous(history, host.host, document, before_id=row.id)
+        # As `Checked.counted`: what a local run of the same hosts would count.
+        pool = diff.new if diff_only and diff is not None else document["findings"]
+        counted = [dict(f) for f in pool if not f.get("accepted")]
+    return result, None, document, counted
+
+
+# --------------------------------------------------------------------------- workers
+
+
+class _Worker:
+    """What a worker's task threads share: the history location, its files, its limits."""
+
+    def __init__(self, db: str, visibility_timeout: float) -> None:
+        self.db = db
+        self.visibility_timeout = visibility_timeout
+        self.files = _Files()
+        self.cancel = threading.Event()
+        self._local = threading.local()
+        self._baselines: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def history(self) -> HistoryStore:
+        """This thread's own connection (a HistoryStore is not shared across threads)."""
+        store = getattr(self._local, "history", None)
+        if store is None:
+            store = self._local.history = open_store(self.db)
+        return store
+
+    def drop_history(self) -> None:
+        store = getattr(self._local, "history", None)
+        self._local.history = None
+        if store is not None:
+            try:
+                store.close()
+            except Exception:  # noqa: BLE001, S110 - a broken connection is dropped either way
+                pass
+
+    def baseline(self, given: Mapping[str, Any] | None) -> Any:
+        if not given:
+            return None
+        from casaudit.baseline import parse_baseline
+
+        text = str(given["text"])
+        with self._lock:
+            if text not in self._baselines:
+                self._baselines[text] = parse_baseline(text, str(given.get("name") or "<baseline>"))
+            return self._baselines[text]
+
+
+_WORKER: _Worker | None = None
+
+
+def scan_task(payload: dict[str, Any]) -> str:
+    """One host of a run, recorded once; what happened, for the worker's log."""
+    from casaudit.fleet import scan_host
+    from casaudit.model import Severity
+    from casaudit.runs import Scheduled, record_host
+
+    worker = _WORKER
+    assert worker is not None, "scan_task runs in a casaudit worker"
+    run_id, host = str(payload["run_id"]), str(payload["host"])
+    history = worker.history()
+    try:
+        if history.recorded(run_id, host) is not None:
+            return f"{host}: already recorded in run {run_id}"
+        starts = history.start_attempt(run_id, host)
+        try:
+            scan_target = scan_target_from(payload, worker.files)
+            baseline = worker.baseline(payload.get("baseline"))
+        except (KeyError, TypeError, ValueError, IndexError, UsageError) as exc:
+            scan_target, baseline = _scan_target(RunHost(0, host, str(payload.get("domain", host)),
+                                                         {}, starts, None)), None
+            result = _error(scan_target, "target", f"the task cannot be read: {type(exc).__name__}: {exc}")
+        else:
+            deadline = scan_target.options.deadline
+            if starts > MAX_STARTS:
+                result = _error(scan_target, "error", f"the scan of this host was started {starts - 1} "
+                                "times and no worker finished it (each ended mid-scan)")
+            elif deadline is None or deadline + VISIBILITY_MARGIN_SECONDS > worker.visibility_timeout:
+                result = _error(scan_target, "target", f"its deadline ({deadline} s) does not fit in this "
+                                f"worker's visibility timeout ({worker.visibility_timeout:.0f} s) less "
+                                f"{VISIBILITY_MARGIN_SECONDS} s: another worker would scan it again")
+            else:
+                result = scan_host(scan_target, worker.cancel)
+        if result.error is not None and result.error.kind == "interrupted":
+            # The worker is stopping: leave the task to be delivered again.
+            raise _Stopping(host)
+        history.run_id = run_id
+        scheduled = Scheduled(history, baseline, diff_only=False, fail_on=Severity.info)
+        recorded, checked = record_host(result, scheduled)
+        status = checked.document["summary"]["status"] if checked is not None else \
+            f"error ({recorded.error.kind if recorded.error else '?'})"
+        return f"{host}: {status} in run {run_id}"
+    except _Stopping:
+        raise
+    except Exception:
+        # A database error may have broken the connection: the retry opens a new one.
+        worker.drop_history()
+        raise
+
+
+def _error(scan_target: Any, kind: str, detail: str) -> Any:
+    from casaudit.fleet import HostError, HostResult
+    from casaudit.probes.common import now
+
+    moment = now()
+    return HostResult(scan_target, moment, moment, error=HostError(kind, detail))
+
+
+class _Stopping(Exception):
+    pass
+
+
+def run_worker(broker: str, db: str, parallel: int, visibility_timeout: float,
+               name: str | None = None) -> None:
+    """Run a worker until SIGTERM/SIGINT (warm shutdown: hosts in flight finish)."""
+    global _WORKER
+    from casaudit.fleet import _warm_up
+
+    app = celery_app(broker, visibility_timeout)
+    with open_store(db):
+        pass  # creates or migrates the schema, or one line saying why not, before any task
+    check_broker(app, broker)
+    _WORKER = _Worker(db, visibility_timeout)
+    app.task(name=TASK_NAME, bind=False, acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=(Exception,), dont_autoretry_for=(_Stopping,), max_retries=5,
+             retry_backoff=5, retry_backoff_max=120, retry_jitter=True)(_task_entry)
+    _warm_up()
+    worker = app.Worker(
+        pool="threads", concurrency=parallel, queues=[QUEUE], loglevel="WARNING",
+        hostname=name or f"casaudit@{socket.gethostname()}.{os.getpid()}",
+        without_gossip=True, without_mingle=True, without_heartbeat=True, quiet=True,
+        optimization="fair",
+    )
+    sys.stderr.write(f"casaudit worker: {parallel} hosts at a time from {masked_url(broker)}, "
+                     f"recording in {_WORKER.history().where}\n")
+    sys.stderr.flush()
+    try:
+        worker.start()
+    finally:
+        _WORKER.files.close()
+    if worker.exitcode:
+        raise SystemExit(worker.exitcode)
+
+
+def _task_entry(payload: dict[str, Any]) -> str:
+    line = scan_task(payload)
+    from casaudit.report.terminal import safe
+
+    sys.stderr.write(f"casaudit worker: {safe(line, 300)}\n")
+    sys.stderr.flush()
+    return line
+
