@@ -170,6 +170,16 @@ def postgres() -> Iterator[Any]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    """A redis-server on 127.0.0.1 for the session (installed on demand, see redis_server);
+    each test takes a database of its own with `redis_server.new_url()`."""
+    from tests.redis_server import running_redis
+
+    with running_redis() as server:
+        yield server
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def history_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A `--db` value naming an empty history location: an SQLite path, or a new PostgreSQL
