@@ -867,7 +867,7 @@ def worker(
     visibility_timeout: Annotated[float, typer.Option(
         min=30, max=7 * 86400, metavar="SECONDS",
         help="How long Redis waits for this worker to finish a task before handing it to another "
-             "worker: it must exceed each host's --deadline by 60 s (a task whose deadline does not "
+             "worker: it must exceed each host's --deadline by 30 s (a task whose deadline does not "
              "fit is recorded as an error entry). Give every worker the same value.")] = 3600,
     name: Annotated[str | None, typer.Option(
         metavar="NAME", help="This worker's name in Celery (default: casaudit@HOSTNAME.PID).")] = None,
@@ -898,15 +898,14 @@ def run_status(
 
     with open_store(db or default_path(), read_only=True) as history:
         state = run_state(history, run.strip())
-        errors = 0
-        for host in state.hosts:
-            if host.scan_id is not None:
-                row = history.scan(host.scan_id)
-                errors += row is not None and row.status == "error"
+        rows = [history.scan(host.scan_id) for host in state.hosts if host.scan_id is not None]
+    # A host that answered nothing is stored as an error row of kind not_assessed.
+    unanswered = sum(1 for row in rows if row is not None and row.error_kind == "not_assessed")
+    errors = sum(1 for row in rows if row is not None and row.status == "error") - unanswered
     pending = [host.host for host in state.hosts if host.scan_id is None]
     sys.stdout.write(f"run {state.run_id} (submitted {state.created_at}): {len(state.hosts)} hosts, "
-                     f"{state.recorded} recorded ({errors} error entr{'y' if errors == 1 else 'ies'}), "
-                     f"{len(pending)} pending\n")
+                     f"{state.recorded} recorded ({unanswered} not assessed, {errors} "
+                     f"error{'' if errors == 1 else 's'}), {len(pending)} pending\n")
     if pending:
         shown = ", ".join(safe(host, 80) for host in pending[:10])
         more = f" and {len(pending) - 10} more" if len(pending) > 10 else ""

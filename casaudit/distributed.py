@@ -56,7 +56,7 @@ MAX_STARTS = 3
 #: Seconds Redis waits for a worker to acknowledge a task before giving it to another.
 DEFAULT_VISIBILITY_TIMEOUT = 3600
 #: What a task's deadline must leave of the visibility timeout: recording, connection set-up.
-VISIBILITY_MARGIN_SECONDS = 60
+VISIBILITY_MARGIN_SECONDS = 30
 #: How long a submitter waits for its run with no host recorded before writing what it has.
 STALL_SECONDS = 2 * 3600.0
 #: How often idle workers look for tasks of dead workers to hand out again.
@@ -400,6 +400,7 @@ def scan_task(payload: dict[str, Any]) -> str:
         if history.recorded(run_id, host) is not None:
             return f"{host}: already recorded in run {run_id}"
         starts = history.start_attempt(run_id, host)
+        _log(f"{host}: started (start {starts}) in run {run_id}")
         try:
             scan_target = scan_target_from(payload, worker.files)
             baseline = worker.baseline(payload.get("baseline"))
@@ -422,7 +423,7 @@ def scan_task(payload: dict[str, Any]) -> str:
             # The worker is stopping: leave the task to be delivered again.
             raise _Stopping(host)
         history.run_id = run_id
-        scheduled = Scheduled(history, baseline, diff_only=False, fail_on=Severity.info)
+        scheduled = Scheduled(history, baseline, diff_only=False, fail_on=Severity.INFO)
         recorded, checked = record_host(result, scheduled)
         status = checked.document["summary"]["status"] if checked is not None else \
             f"error ({recorded.error.kind if recorded.error else '?'})"
@@ -481,9 +482,14 @@ def run_worker(broker: str, db: str, parallel: int, visibility_timeout: float,
 
 def _task_entry(payload: dict[str, Any]) -> str:
     line = scan_task(payload)
+    _log(line)
+    return line
+
+
+def _log(line: str) -> None:
+    """One line of the worker's log on stderr (host names come from the broker: escaped)."""
     from casaudit.report.terminal import safe
 
     sys.stderr.write(f"casaudit worker: {safe(line, 300)}\n")
     sys.stderr.flush()
-    return line
 

@@ -288,6 +288,9 @@ def _warm_up() -> None:
     """What every scan loads once per process: loaded before forking, shared by the workers."""
     from sslyze.plugins.certificate_info.trust_stores.trust_store_repository import TrustStoresRepository
 
+    # First: loading the trust store warns about its certificates unless tls_scan's
+    # process-wide warning filter is in place.
+    import casaudit.probes.tls_scan  # noqa: F401
     from casaudit.catalog import load_checks
 
     load_checks()

@@ -316,6 +316,7 @@ class FleetCollector:
         self.spool = FleetSpool(keep_scans=json_out is not None)
         self.counted: list[dict[str, Any]] = []
         self.unassessed = 0
+        self._added: set[int] = set()
         self.used = _BaselineUse()
         self.progress = _Progress(total)
 
@@ -333,6 +334,7 @@ class FleetCollector:
             self.used.add(checked)
         self.counted.extend({"severity": f["severity"]} for f in counted or ())
         entry = fleet_entry(host, document)
+        self._added.add(index)
         if self.options.unassessed(entry["status"]):
             self.unassessed += 1
         self.spool.add(index, entry)
@@ -349,7 +351,10 @@ class FleetCollector:
                              self.html_dir, self.formats)
         if run.interrupted:
             return EXIT_INTERRUPTED
-        return exit_code(self.counted, self.options.fail_on, self.unassessed)
+        # Hosts that never finished (a lost worker process, a host no worker recorded yet)
+        # are error entries the run made up: not assessed either.
+        missing = sum(1 for index in range(len(run.results)) if index not in self._added)
+        return exit_code(self.counted, self.options.fail_on, self.unassessed + missing)
 
     def close(self) -> None:
         self.progress.close()
