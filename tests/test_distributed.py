@@ -152,7 +152,8 @@ def test_two_workers_one_killed_record_every_host_once_and_match_a_local_run(
 
 
 def test_detach_then_run_status_and_report_run(tmp_path, redis_server, hardened_lab):
-    targets = write_targets(tmp_path / "t.toml", target_entry(hardened_lab), silent_entry("mail.a.silent.test"),
+    targets = write_targets(tmp_path / "t.toml", target_entry(hardened_lab),
+                            silent_entry("mail.a.silent.test"),
                             defaults=f"timeout = 5\ndeadline = {DEADLINE}\n")
     db, broker = str(tmp_path / "history.db"), redis_server.new_url()
     submitted = run_cli("scan", "--targets", str(targets), "--broker", broker, "--db", db, "--detach")
