@@ -286,7 +286,11 @@ def collect(history: HistoryStore, run_id: str, collector: Any, *, wait: bool, d
     last_arrival = time.monotonic()
     try:
         while True:
-            for host in history.run_hosts(run_id):
+            try:
+                hosts = history.run_hosts(run_id)
+            except history.backend_errors as exc:
+                raise history.failure(exc, f"cannot read run {run_id}") from None
+            for host in hosts:
                 if host.scan_id is not None and host.position not in fed:
                     fed[host.position] = collector.add(host.position,
                                                             *_from_history(history, host, diff_only))

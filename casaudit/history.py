@@ -248,6 +248,8 @@ class HistoryStore:
     where: str
     run_id: str
     _db: Any
+    #: The backend's own exceptions: a failure there mid-run is one line, not a traceback.
+    backend_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
 
     def __enter__(self) -> HistoryStore:
         return self
@@ -349,6 +351,23 @@ class HistoryStore:
         accepted = sum(1 for f in findings.values() if f.get("accepted"))
         blob = (zlib.compress(json.dumps(document, ensure_ascii=False).encode("utf-8"), 6)
                 if document is not None else None)
+        try:
+            return self._record(run_id, host, domain, tags, started_at, finished_at, status, error, worst,
+                                counts, accepted, tool_version, blob, document, findings)
+        except self.backend_errors as exc:
+            raise self.failure(exc, f"cannot record the scan of {host!r}") from None
+
+    def _reason(self, exc: BaseException) -> str:
+        return _why(exc)
+
+    def failure(self, exc: BaseException, doing: str) -> UsageError:
+        """A backend error as one line naming the history (never its password)."""
+        return UsageError(f"history database {self.where}: {doing} ({self._reason(exc)})")
+
+    def _record(self, run_id: str, host: str, domain: str, tags: Mapping[str, str], started_at: str,
+                finished_at: str, status: str, error: tuple[str, str] | None, worst: str | None,
+                counts: Mapping[str, int], accepted: int, tool_version: str, blob: bytes | None,
+                document: Mapping[str, Any] | None, findings: Mapping[str, Mapping[str, Any]]) -> int:
         with self._transaction():
             # ON CONFLICT, not a look first: two deliveries finishing at once on two
             # machines both find nothing, and one must still lose quietly.
@@ -581,7 +600,8 @@ class PostgresHistory(HistoryStore):
         except ImportError:
             raise UsageError(f"--db {self.where}: PostgreSQL needs psycopg: "
                              "pip install 'casaudit[distributed]'") from None
-        self._errors: tuple[type[BaseException], ...] = (psycopg.Error,)
+        self.backend_errors = (psycopg.Error,)
+        self._url = url
         options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
         if "connect_timeout" not in url:
             options["connect_timeout"] = str(CONNECT_TIMEOUT_SECONDS)
@@ -601,6 +621,9 @@ class PostgresHistory(HistoryStore):
         except BaseException:
             self._db.close()
             raise
+
+    def _reason(self, exc: BaseException) -> str:
+        return _scrubbed(exc, self._url)
 
     def _check_readable(self) -> None:
         version, tables = self._version(), self._tables()

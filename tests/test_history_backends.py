@@ -164,3 +164,27 @@ def test_a_malformed_postgres_url_is_one_line(tmp_path):
         lines = _error_lines(run.stderr)
         assert run.code == 2 and len(lines) == 1 and lines[0].startswith("casaudit: error: "), run
         assert "Secret1" not in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_database_error_in_the_middle_of_a_scan_is_one_line(tmp_path):
+    # Given a history that refuses every new scan row (as a full disk or a revoked grant would)
+    db = tmp_path / "full.db"
+    with open_store(str(db)):
+        pass
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE TRIGGER refuse BEFORE INSERT ON scans "
+                           "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    connection.close()
+    targets = write_targets(tmp_path / "t.toml", silent_entry("mail1.silent.test"),
+                            silent_entry("mail2.silent.test"))
+    # When a fleet scan and a single-host scan finish a host
+    for args in (("--targets", str(targets)),
+                 ("mail.silent.test", "--resolve", "mail.silent.test:127.0.0.1", "--port", "https=9",
+                  "--port", "http=9", "--port", "imap=9", "--port", "imaps=9", "--port", "pop3=9",
+                  "--port", "pop3s=9", "--dns-server", "127.0.0.1:9", "--timeout", "2")):
+        run = run_cli("scan", *args, "--db", str(db), timeout=60)
+        # Then the scan ends in one line naming the history and the reason, no traceback
+        lines = _error_lines(run.stderr)
+        assert run.code == 2 and len(lines) == 1, run.stderr
+        assert lines[0].startswith(f"casaudit: error: history database {db}: cannot record the scan of ")
+        assert "database or disk is full" in lines[0] and "Traceback" not in run.stderr
