@@ -1,4 +1,4 @@
-"""Benchmark: two `casaudit worker`s over Redis against one local process (issue #18).
+"""Benchmark: `casaudit worker`s over Redis (two by default) against one local process (issue #18).
 
     PYTHONPATH=. .venv/bin/python benchmarks/distributed_bench.py --hosts 64 --delay-ms 25 --parallel 16
 
@@ -11,7 +11,7 @@ Run A, local: `casaudit scan --targets FILE --parallel P --db A.sqlite --json A.
 in a child process; wall time and CPU (its SQLite writes included) from wait4.
 
 Run B, distributed: a real redis-server and a real PostgreSQL on 127.0.0.1 (the
-test helpers), two `casaudit worker --broker URL --db PGURL --parallel P` started
+test helpers), --workers (2) `casaudit worker --broker URL --db PGURL --parallel P` started
 and idle before the clock starts, then `casaudit scan --targets FILE --broker URL
 --db PGURL --json B.json`, which returns once every host is recorded. Wall time is
 the submitter's; CPU is the submitter's (wait4) plus, over the same interval, each
@@ -90,18 +90,25 @@ def _stat_fields(pid: int) -> tuple[str, list[str]] | None:
     return name, text[text.rindex(")") + 2:].split()
 
 
-def process_cpu(pid: int) -> float:
-    """CPU-s of one process and of its children it has reaped (utime+stime+cutime+cstime)."""
+def process_cpu(pid: int) -> tuple[float, float]:
+    """(user, system) CPU-s of one process and of the children it has reaped."""
     fields = _stat_fields(pid)
     if fields is None:
-        return 0.0
+        return 0.0, 0.0
     # After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
-    return sum(int(value) for value in fields[1][11:15]) / TICKS
+    utime, stime, cutime, cstime = (int(value) / TICKS for value in fields[1][11:15])
+    return utime + cutime, stime + cstime
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU-s of a process and of all its descendants, live or reaped."""
-    return sum(process_cpu(member) for member in _tree(pid))
+def tree_cpu(pid: int) -> tuple[float, float]:
+    """(user, system) CPU-s of a process and of all its descendants, live or reaped."""
+    times = [process_cpu(member) for member in _tree(pid)]
+    return sum(user for user, _ in times), sum(system for _, system in times)
+
+
+def tree_cpu_since(pid: int, before: tuple[float, float]) -> tuple[float, float]:
+    user, system = tree_cpu(pid)
+    return user - before[0], system - before[1]
 
 
 def children_named(name: str) -> list[int]:
@@ -122,8 +129,9 @@ def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "casaudit", *args]
 
 
-def timed_run(command: list[str], budget: Budget, log: Path) -> tuple[int, float, float]:
-    """(exit code, wall s, CPU-s of it and its children from wait4); killed if the budget runs out."""
+def timed_run(command: list[str], budget: Budget, log: Path) -> tuple[int, float, tuple[float, float]]:
+    """(exit code, wall s, (user, system) CPU-s of it and its children from wait4); killed if the
+    budget runs out."""
     began = time.monotonic()
     with log.open("w") as stream:
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stream, stdin=subprocess.DEVNULL)
@@ -140,7 +148,7 @@ def timed_run(command: list[str], budget: Budget, log: Path) -> tuple[int, float
         time.sleep(0.02)
     wall = time.monotonic() - began
     child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, wall, usage.ru_utime + usage.ru_stime
+    return child.returncode, wall, (usage.ru_utime, usage.ru_stime)
 
 
 def _wait_idle(process: subprocess.Popen[bytes], log: Path, budget: Budget) -> None:
@@ -150,9 +158,9 @@ def _wait_idle(process: subprocess.Popen[bytes], log: Path, budget: Budget) -> N
         if process.poll() is not None:
             raise RuntimeError(f"a worker exited with {process.returncode}: {log.read_text()[-1500:]}")
         if "hosts at a time from" in log.read_text(errors="replace"):
-            before = process_cpu(process.pid)
+            before = sum(process_cpu(process.pid))
             time.sleep(1)
-            if process_cpu(process.pid) - before < IDLE_CPU_RATE:
+            if sum(process_cpu(process.pid)) - before < IDLE_CPU_RATE:
                 return
         else:
             time.sleep(0.2)
@@ -205,6 +213,25 @@ def _summary(path: Path) -> dict:
     return json.loads(path.read_text())["summary"]
 
 
+def _statuses(path: Path) -> dict[str, str]:
+    return {entry["host"]: entry["status"] for entry in json.loads(path.read_text())["results"]}
+
+
+def differences(local: Path, distributed: Path) -> list[str]:
+    """One line per host whose findings differ: its status and finding count in A and in B, and
+    the findings only one run has (what a scan that timed out somewhere left unassessed)."""
+    a_findings, b_findings = _findings(local), _findings(distributed)
+    a_statuses, b_statuses = _statuses(local), _statuses(distributed)
+    lines = []
+    for host in sorted(set(a_findings) | set(b_findings)):
+        a_set, b_set = set(a_findings.get(host, ())), set(b_findings.get(host, ()))
+        if a_set != b_set:
+            lines.append(f"{host}: A {a_statuses.get(host)} {len(a_set)} findings, "
+                         f"B {b_statuses.get(host)} {len(b_set)}; only A: {sorted(a_set - b_set)[:4]}, "
+                         f"only B: {sorted(b_set - a_set)[:4]}")
+    return lines
+
+
 def run_local(targets: Path, parallel: int, extra: list[str], lab: Connection, workdir: Path,
               round_number: int, budget: Budget) -> dict:
     out, db = workdir / f"A{round_number}.json", workdir / f"A{round_number}.sqlite"
@@ -213,30 +240,35 @@ def run_local(targets: Path, parallel: int, extra: list[str], lab: Connection, w
     code, wall, cpu = timed_run(
         _command("scan", "--targets", str(targets), "--parallel", str(parallel), "--db", str(db),
                  "--json", str(out), *extra), budget, workdir / f"A{round_number}.log")
-    return {"run": "A", "load": round(load, 2), "exit": code, "wall_s": wall, "scanner_cpu_s": cpu,
-            "lab_cpu_s": _usage(lab)["cpu_s"] - lab_before, "json": out}
+    return {"run": "A", "load": round(load, 2), "exit": code, "wall_s": wall, "scanner_cpu_s": sum(cpu),
+            "scanner_system_cpu_s": cpu[1], "lab_cpu_s": _usage(lab)["cpu_s"] - lab_before, "json": out}
 
 
 def run_distributed(targets: Path, parallel: int, extra: list[str], lab: Connection, workdir: Path,
-                    round_number: int, budget: Budget, broker: str, db: str) -> dict:
+                    round_number: int, budget: Budget, broker: str, db: str, worker_count: int) -> dict:
     out = workdir / f"B{round_number}.json"
     redis_pids, postgres_pids = children_named("redis-server"), children_named("postgres")
     assert len(redis_pids) == 1 and len(postgres_pids) == 1, (redis_pids, postgres_pids)
-    with idle_workers(2, broker, db, parallel, workdir, budget) as workers:
+    with idle_workers(worker_count, broker, db, parallel, workdir, budget) as workers:
         load = os.getloadavg()[0]
         lab_before = _usage(lab)["cpu_s"]
         workers_before = [tree_cpu(w.pid) for w in workers]
         redis_before, postgres_before = tree_cpu(redis_pids[0]), tree_cpu(postgres_pids[0])
-        code, wall, submitter_cpu = timed_run(
+        code, wall, (submitter_user, submitter_system) = timed_run(
             _command("scan", "--targets", str(targets), "--broker", broker, "--db", db,
                      "--json", str(out), *extra), budget, workdir / f"B{round_number}.log")
-        workers_cpu = [tree_cpu(w.pid) - before for w, before in zip(workers, workers_before, strict=True)]
-        redis_cpu = tree_cpu(redis_pids[0]) - redis_before
-        postgres_cpu = tree_cpu(postgres_pids[0]) - postgres_before
+        workers_times = [tree_cpu_since(w.pid, before)
+                         for w, before in zip(workers, workers_before, strict=True)]
+        redis_cpu = sum(tree_cpu_since(redis_pids[0], redis_before))
+        postgres_cpu = sum(tree_cpu_since(postgres_pids[0], postgres_before))
         lab_cpu = _usage(lab)["cpu_s"] - lab_before
+    workers_cpu = [sum(times) for times in workers_times]
+    submitter_cpu = submitter_user + submitter_system
     return {"run": "B", "load": round(load, 2), "exit": code, "wall_s": wall,
-            "submitter_cpu_s": submitter_cpu, "workers_cpu_s": workers_cpu, "redis_cpu_s": redis_cpu,
+            "submitter_cpu_s": submitter_cpu, "workers_cpu_s": workers_cpu,
+            "workers_system_cpu_s": [system for _, system in workers_times], "redis_cpu_s": redis_cpu,
             "postgres_cpu_s": postgres_cpu, "scanner_cpu_s": submitter_cpu + sum(workers_cpu),
+            "scanner_system_cpu_s": submitter_system + sum(system for _, system in workers_times),
             "lab_cpu_s": lab_cpu, "json": out}
 
 
@@ -260,6 +292,8 @@ def compare(local: dict, distributed: dict, hosts: int) -> dict:
         "postgres_cpu_b_s": round(distributed["postgres_cpu_s"], 2),
         "scanner_cpu_per_host_a_s": round(local["scanner_cpu_s"] / hosts, 3),
         "scanner_cpu_per_host_b_s": round(distributed["scanner_cpu_s"] / hosts, 3),
+        "system_share_a": round(local["scanner_system_cpu_s"] / local["scanner_cpu_s"], 3),
+        "system_share_b": round(distributed["scanner_system_cpu_s"] / distributed["scanner_cpu_s"], 3),
         "queue_overhead_per_host_s": round((b_cpu - local["scanner_cpu_s"]) / hosts, 3),
         "redis_postgres_per_host_s": round(queue_cpu / hosts, 4),
         "lab_cpu_a_s": round(local["lab_cpu_s"], 2), "lab_cpu_b_s": round(distributed["lab_cpu_s"], 2),
@@ -272,7 +306,7 @@ def compare(local: dict, distributed: dict, hosts: int) -> dict:
 
 def print_table(rows: list[dict], args: argparse.Namespace) -> None:
     print(f"\n{args.hosts} hosts, round trip added {2 * args.delay_ms:g} ms, --parallel {args.parallel} "
-          f"(A: one process; B: two workers), {os.cpu_count()} CPUs")
+          f"(A: one process; B: {args.workers} workers), {os.cpu_count()} CPUs")
     print("| round | load A / B | wall A s | wall B s | B/A | CPU-s/host A | CPU-s/host B (workers + "
           "submitter) | queue overhead CPU-s/host | redis + postgres CPU-s/host | lab CPU s A / B "
           "| same hosts and findings |")
@@ -291,6 +325,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=64)
     parser.add_argument("--parallel", type=int, default=16,
                         help="hosts at once: scan --parallel in A, worker --parallel of each worker in B")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes in B")
     parser.add_argument("--timeout", type=float, default=10, help="the targets file's timeout")
     parser.add_argument("--delay-ms", type=float, default=25, help="one-way delay per direction")
     parser.add_argument("--repeat", type=int, default=1, help="A/B rounds, alternating")
@@ -321,11 +356,14 @@ def main() -> None:
             local = run_local(targets, args.parallel, args.scan_args, ours, workdir, number, budget)
             print(json.dumps({k: v for k, v in local.items() if k != "json"}), flush=True)
             distributed = run_distributed(targets, args.parallel, args.scan_args, ours, workdir, number,
-                                          budget, redis_server.new_url(), postgres.new_database())
+                                          budget, redis_server.new_url(), postgres.new_database(),
+                                          args.workers)
             print(json.dumps({k: v for k, v in distributed.items() if k != "json"}), flush=True)
             row = compare(local, distributed, args.hosts)
             rows.append(row)
             print(json.dumps(row), flush=True)
+            for line in differences(local["json"], distributed["json"]):
+                print(f"  differs: {line}", flush=True)
     print_table(rows, args)
 
 
