@@ -36,6 +36,7 @@ import json
 import multiprocessing
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +46,7 @@ from contextlib import ExitStack, contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from benchmarks.fleet_bench import _tree, _usage, serve_labs, targets_file
+from benchmarks.fleet_bench import _seconds, _tree, _usage, serve_labs, targets_file
 from tests.postgres_server import running_postgres
 from tests.redis_server import running_redis
 
@@ -213,6 +214,12 @@ def _summary(path: Path) -> dict:
     return json.loads(path.read_text())["summary"]
 
 
+def _median_host_seconds(path: Path) -> float:
+    """The median of the hosts' own scan times (started_at to finished_at): the latency side."""
+    results = json.loads(path.read_text())["results"]
+    return statistics.median(_seconds(e["finished_at"]) - _seconds(e["started_at"]) for e in results)
+
+
 def _statuses(path: Path) -> dict[str, str]:
     return {entry["host"]: entry["status"] for entry in json.loads(path.read_text())["results"]}
 
@@ -285,6 +292,8 @@ def compare(local: dict, distributed: dict, hosts: int) -> dict:
         "assessed_a": a_summary["assessed"], "assessed_b": b_summary["assessed"],
         "wall_a_s": round(local["wall_s"], 2), "wall_b_s": round(distributed["wall_s"], 2),
         "ratio_b_a": round(distributed["wall_s"] / local["wall_s"], 3),
+        "median_host_a_s": round(_median_host_seconds(local["json"]), 2),
+        "median_host_b_s": round(_median_host_seconds(distributed["json"]), 2),
         "scanner_cpu_a_s": round(local["scanner_cpu_s"], 2),
         "submitter_cpu_b_s": round(distributed["submitter_cpu_s"], 2),
         "workers_cpu_b_s": [round(cpu, 2) for cpu in distributed["workers_cpu_s"]],
