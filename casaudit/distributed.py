@@ -398,9 +398,16 @@ def scan_task(payload: dict[str, Any]) -> str:
 
     worker = _WORKER
     assert worker is not None, "scan_task runs in a casaudit worker"
-    run_id, host = str(payload["run_id"]), str(payload["host"])
+    if not isinstance(payload, dict) or not isinstance(payload.get("run_id"), str) or \
+            not isinstance(payload.get("host"), str):
+        return "a task that is not a casaudit host task: dropped"
+    run_id, host = payload["run_id"], payload["host"]
     history = worker.history()
     try:
+        if history.run(run_id) is None:
+            # A submitter with another --db: scanning would record where nobody collects.
+            return (f"{host}: run {run_id} is not in this worker's history {history.where} "
+                    "(the submitter and the workers must share one --db): dropped")
         if history.recorded(run_id, host) is not None:
             return f"{host}: already recorded in run {run_id}"
         starts = history.start_attempt(run_id, host)
@@ -476,6 +483,10 @@ def run_worker(broker: str, db: str, parallel: int, visibility_timeout: float,
     sys.stderr.write(f"casaudit worker: {parallel} hosts at a time from {masked_url(broker)}, "
                      f"recording in {_WORKER.history().where}\n")
     sys.stderr.flush()
+    from celery.signals import worker_ready
+
+    # What a supervisor (or a benchmark) waits for: connected, consuming.
+    worker_ready.connect(lambda **_: _log("ready: taking tasks"), weak=False)
     try:
         worker.start()
     finally:

@@ -268,3 +268,23 @@ def test_worker_refuses_a_bad_broker_or_history_in_one_line(tmp_path, redis_serv
     assert no_db.code == 2 and "--db" in no_db.stderr
     assert "Traceback" not in bad_scheme.stderr + refused.stderr + no_db.stderr
     assert os.environ.get("CASAUDIT_DB") is None
+
+
+def test_a_worker_with_another_history_drops_the_task_and_says_why(tmp_path, redis_server):
+    targets = write_targets(tmp_path / "t.toml", silent_entry("mail.elsewhere.silent.test"))
+    broker = redis_server.new_url()
+    submitted = run_cli("scan", "--targets", str(targets), "--broker", broker,
+                        "--db", str(tmp_path / "submitter.db"), "--detach")
+    run_id = submitted.stdout.strip()
+    log = tmp_path / "w.log"
+    with worker(broker, str(tmp_path / "worker.db"), log, parallel=1):
+        for _ in range(60):
+            if "dropped" in log.read_text(errors="replace"):
+                break
+            time.sleep(1)
+    text = log.read_text(errors="replace")
+    assert f"run {run_id} is not in this worker's history" in text and "must share one --db" in text
+    # nothing was scanned into the wrong history, and the run is still pending where it was submitted
+    with open_store(str(tmp_path / "worker.db"), read_only=True) as history:
+        assert history.scans() == []
+    assert run_cli("run-status", run_id, "--db", str(tmp_path / "submitter.db")).code == 3
