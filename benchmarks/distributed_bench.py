@@ -153,12 +153,12 @@ def timed_run(command: list[str], budget: Budget, log: Path) -> tuple[int, float
 
 
 def _wait_idle(process: subprocess.Popen[bytes], log: Path, budget: Budget) -> None:
-    """Until the worker has said it is up and then used under IDLE_CPU_RATE for a whole second."""
+    """Until the worker has said it takes tasks and then used under IDLE_CPU_RATE for a whole second."""
     give_up = time.monotonic() + min(WORKER_START_SECONDS, budget.left())
     while time.monotonic() < give_up:
         if process.poll() is not None:
             raise RuntimeError(f"a worker exited with {process.returncode}: {log.read_text()[-1500:]}")
-        if "hosts at a time from" in log.read_text(errors="replace"):
+        if "ready: taking tasks" in log.read_text(errors="replace"):
             before = sum(process_cpu(process.pid))
             time.sleep(1)
             if sum(process_cpu(process.pid)) - before < IDLE_CPU_RATE:
