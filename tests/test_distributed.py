@@ -288,3 +288,47 @@ def test_a_worker_with_another_history_drops_the_task_and_says_why(tmp_path, red
     with open_store(str(tmp_path / "worker.db"), read_only=True) as history:
         assert history.scans() == []
     assert run_cli("run-status", run_id, "--db", str(tmp_path / "submitter.db")).code == 3
+
+
+def test_sigterm_lets_a_worker_finish_and_record_its_hosts_in_flight(tmp_path, redis_server, hardened_lab):
+    targets = write_targets(tmp_path / "t.toml", target_entry(hardened_lab, rate=4),
+                            defaults=f"timeout = 5\ndeadline = {DEADLINE}\n")
+    db, broker = str(tmp_path / "history.db"), redis_server.new_url()
+    run_id = run_cli("scan", "--targets", str(targets), "--broker", broker, "--db", db,
+                     "--detach").stdout.strip()
+    log = tmp_path / "w.log"
+    with worker(broker, db, log, parallel=1) as process:
+        for _ in range(300):
+            if _in_flight(log):
+                break
+            time.sleep(0.1)
+        assert _in_flight(log) == {hardened_lab.host}, log.read_text()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=DEADLINE + 30) == 0
+    # the host in flight was finished and recorded before the worker left
+    assert _in_flight(log) == set() and "partially_assessed in run" in log.read_text()
+    assert run_cli("run-status", run_id, "--db", db).code == 0
+
+
+def test_ctrl_c_stops_the_submitter_waiting_not_the_run(tmp_path, redis_server):
+    targets = write_targets(tmp_path / "t.toml", silent_entry())
+    db = str(tmp_path / "history.db")
+    submitter = subprocess.Popen(
+        [sys.executable, "-m", "casaudit", "scan", "--targets", str(targets), "--broker",
+         redis_server.new_url(), "--db", db, "--json", str(tmp_path / "fleet.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    # no worker runs: the submitter waits until it is interrupted
+    with open_store(db, read_only=False) as history:
+        for _ in range(100):
+            if history._execute("SELECT count(*) FROM runs").fetchone()[0]:
+                break
+            time.sleep(0.1)
+    time.sleep(1)
+    submitter.send_signal(signal.SIGINT)
+    out, err = submitter.communicate(timeout=60)
+    assert submitter.returncode == 130, err
+    run_id = re.search(r"run ([0-9a-f-]{36})", err)[1]
+    assert f"the workers go on: casaudit report --run {run_id}" in err and "Traceback" not in err
+    entry = json.loads((tmp_path / "fleet.json").read_text())["results"][0]
+    assert entry["error"]["kind"] == "interrupted"
+    assert run_cli("run-status", run_id, "--db", db).code == 3  # still queued for the workers
