@@ -284,12 +284,16 @@ def collect(history: HistoryStore, run_id: str, collector: Any, *, wait: bool, d
     fed: dict[int, HostResult] = {}
     interrupted = False
     last_arrival = time.monotonic()
+    seen = -1
     try:
         while True:
             try:
-                hosts = history.run_hosts(run_id)
+                # The whole list only when something new was recorded: a run may hold 100,000 hosts.
+                count = history.recorded_count(run_id)
+                hosts = history.run_hosts(run_id) if count != seen else []
             except history.backend_errors as exc:
                 raise history.failure(exc, f"cannot read run {run_id}") from None
+            seen = count
             for host in hosts:
                 if host.scan_id is not None and host.position not in fed:
                     fed[host.position] = collector.add(host.position,

@@ -437,6 +437,10 @@ class HistoryStore:
         return [RunHost(int(r[0]), r[1], r[2], json.loads(r[3]), int(r[4]),
                         None if r[5] is None else int(r[5])) for r in rows]
 
+    def recorded_count(self, run_id: str) -> int:
+        """How many hosts `run_id` has recorded (an index lookup: a waiting submitter asks often)."""
+        return int(self._execute("SELECT count(*) FROM scans WHERE run_id = ?", (run_id,)).fetchone()[0])
+
     def recorded(self, run_id: str, host: str) -> int | None:
         """The id of the scan `run_id` recorded for `host`, if it did."""
         row = self._execute("SELECT id FROM scans WHERE run_id = ? AND host = ?", (run_id, host)).fetchone()
