@@ -207,7 +207,7 @@ def test_report_of_a_host_not_assessed_shows_no_grade(browser, tmp_path, shots):
         assert grades.count() == 5
         assert set(grades.all_inner_texts()) == {"–"}
         assert page.locator("#grade-legend").inner_text().endswith(
-            "– nothing assessed (or the host gave no answer).")
+            "– nothing assessed (no usable answer, or no Exchange service there to judge).")
         # and no recommendation is met
         verdicts = set(page.locator("#recommendations-table .vb").all_inner_texts())
         assert verdicts and "met" not in verdicts

@@ -475,7 +475,7 @@ def test_html_shows_the_hosts_status_and_every_row_status(legacy_document):
         shown = re.findall(rf'class="status s-{status}" data-rows="(\d+)"', page)
         assert counts[status] and sum(map(int, shown)) == counts[status]
         assert len(shown) < counts[status]
-    assert "– nothing assessed (or the host gave no answer)" in page
+    assert "– nothing assessed (no usable answer, or no Exchange service there to judge)" in page
     # Every area's grade is the engine's
     for area in summary["areas"]:
         assert f'<tr data-area="{area["id"]}">' in page
