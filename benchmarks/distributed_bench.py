@@ -335,6 +335,9 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=16,
                         help="hosts at once: scan --parallel in A, worker --parallel of each worker in B")
     parser.add_argument("--workers", type=int, default=2, help="worker processes in B")
+    parser.add_argument("--worker-parallel", type=int, default=None,
+                        help="worker --parallel in B when it should differ from A's --parallel "
+                             "(e.g. 8 with two workers: as many hosts in flight as A)")
     parser.add_argument("--timeout", type=float, default=10, help="the targets file's timeout")
     parser.add_argument("--delay-ms", type=float, default=25, help="one-way delay per direction")
     parser.add_argument("--repeat", type=int, default=1, help="A/B rounds, alternating")
@@ -364,7 +367,8 @@ def main() -> None:
         for number in range(1, args.repeat + 1):
             local = run_local(targets, args.parallel, args.scan_args, ours, workdir, number, budget)
             print(json.dumps({k: v for k, v in local.items() if k != "json"}), flush=True)
-            distributed = run_distributed(targets, args.parallel, args.scan_args, ours, workdir, number,
+            distributed = run_distributed(targets, args.worker_parallel or args.parallel, args.scan_args,
+                                          ours, workdir, number,
                                           budget, redis_server.new_url(), postgres.new_database(),
                                           args.workers)
             print(json.dumps({k: v for k, v in distributed.items() if k != "json"}), flush=True)

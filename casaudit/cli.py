@@ -681,7 +681,9 @@ def list_checks() -> None:
         "  casaudit report scan.json --html report.html --pdf report.pdf\n\n"
         "  casaudit report scan.json --sarif casaudit.sarif --junit casaudit.xml --csv findings.csv\n\n"
         "  casaudit scan mail.example.com --json - | casaudit report - --sarif -   "
-        "(stdin to stdout)"
+        "(stdin to stdout)\n\n"
+        "  casaudit report --run RUN --db postgresql://casaudit@db/casaudit --json fleet.json --html html   "
+        "(a run `scan --broker --detach` submitted)"
     )
 )
 def report(
