@@ -181,7 +181,7 @@ class _Files:
 def scan_target_from(payload: Mapping[str, Any], files: _Files) -> Any:
     """The ScanTarget a task describes (KeyError/TypeError/ValueError when it is malformed)."""
     from casaudit.api import ScanOptions
-    from casaudit.plan import Target
+    from casaudit.plan import DEFAULT_PORTS, Target, normalise_host
 
     given = payload["options"]
     dns = given.get("dns_server")
@@ -196,9 +196,12 @@ def scan_target_from(payload: Mapping[str, Any], files: _Files) -> Any:
         rate=None if given.get("rate") is None else float(given["rate"]),
         deadline=None if given.get("deadline") is None else float(given["deadline"]),
     )
-    target = Target(host=str(payload["host"]), domain=str(payload["domain"]),
-                    ports={str(k): int(v) for k, v in dict(payload["ports"]).items()},
-                    email=None if payload.get("email") is None else str(payload["email"]))
+    # Whoever can write to the broker writes these: held to what a targets file allows.
+    ports = {str(k): int(v) for k, v in dict(payload["ports"]).items()}
+    if not set(ports) <= set(DEFAULT_PORTS) or not all(0 < port < 65536 for port in ports.values()):
+        raise ValueError(f"ports {ports!r}: services {', '.join(DEFAULT_PORTS)}, numbers 1 to 65535")
+    target = Target(host=normalise_host(str(payload["host"])), domain=normalise_host(str(payload["domain"])),
+                    ports=ports, email=None if payload.get("email") is None else str(payload["email"]))
     from casaudit.targets import ScanTarget
 
     return ScanTarget(target, options, {str(k): str(v) for k, v in dict(payload.get("tags") or {}).items()})

@@ -332,3 +332,36 @@ def test_ctrl_c_stops_the_submitter_waiting_not_the_run(tmp_path, redis_server):
     entry = json.loads((tmp_path / "fleet.json").read_text())["results"][0]
     assert entry["error"]["kind"] == "interrupted"
     assert run_cli("run-status", run_id, "--db", db).code == 3  # still queued for the workers
+
+
+def test_a_hostile_task_is_an_error_entry_and_scans_nothing(tmp_path, redis_server):
+    from casaudit.distributed import QUEUE, TASK_NAME, celery_app
+
+    db, broker = str(tmp_path / "history.db"), redis_server.new_url()
+    run_id = "00000000-0000-4000-8000-000000000001"
+    with open_store(db) as history:
+        history.create_run(run_id, [("mail.hostile.test", "hostile.test", {})], {})
+    # Someone who can write to the broker asks for a port of a service casaudit does not scan
+    payload = {"run_id": run_id, "host": "mail.hostile.test", "domain": "hostile.test", "email": None,
+               "ports": {"ssh": 22}, "tags": {}, "ca_pem": None, "baseline": None,
+               "options": {"pins": {}, "dns_server": None, "timeout": 2, "concurrency": 1,
+                           "cert_expiry_days": 30, "probes": [], "rate": None, "deadline": 30}}
+    celery_app(broker).send_task(TASK_NAME, args=[payload], queue=QUEUE)
+    with worker(broker, db, tmp_path / "w.log", parallel=1):
+        for _ in range(60):
+            if run_cli("run-status", run_id, "--db", db).code == 0:
+                break
+            time.sleep(1)
+    entry = run_cli("report", "--run", run_id, "--db", db, "--json", "-").json()["results"][0]
+    assert entry["status"] == "error" and entry["error"]["kind"] == "target"
+    assert entry["error"]["detail"].startswith("the task cannot be read: ValueError: ports")
+
+
+def test_without_the_distributed_extra_the_commands_say_what_to_install(tmp_path):
+    # The base install has no Celery: simulated by making its import fail in the child.
+    code = ("import sys; sys.modules['celery'] = None; sys.argv = ['casaudit'] + sys.argv[1:]; "
+            "from casaudit.cli import main; main()")
+    done = subprocess.run([sys.executable, "-c", code, "worker", "--broker", "redis://127.0.0.1:9/0",
+                           "--db", str(tmp_path / "h.db")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().endswith("pip install 'casaudit[distributed]'"), done.stderr
