@@ -77,6 +77,13 @@ class Rule:
         return f'accept[{self.number}] (check "{self.check}", {endpoint})'
 
 
+class _Seen(NamedTuple):
+    """A finding as a document holds it: what `Rule.matches` reads."""
+
+    check: str
+    endpoint: str
+
+
 class Applied(NamedTuple):
     """What `Baseline.apply` found in one result."""
 
@@ -112,6 +119,22 @@ class Baseline:
                     expired.append((finding, max(matching, key=lambda rule: rule.expires)))
             findings.append(finding)
         return Applied(replace(result, findings=tuple(findings)), expired, frozenset(matched))
+
+    def usage(self, document: Mapping[str, Any]) -> tuple[dict[int, int], frozenset[int]]:
+        """What `apply` found, read back from the scan document it produced (a worker applied
+        the baseline elsewhere): expired rules (by number) with the findings they no longer
+        cover, and the rules that matched at least one finding."""
+        day = scan_day(document["started_at"])
+        lapsed: dict[int, int] = {}
+        matched: set[int] = set()
+        for seen in document["findings"]:
+            finding = _Seen(seen["check"], seen["endpoint"])
+            matching = [rule for rule in self.rules if rule.matches(finding)]  # type: ignore[arg-type]
+            matched.update(rule.number for rule in matching)
+            if matching and not any(rule.active_on(day) for rule in matching):
+                number = max(matching, key=lambda rule: rule.expires).number
+                lapsed[number] = lapsed.get(number, 0) + 1
+        return lapsed, frozenset(matched)
 
     def expired_lines(self, lapsed: Mapping[int, int], hosts: Mapping[int, int] | None = None) -> list[str]:
         """One line per expired rule: `lapsed` counts the findings it no longer covers, by

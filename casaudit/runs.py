@@ -332,6 +332,9 @@ class FleetCollector:
             document = checked.document
             counted = checked.counted(self.options.diff_only)
             self.used.add(checked)
+        elif document is not None and self.options.baseline is not None:
+            # Scanned by a worker, which applied the same baseline: what it did, read back.
+            self.used.add_usage(document, *self.options.baseline.usage(document))
         self.counted.extend({"severity": f["severity"]} for f in counted or ())
         entry = fleet_entry(host, document)
         self._added.add(index)
@@ -414,9 +417,12 @@ class _BaselineUse:
         self.assessed = False
 
     def add(self, host: Checked) -> None:
-        self.assessed |= host.document["summary"]["status"] != "not_assessed"
-        self.matched |= host.matched
-        for number, count in host.lapsed.items():
+        self.add_usage(host.document, host.lapsed, host.matched)
+
+    def add_usage(self, document: dict[str, Any], lapsed: dict[int, int], matched: frozenset[int]) -> None:
+        self.assessed |= document["summary"]["status"] != "not_assessed"
+        self.matched |= matched
+        for number, count in lapsed.items():
             self.lapsed[number] = self.lapsed.get(number, 0) + count
             self.hosts[number] = self.hosts.get(number, 0) + 1
 

@@ -365,3 +365,26 @@ def test_without_the_distributed_extra_the_commands_say_what_to_install(tmp_path
                            "--db", str(tmp_path / "h.db")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().endswith("pip install 'casaudit[distributed]'"), done.stderr
+
+
+def test_a_broker_run_prints_the_baseline_lines_a_local_run_prints(tmp_path, redis_server, legacy_lab):
+    targets = write_targets(tmp_path / "t.toml", target_entry(legacy_lab), silent_entry(),
+                            defaults=f"timeout = 5\ndeadline = {DEADLINE}\n")
+    baseline = tmp_path / "baseline.toml"
+    baseline.write_text(
+        '[[accept]]\ncheck = "tls.*"\nendpoint = "*"\njustification = "replaced next month"\n'
+        'expires = 2001-01-01\n\n'
+        '[[accept]]\ncheck = "no.such_check"\njustification = "a typo"\nexpires = 2099-01-01\n')
+
+    def baseline_lines(stderr: str) -> list[str]:
+        return [line for line in stderr.splitlines() if line.startswith("casaudit: baseline:")]
+
+    local = run_cli("scan", "--targets", str(targets), "--baseline", str(baseline), "--no-history")
+    expected = baseline_lines(local.stderr)
+    assert any("expired" in line for line in expected) and any("no.such_check" in line for line in expected)
+    db, broker = str(tmp_path / "history.db"), redis_server.new_url()
+    with worker(broker, db, tmp_path / "w.log", parallel=2):
+        remote = run_cli("scan", "--targets", str(targets), "--baseline", str(baseline), "--broker", broker,
+                         "--db", db, timeout=WAIT_SECONDS)
+    assert remote.code == local.code, remote.stderr
+    assert baseline_lines(remote.stderr) == expected
