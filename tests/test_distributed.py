@@ -24,7 +24,7 @@ import pytest
 
 from casaudit.history import open_store
 from casaudit.lab import Lab
-from tests.conftest import run_cli
+from tests.conftest import run_cli, validate_scan_document
 from tests.fleet_support import silent_entry, target_entry, write_targets
 
 pytest.importorskip("celery", reason="celery is not installed (pip install -e '.[test]')")
@@ -140,7 +140,7 @@ def test_two_workers_one_killed_record_every_host_once_and_match_a_local_run(
     assert len(rows) == 16 and all(count == 1 for _, count in rows), rows
     starts = _starts(db, run_id)
     assert all(starts[host] >= 2 for host in killed_with), (killed_with, starts)
-    remote = json.loads((tmp_path / "remote.json").read_text())
+    remote = validate_scan_document(json.loads((tmp_path / "remote.json").read_text()), "remote.json")
     mine = json.loads((tmp_path / "local.json").read_text())
     assert remote["options"]["run_id"] == run_id
     assert [e["host"] for e in remote["results"]] == [e["host"] for e in mine["results"]]
@@ -177,8 +177,8 @@ def test_detach_then_run_status_and_report_run(tmp_path, redis_server, hardened_
     assert pending.code == 3 and "2 hosts, 0 recorded" in pending.stdout and "2 pending" in pending.stdout
     early = run_cli("report", "--run", run_id, "--db", db, "--json", str(tmp_path / "early.json"))
     assert early.code == 3, early.stderr
-    assert {e["error"]["kind"] for e in json.loads((tmp_path / "early.json").read_text())["results"]} == \
-        {"pending"}
+    early_document = validate_scan_document(json.loads((tmp_path / "early.json").read_text()), "early.json")
+    assert {e["error"]["kind"] for e in early_document["results"]} == {"pending"}
 
     with worker(broker, db, tmp_path / "w.log", parallel=2):
         for _ in range(WAIT_SECONDS):
@@ -190,7 +190,8 @@ def test_detach_then_run_status_and_report_run(tmp_path, redis_server, hardened_
     late = run_cli("report", "--run", run_id, "--db", db, "--json", str(tmp_path / "late.json"),
                    "--html", str(tmp_path / "html"))
     assert late.code == 3, late.stderr  # the silent host is not assessed, as in a local run
-    document = json.loads((tmp_path / "late.json").read_text())
+    document = validate_scan_document(json.loads((tmp_path / "late.json").read_text()), "late.json")
+    assert document["options"]["run_id"] == run_id
     assert _statuses(document) == {hardened_lab.host: "partially_assessed",
                                    "mail.a.silent.test": "not_assessed"}
     assert (tmp_path / "html" / "index.html").is_file()
