@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from casaudit.errors import UsageError
-from casaudit.history import HistoryStore, RunHost, _scrubbed, masked_url, open_store
+from casaudit.history import HistoryStore, RunHost, masked_url, open_store, scrubbed
 
 TASK_NAME = "casaudit.scan_host"
 QUEUE = "casaudit"
@@ -111,7 +111,7 @@ def check_broker(app: Any, url: str) -> None:
         with app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=BROKER_CONNECT_SECONDS)
     except Exception as exc:  # noqa: BLE001 - kombu wraps every transport error differently
-        raise UsageError(f"--broker {masked_url(url)}: cannot connect ({_scrubbed(exc, url)})") from None
+        raise UsageError(f"--broker {masked_url(url)}: cannot connect ({scrubbed(exc, url)})") from None
 
 
 # --------------------------------------------------------------------------- tasks
@@ -182,6 +182,7 @@ def scan_target_from(payload: Mapping[str, Any], files: _Files) -> Any:
     """The ScanTarget a task describes (KeyError/TypeError/ValueError when it is malformed)."""
     from casaudit.api import ScanOptions
     from casaudit.plan import DEFAULT_PORTS, Target, normalise_host
+    from casaudit.probes import families
 
     given = payload["options"]
     dns = given.get("dns_server")
@@ -196,7 +197,11 @@ def scan_target_from(payload: Mapping[str, Any], files: _Files) -> Any:
         rate=None if given.get("rate") is None else float(given["rate"]),
         deadline=None if given.get("deadline") is None else float(given["deadline"]),
     )
-    # Whoever can write to the broker writes these: held to what a targets file allows.
+    # Whoever can write to the broker writes these: held to what the command line allows.
+    if not (0.1 <= options.timeout <= 300 and 1 <= options.concurrency <= 64 and
+            (options.rate is None or 0 <= options.rate <= 10000) and
+            set(options.probes) <= set(families())):
+        raise ValueError("timeout, concurrency, rate or probes out of the command line's bounds")
     ports = {str(k): int(v) for k, v in dict(payload["ports"]).items()}
     if not set(ports) <= set(DEFAULT_PORTS) or not all(0 < port < 65536 for port in ports.values()):
         raise ValueError(f"ports {ports!r}: services {', '.join(DEFAULT_PORTS)}, numbers 1 to 65535")
@@ -242,7 +247,7 @@ def submit(targets: Sequence[Any], broker: str, history: HistoryStore, baseline_
                                                         "interval_step": 2, "interval_max": 5})
     except Exception as exc:  # noqa: BLE001 - kombu's errors, one line
         raise UsageError(f"--broker {masked_url(broker)}: enqueueing run {run_id} failed part way "
-                         f"({_scrubbed(exc, broker)}); its hosts not enqueued stay pending") from None
+                         f"({scrubbed(exc, broker)}); its hosts not enqueued stay pending") from None
     return run_id
 
 

@@ -613,7 +613,7 @@ class PostgresHistory(HistoryStore):
             self._db = psycopg.connect(url, autocommit=True, **options)
         except (psycopg.Error, ValueError) as exc:
             raise UsageError(f"history database {self.where}: cannot connect "
-                             f"({_scrubbed(exc, url)})") from None
+                             f"({scrubbed(exc, url)})") from None
         try:
             if read_only:
                 self._check_readable()
@@ -621,13 +621,13 @@ class PostgresHistory(HistoryStore):
                 self._migrate()
         except psycopg.Error as exc:
             self._db.close()
-            raise UsageError(f"history database {self.where}: cannot use ({_scrubbed(exc, url)})") from None
+            raise UsageError(f"history database {self.where}: cannot use ({scrubbed(exc, url)})") from None
         except BaseException:
             self._db.close()
             raise
 
     def _reason(self, exc: BaseException) -> str:
-        return _scrubbed(exc, self._url)
+        return scrubbed(exc, self._url)
 
     def _check_readable(self) -> None:
         version, tables = self._version(), self._tables()
@@ -663,7 +663,7 @@ class PostgresHistory(HistoryStore):
 _MIGRATION_LOCK = int.from_bytes(b"casaudit", "big") >> 1
 
 
-def _scrubbed(exc: BaseException, url: str) -> str:
+def scrubbed(exc: BaseException, url: str) -> str:
     """psycopg's message on one line, the URL's password masked should the message hold it."""
     text = " ".join(str(exc).split())
     # As written in the URL and decoded: a message may quote either (or the whole URL).
