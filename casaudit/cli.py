@@ -491,11 +491,12 @@ def _scan_targets(
     """`scan --targets FILE`: command-line options override the file's [defaults], not its targets."""
     import threading
 
+    from casaudit.distributed import scan_by_workers
     from casaudit.plan import parse_port_override
     from casaudit.report.fleet_formats import FleetFormatPaths
     from casaudit.report.terminal import safe
     from casaudit.resolve import parse_dns_server, parse_pin
-    from casaudit.runs import Scheduled, open_history, scan_by_workers, scan_targets
+    from casaudit.runs import Scheduled, open_history, scan_targets
     from casaudit.shard import parse_shard
     from casaudit.targets import Settings, load_targets
 
@@ -754,9 +755,10 @@ def report(
 
 def _report_run(run_id: str, db: str | None, outputs: Outputs, fail_on: Severity,
                 fail_on_unassessed: bool, diff_only: bool) -> None:
+    from casaudit.distributed import collect_run
     from casaudit.history import default_path, open_store
     from casaudit.report.fleet_formats import FleetFormatPaths
-    from casaudit.runs import Scheduled, collect_run
+    from casaudit.runs import Scheduled
 
     if not outputs.any() and outputs.json is None:
         raise UsageError("nothing to write: give at least one of --json, --html, --pdf, --sarif, --junit, "

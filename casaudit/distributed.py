@@ -43,10 +43,16 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casaudit.errors import UsageError
 from casaudit.history import HistoryStore, RunHost, masked_url, open_store, scrubbed
+
+if TYPE_CHECKING:
+    from casaudit.report.fleet_formats import FleetFormatPaths
+    from casaudit.runs import Scheduled
+    from casaudit.shard import Shard
+    from casaudit.targets import ScanTarget
 
 TASK_NAME = "casaudit.scan_host"
 QUEUE = "casaudit"
@@ -252,6 +258,71 @@ def submit(targets: Sequence[Any], broker: str, history: HistoryStore, baseline_
 
 
 # --------------------------------------------------------------------------- collecting
+
+
+def scan_by_workers(
+    targets: list[ScanTarget],
+    broker: str,
+    options: Scheduled,
+    baseline_path: Path | None,
+    json_out: str | None,
+    html_dir: Path | None,
+    formats: FleetFormatPaths | None = None,
+    shard: Shard | None = None,
+    detach: bool = False,
+) -> int:
+    """`scan --targets --broker`: enqueue the hosts for `casaudit worker`s, then (unless
+    `detach`) collect them from the history as they are recorded and write what a local
+    run writes; the exit code a local run would give."""
+    assert options.history is not None
+    run_options: dict[str, Any] = {"shard": shard.to_dict() if shard is not None else None}
+    run_id = submit(targets, broker, options.history, baseline_path, run_options)
+    where = options.history.where
+    sys.stderr.write(f"casaudit: run {run_id}: {len(targets)} host{'s' if len(targets) != 1 else ''} "
+                     f"queued on {masked_url(broker)} for `casaudit worker`s recording in {where}\n")
+    if detach:
+        sys.stdout.write(run_id + "\n")
+        sys.stderr.write(f"casaudit: later: casaudit run-status {run_id} --db ...; "
+                         f"casaudit report --run {run_id} --db ... --json FILE\n")
+        return 0
+    return collect_run(run_id, options, json_out, html_dir, formats, wait=True, shard=shard)
+
+
+def collect_run(
+    run_id: str,
+    options: Scheduled,
+    json_out: str | None,
+    html_dir: Path | None,
+    formats: FleetFormatPaths | None = None,
+    *,
+    wait: bool,
+    shard: Shard | None = None,
+    stall_seconds: float | None = None,
+) -> int:
+    """Write a submitted run's outputs from the history (waiting for its workers when `wait`)."""
+    from casaudit.runs import FleetCollector, sigterm_as_interrupt
+    from casaudit.shard import Shard
+
+    assert options.history is not None
+    state = run_state(options.history, run_id)
+    collector = FleetCollector(len(state.hosts), options, json_out, html_dir, formats)
+    try:
+        try:
+            with sigterm_as_interrupt():
+                run = collect(options.history, run_id, collector, wait=wait, diff_only=options.diff_only,
+                              stall_seconds=STALL_SECONDS if stall_seconds is None else stall_seconds)
+        finally:
+            collector.progress.close()
+        recorded_shard = (options.history.run(run_id).options or {}).get("shard")  # type: ignore[union-attr]
+        run.shard = shard or (Shard(**recorded_shard) if recorded_shard else None)
+        code = collector.finish(run)
+    finally:
+        collector.close()
+    if run.interrupted:
+        sys.stderr.write(f"casaudit: stopped waiting; the workers go on: casaudit report --run {run_id}\n")
+    return code
+
+
 
 
 @dataclass(frozen=True)

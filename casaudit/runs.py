@@ -203,7 +203,7 @@ def scan_targets(
             return collector.add(index, *record_host(host, options))
 
         try:
-            with _sigterm_as_interrupt():
+            with sigterm_as_interrupt():
                 run = run_fleet(targets, parallel, on_result, threading.Event(), workers=workers,
                                 on_start=collector.progress.started)
             run.shard = shard
@@ -212,72 +212,6 @@ def scan_targets(
         return collector.finish(run)
     finally:
         collector.close()
-
-
-def scan_by_workers(
-    targets: list[ScanTarget],
-    broker: str,
-    options: Scheduled,
-    baseline_path: Path | None,
-    json_out: str | None,
-    html_dir: Path | None,
-    formats: FleetFormatPaths | None = None,
-    shard: Shard | None = None,
-    detach: bool = False,
-) -> int:
-    """`scan --targets --broker`: enqueue the hosts for `casaudit worker`s, then (unless
-    `detach`) collect them from the history as they are recorded and write what a local
-    run writes; the exit code a local run would give."""
-    from casaudit.distributed import submit
-    from casaudit.history import masked_url
-
-    assert options.history is not None
-    run_options: dict[str, Any] = {"shard": shard.to_dict() if shard is not None else None}
-    run_id = submit(targets, broker, options.history, baseline_path, run_options)
-    where = options.history.where
-    sys.stderr.write(f"casaudit: run {run_id}: {len(targets)} host{'s' if len(targets) != 1 else ''} "
-                     f"queued on {masked_url(broker)} for `casaudit worker`s recording in {where}\n")
-    if detach:
-        sys.stdout.write(run_id + "\n")
-        sys.stderr.write(f"casaudit: later: casaudit run-status {run_id} --db ...; "
-                         f"casaudit report --run {run_id} --db ... --json FILE\n")
-        return EXIT_OK
-    return collect_run(run_id, options, json_out, html_dir, formats, wait=True, shard=shard)
-
-
-def collect_run(
-    run_id: str,
-    options: Scheduled,
-    json_out: str | None,
-    html_dir: Path | None,
-    formats: FleetFormatPaths | None = None,
-    *,
-    wait: bool,
-    shard: Shard | None = None,
-    stall_seconds: float | None = None,
-) -> int:
-    """Write a submitted run's outputs from the history (waiting for its workers when `wait`)."""
-    from casaudit.distributed import STALL_SECONDS, collect, run_state
-    from casaudit.shard import Shard
-
-    assert options.history is not None
-    state = run_state(options.history, run_id)
-    collector = FleetCollector(len(state.hosts), options, json_out, html_dir, formats)
-    try:
-        try:
-            with _sigterm_as_interrupt():
-                run = collect(options.history, run_id, collector, wait=wait, diff_only=options.diff_only,
-                              stall_seconds=STALL_SECONDS if stall_seconds is None else stall_seconds)
-        finally:
-            collector.progress.close()
-        recorded_shard = (options.history.run(run_id).options or {}).get("shard")  # type: ignore[union-attr]
-        run.shard = shard or (Shard(**recorded_shard) if recorded_shard else None)
-        code = collector.finish(run)
-    finally:
-        collector.close()
-    if run.interrupted:
-        sys.stderr.write(f"casaudit: stopped waiting; the workers go on: casaudit report --run {run_id}\n")
-    return code
 
 
 def record_host(host: HostResult, options: Scheduled) -> tuple[HostResult, Checked | None]:
@@ -428,7 +362,7 @@ class _BaselineUse:
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """systemd stops a service with SIGTERM: end the scan as Ctrl-C does, writing what finished."""
     if threading.current_thread() is not threading.main_thread():
         yield
