@@ -25,7 +25,8 @@ Delivery is at least once, recording exactly once:
 
 What the broker sees: per task the run id, the host's name, domain, e-mail
 address, ports, tags, --resolve pins, DNS server, probe families and timing
-options, the CA file's PEM text and the baseline's text. Never a password:
+options, and the SHA-256 digests of its CA file and baseline, whose texts the run
+keeps in the history (read once per task by the worker). Never a password:
 `--authenticated` is refused with `--broker`. Messages are JSON only (never
 pickle: whoever can write to the broker must not run code on the workers).
 """
@@ -68,7 +69,7 @@ STALL_SECONDS = 2 * 3600.0
 #: How often idle workers look for tasks of dead workers to hand out again.
 RESTORE_INTERVAL_SECONDS = 10
 BROKER_CONNECT_SECONDS = 10
-#: The largest CA file or baseline a task carries.
+#: The largest CA file or baseline a run keeps for its workers.
 MAX_ATTACHMENT_BYTES = 1 << 20
 
 
@@ -124,7 +125,7 @@ def check_broker(app: Any, url: str) -> None:
 
 
 def read_attachment(path: Path | None, option: str) -> str | None:
-    """A file a task carries as text (CA certificates, a baseline), read once by the submitter."""
+    """A file the workers need as text (CA certificates, a baseline), read once by the submitter."""
     if path is None:
         return None
     try:
@@ -137,10 +138,11 @@ def read_attachment(path: Path | None, option: str) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def task_payload(run_id: str, scan_target: Any, ca_pem: str | None,
+def task_payload(run_id: str, scan_target: Any, ca_digest: str | None,
                  baseline: tuple[str, str] | None) -> dict[str, Any]:
-    """One host's task: what `scan_target_from` needs, as JSON, never a secret. `ca_pem` is
-    the text of the target's CA file, `baseline` the (name, text) of the baseline file."""
+    """One host's task: what `scan_target_from` needs, as JSON, never a secret. `ca_digest`
+    names the target's CA file among the run's attachments, `baseline` the (file name, digest)
+    of the baseline: the texts stay in the history, not once per host in the broker."""
     target, options = scan_target.target, scan_target.options
     if options.credentials is not None:
         raise UsageError("--authenticated cannot be used with --broker: the broker would carry the password")
@@ -161,8 +163,8 @@ def task_payload(run_id: str, scan_target: Any, ca_pem: str | None,
             "rate": options.rate,
             "deadline": options.deadline,
         },
-        "ca_pem": ca_pem,
-        "baseline": None if baseline is None else {"name": baseline[0], "text": baseline[1]},
+        "ca": ca_digest,
+        "baseline": None if baseline is None else {"name": baseline[0], "digest": baseline[1]},
     }
 
 
@@ -184,8 +186,9 @@ class _Files:
         self._directory.cleanup()
 
 
-def scan_target_from(payload: Mapping[str, Any], files: _Files) -> Any:
-    """The ScanTarget a task describes (KeyError/TypeError/ValueError when it is malformed)."""
+def scan_target_from(payload: Mapping[str, Any], files: _Files, attachments: Mapping[str, str]) -> Any:
+    """The ScanTarget a task describes, its CA file from the run's `attachments`
+    (KeyError/TypeError/ValueError when it is malformed)."""
     from casaudit.api import ScanOptions
     from casaudit.plan import DEFAULT_PORTS, Target, normalise_host
     from casaudit.probes import families
@@ -195,7 +198,7 @@ def scan_target_from(payload: Mapping[str, Any], files: _Files) -> Any:
     options = ScanOptions(
         pins={str(k): str(v) for k, v in dict(given.get("pins") or {}).items()},
         dns_server=(str(dns[0]), int(dns[1])) if dns else None,
-        ca_file=files.ca_file(str(payload["ca_pem"])) if payload.get("ca_pem") else None,
+        ca_file=files.ca_file(str(attachments[payload["ca"]])) if payload.get("ca") else None,
         timeout=float(given["timeout"]),
         concurrency=int(given["concurrency"]),
         cert_expiry_days=int(given["cert_expiry_days"]),
@@ -232,19 +235,23 @@ def submit(targets: Sequence[Any], broker: str, history: HistoryStore, baseline_
                              "(a run records a host once)")
         seen.add(host)
     run_id = str(uuid.uuid4())
-    pems: dict[Path, str | None] = {}
-    for scan_target in targets:
-        path = scan_target.options.ca_file
-        if path is not None and path not in pems:
-            pems[path] = read_attachment(path, "--ca-file")
-    baseline_text = read_attachment(baseline_path, "--baseline")
-    baseline = None if baseline_path is None or baseline_text is None else (baseline_path.name, baseline_text)
-    payloads = [task_payload(run_id, t, pems.get(t.options.ca_file) if t.options.ca_file else None, baseline)
-                for t in targets]
+    attachments: dict[str, str] = {}
+    digests: dict[Path, str] = {}
+
+    def attach(path: Path, option: str) -> str:
+        if path not in digests:
+            text = read_attachment(path, option) or ""
+            digests[path] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            attachments[digests[path]] = text
+        return digests[path]
+
+    baseline = None if baseline_path is None else (baseline_path.name, attach(baseline_path, "--baseline"))
+    payloads = [task_payload(run_id, t, attach(t.options.ca_file, "--ca-file") if t.options.ca_file else None,
+                             baseline) for t in targets]
     app = celery_app(broker)
     check_broker(app, broker)
     history.create_run(run_id, [(t.target.host, t.target.domain, t.tags) for t in targets],
-                       {**options, "broker": masked_url(broker)})
+                       {**options, "broker": masked_url(broker), "attachments": attachments})
     try:
         with app.producer_or_acquire() as producer:
             for payload in payloads:
@@ -458,16 +465,18 @@ class _Worker:
             except Exception:  # noqa: BLE001, S110 - a broken connection is dropped either way
                 pass
 
-    def baseline(self, given: Mapping[str, Any] | None) -> Any:
+    def baseline(self, given: Mapping[str, Any] | None, attachments: Mapping[str, str]) -> Any:
+        """The baseline a task names, parsed once per worker."""
         if not given:
             return None
         from casaudit.baseline import parse_baseline
 
-        text = str(given["text"])
+        digest = str(given["digest"])
         with self._lock:
-            if text not in self._baselines:
-                self._baselines[text] = parse_baseline(text, str(given.get("name") or "<baseline>"))
-            return self._baselines[text]
+            if digest not in self._baselines:
+                self._baselines[digest] = parse_baseline(str(attachments[digest]),
+                                                         str(given.get("name") or "<baseline>"))
+            return self._baselines[digest]
 
 
 _WORKER: _Worker | None = None
@@ -487,17 +496,19 @@ def scan_task(payload: dict[str, Any]) -> str:
     run_id, host = payload["run_id"], payload["host"]
     history = worker.history()
     try:
-        if history.run(run_id) is None:
+        run = history.run(run_id)
+        if run is None:
             # A submitter with another --db: scanning would record where nobody collects.
             return (f"{host}: run {run_id} is not in this worker's history {history.where} "
                     "(the submitter and the workers must share one --db): dropped")
+        attachments = dict(run.options.get("attachments") or {})
         if history.recorded(run_id, host) is not None:
             return f"{host}: already recorded in run {run_id}"
         starts = history.start_attempt(run_id, host)
         _log(f"{host}: started (start {starts}) in run {run_id}")
         try:
-            scan_target = scan_target_from(payload, worker.files)
-            baseline = worker.baseline(payload.get("baseline"))
+            scan_target = scan_target_from(payload, worker.files, attachments)
+            baseline = worker.baseline(payload.get("baseline"), attachments)
         except (KeyError, TypeError, ValueError, IndexError, UsageError) as exc:
             scan_target, baseline = _scan_target(RunHost(0, host, str(payload.get("domain", host)),
                                                          {}, starts, None)), None

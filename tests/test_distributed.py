@@ -169,7 +169,12 @@ def test_detach_then_run_status_and_report_run(tmp_path, redis_server, hardened_
     bodies = [json.loads(base64.b64decode(json.loads(m)["body"])) for m in messages]
     payloads = {body[0][0]["host"]: body[0][0] for body in bodies}
     assert set(payloads) == {hardened_lab.host, "mail.a.silent.test"}
-    assert payloads[hardened_lab.host]["ca_pem"].startswith("-----BEGIN CERTIFICATE-----")
+    # the CA file travels once, in the history's run, not once per host through the broker
+    digest = payloads[hardened_lab.host]["ca"]
+    assert re.fullmatch(r"[0-9a-f]{64}", digest) and b"BEGIN CERTIFICATE" not in b"".join(messages)
+    with open_store(db, read_only=True) as history:
+        kept = history.run(run_id).options["attachments"][digest]
+    assert kept == Path(hardened_lab.ca_file).read_text()
     assert all(json.loads(m)["content-type"] == "application/json" for m in messages)
     assert b"Pa55" not in b"".join(messages)
 
@@ -344,7 +349,7 @@ def test_a_hostile_task_is_an_error_entry_and_scans_nothing(tmp_path, redis_serv
         history.create_run(run_id, [("mail.hostile.test", "hostile.test", {})], {})
     # Someone who can write to the broker asks for a port of a service casaudit does not scan
     payload = {"run_id": run_id, "host": "mail.hostile.test", "domain": "hostile.test", "email": None,
-               "ports": {"ssh": 22}, "tags": {}, "ca_pem": None, "baseline": None,
+               "ports": {"ssh": 22}, "tags": {}, "ca": None, "baseline": None,
                "options": {"pins": {}, "dns_server": None, "timeout": 2, "concurrency": 1,
                            "cert_expiry_days": 30, "probes": [], "rate": None, "deadline": 30}}
     celery_app(broker).send_task(TASK_NAME, args=[payload], queue=QUEUE)
