@@ -902,10 +902,9 @@ def run_status(
 
     with open_store(db or default_path(), read_only=True) as history:
         state = run_state(history, run.strip())
-        rows = [history.scan(host.scan_id) for host in state.hosts if host.scan_id is not None]
     # A host that answered nothing is stored as an error row of kind not_assessed.
-    unanswered = sum(1 for row in rows if row is not None and row.error_kind == "not_assessed")
-    errors = sum(1 for row in rows if row is not None and row.status == "error") - unanswered
+    unanswered = sum(1 for host in state.hosts if host.error_kind == "not_assessed")
+    errors = sum(1 for host in state.hosts if host.status == "error") - unanswered
     pending = [host.host for host in state.hosts if host.scan_id is None]
     sys.stdout.write(f"run {state.run_id} (submitted {state.created_at}): {len(state.hosts)} hosts, "
                      f"{state.recorded} recorded ({unanswered} not assessed, {errors} "

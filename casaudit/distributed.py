@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from casaudit.errors import UsageError
-from casaudit.history import HistoryStore, RunHost, masked_url, open_store, scrubbed
+from casaudit.history import HistoryStore, RunHost, RunRow, masked_url, open_store, scrubbed
 
 if TYPE_CHECKING:
     from casaudit.report.fleet_formats import FleetFormatPaths
@@ -316,11 +316,11 @@ def collect_run(
     try:
         try:
             with sigterm_as_interrupt():
-                run = collect(options.history, run_id, collector, wait=wait, diff_only=options.diff_only,
+                run = collect(options.history, state, collector, wait=wait, diff_only=options.diff_only,
                               stall_seconds=STALL_SECONDS if stall_seconds is None else stall_seconds)
         finally:
             collector.progress.close()
-        recorded_shard = (options.history.run(run_id).options or {}).get("shard")  # type: ignore[union-attr]
+        recorded_shard = state.options.get("shard")
         run.shard = shard or (Shard(**recorded_shard) if recorded_shard else None)
         code = collector.finish(run)
     finally:
@@ -339,6 +339,8 @@ class RunState:
     run_id: str
     created_at: str
     hosts: list[RunHost]
+    #: What the submitter recorded with the run (shard, broker, attachments).
+    options: Mapping[str, Any]
 
     @property
     def recorded(self) -> int:
@@ -354,10 +356,10 @@ def run_state(history: HistoryStore, run_id: str) -> RunState:
     if row is None:
         raise UsageError(f"no run {run_id!r} in the history {history.where} "
                          "(`casaudit scan --broker` prints the run id it submits)")
-    return RunState(row.run_id, row.created_at, history.run_hosts(run_id))
+    return RunState(row.run_id, row.created_at, history.run_hosts(run_id), row.options)
 
 
-def collect(history: HistoryStore, run_id: str, collector: Any, *, wait: bool, diff_only: bool = False,
+def collect(history: HistoryStore, state: RunState, collector: Any, *, wait: bool, diff_only: bool = False,
             poll_seconds: float = 1.0, stall_seconds: float | None = None) -> Any:
     """Feed the run's recorded hosts to `collector` (a runs.FleetCollector) in the order they
     arrive, waiting for the rest when `wait` (until no host has arrived for `stall_seconds`);
@@ -365,8 +367,7 @@ def collect(history: HistoryStore, run_id: str, collector: Any, *, wait: bool, d
     from casaudit.fleet import FleetRun, HostError, HostResult
     from casaudit.probes.common import now
 
-    state = run_state(history, run_id)
-    options = dict(history.run(run_id).options)  # type: ignore[union-attr]
+    run_id = state.run_id
     fed: dict[int, HostResult] = {}
     interrupted = False
     last_arrival = time.monotonic()
@@ -398,18 +399,20 @@ def collect(history: HistoryStore, run_id: str, collector: Any, *, wait: bool, d
     why = ("the scan was interrupted before this host finished" if interrupted else
            f"no worker has recorded this host yet (`casaudit run-status {run_id}`)")
     missing = HostError("interrupted" if interrupted else "pending", why)
-    results = [fed.get(host.position) or HostResult(_scan_target(host), finished, finished, error=missing)
-               for host in state.hosts]
-    return FleetRun(state.created_at, finished, int(options.get("parallel", 1)), results, interrupted,
+    results = [fed.get(host.position) or HostResult(
+        _scan_target(host.host, host.domain, host.tags), finished, finished, error=missing)
+        for host in state.hosts]
+    return FleetRun(state.created_at, finished, int(state.options.get("parallel", 1)), results, interrupted,
                     run_id=run_id)
 
 
-def _scan_target(host: RunHost) -> Any:
+def _scan_target(host: str, domain: str, tags: Mapping[str, str]) -> Any:
+    """A ScanTarget naming a host that is not scanned here (recorded elsewhere, or not at all)."""
     from casaudit.api import ScanOptions
     from casaudit.plan import Target
     from casaudit.targets import ScanTarget
 
-    return ScanTarget(Target(host.host, host.domain), ScanOptions(), dict(host.tags))
+    return ScanTarget(Target(host, domain), ScanOptions(), dict(tags))
 
 
 def _from_history(history: HistoryStore, host: RunHost, diff_only: bool,
@@ -423,7 +426,8 @@ def _from_history(history: HistoryStore, host: RunHost, diff_only: bool,
     assert row is not None
     document = history.document(host.scan_id)
     error = None if document is not None else HostError(row.error_kind or "error", row.error_detail or "")
-    result = HostResult(_scan_target(host), row.started_at, row.finished_at, error=error)
+    result = HostResult(_scan_target(host.host, host.domain, host.tags), row.started_at, row.finished_at,
+                        error=error)
     result.extra["history_id"] = row.id
     counted: list[dict[str, Any]] = []
     if document is not None:
@@ -447,7 +451,19 @@ class _Worker:
         self.cancel = threading.Event()
         self._local = threading.local()
         self._baselines: dict[str, Any] = {}
+        self._runs: dict[str, RunRow] = {}
         self._lock = threading.Lock()
+
+    def run(self, history: HistoryStore, run_id: str) -> RunRow | None:
+        """The run a task belongs to, read once per worker (a run never changes once submitted)."""
+        with self._lock:
+            found = self._runs.get(run_id)
+        if found is None:
+            found = history.run(run_id)
+            if found is not None:
+                with self._lock:
+                    self._runs[run_id] = found
+        return found
 
     def history(self) -> HistoryStore:
         """This thread's own connection (a HistoryStore is not shared across threads)."""
@@ -496,7 +512,7 @@ def scan_task(payload: dict[str, Any]) -> str:
     run_id, host = payload["run_id"], payload["host"]
     history = worker.history()
     try:
-        run = history.run(run_id)
+        run = worker.run(history, run_id)
         if run is None:
             # A submitter with another --db: scanning would record where nobody collects.
             return (f"{host}: run {run_id} is not in this worker's history {history.where} "
@@ -510,8 +526,7 @@ def scan_task(payload: dict[str, Any]) -> str:
             scan_target = scan_target_from(payload, worker.files, attachments)
             baseline = worker.baseline(payload.get("baseline"), attachments)
         except (KeyError, TypeError, ValueError, IndexError, UsageError) as exc:
-            scan_target, baseline = _scan_target(RunHost(0, host, str(payload.get("domain", host)),
-                                                         {}, starts, None)), None
+            scan_target, baseline = _scan_target(host, str(payload.get("domain", host)), {}), None
             result = _error(scan_target, "target", f"the task cannot be read: {type(exc).__name__}: {exc}")
         else:
             deadline = scan_target.options.deadline
@@ -528,7 +543,8 @@ def scan_task(payload: dict[str, Any]) -> str:
             # The worker is stopping: leave the task to be delivered again.
             raise _Stopping(host)
         history.run_id = run_id
-        scheduled = Scheduled(history, baseline, diff_only=False, fail_on=Severity.INFO)
+        # Not compared with the previous scan here: whoever collects the run does that.
+        scheduled = Scheduled(history, baseline, diff_only=False, fail_on=Severity.INFO, compare=False)
         recorded, checked = record_host(result, scheduled)
         status = checked.document["summary"]["status"] if checked is not None else \
             f"error ({recorded.error.kind if recorded.error else '?'})"

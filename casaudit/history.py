@@ -226,6 +226,9 @@ class RunHost:
     tags: Mapping[str, str]
     attempts: int
     scan_id: int | None
+    #: Its scan row's status and error kind, once recorded.
+    status: str | None = None
+    error_kind: str | None = None
 
 
 def _row(values: Sequence[Any]) -> ScanRow:
@@ -431,11 +434,11 @@ class HistoryStore:
     def run_hosts(self, run_id: str) -> list[RunHost]:
         """The run's hosts in targets-file order, each with its scan row once recorded."""
         rows = self._execute(
-            "SELECT h.position, h.host, h.domain, h.tags, h.attempts, s.id FROM run_hosts h "
-            "LEFT JOIN scans s ON s.run_id = h.run_id AND s.host = h.host "
+            "SELECT h.position, h.host, h.domain, h.tags, h.attempts, s.id, s.status, s.error_kind "
+            "FROM run_hosts h LEFT JOIN scans s ON s.run_id = h.run_id AND s.host = h.host "
             "WHERE h.run_id = ? ORDER BY h.position", (run_id,)).fetchall()
         return [RunHost(int(r[0]), r[1], r[2], json.loads(r[3]), int(r[4]),
-                        None if r[5] is None else int(r[5])) for r in rows]
+                        None if r[5] is None else int(r[5]), r[6], r[7]) for r in rows]
 
     def recorded_count(self, run_id: str) -> int:
         """How many hosts `run_id` has recorded (an index lookup: a waiting submitter asks often)."""

@@ -51,6 +51,9 @@ class Scheduled:
     fail_on: Severity
     #: --fail-on-unassessed: a partially assessed host exits 3 like a host not assessed.
     fail_on_unassessed: bool = False
+    #: Compare each host with its previous scan when recording it (a worker leaves that to
+    #: whoever collects the run).
+    compare: bool = True
 
     def unassessed(self, status: str) -> bool:
         """Does a host with this `summary.status` (or "error") make the run exit 3?"""
@@ -103,7 +106,8 @@ def after_scan(result: AuditResult, tags: dict[str, str], options: Scheduled) ->
     diff = diff_dict = history_id = None
     if options.history is not None:
         target = result.targets[0]
-        diff, diff_dict = compare_with_previous(options.history, target.host, document)
+        if options.compare:
+            diff, diff_dict = compare_with_previous(options.history, target.host, document)
         history_id = options.history.record(
             host=target.host, domain=target.domain, tags=tags, started_at=result.started_at,
             finished_at=result.finished_at, document=document, tool_version=__version__,
