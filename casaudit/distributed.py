@@ -374,12 +374,10 @@ def collect(history: HistoryStore, state: RunState, collector: Any, *, wait: boo
     seen = -1
     try:
         while True:
-            try:
+            with history.errors_as(f"cannot read run {run_id}"):
                 # The whole list only when something new was recorded: a run may hold 100,000 hosts.
                 count = history.recorded_count(run_id)
                 hosts = history.run_hosts(run_id) if count != seen else []
-            except history.backend_errors as exc:
-                raise history.failure(exc, f"cannot read run {run_id}") from None
             seen = count
             for host in hosts:
                 if host.scan_id is not None and host.position not in fed:

@@ -354,24 +354,7 @@ class HistoryStore:
         accepted = sum(1 for f in findings.values() if f.get("accepted"))
         blob = (zlib.compress(json.dumps(document, ensure_ascii=False).encode("utf-8"), 6)
                 if document is not None else None)
-        try:
-            return self._record(run_id, host, domain, tags, started_at, finished_at, status, error, worst,
-                                counts, accepted, tool_version, blob, document, findings)
-        except self.backend_errors as exc:
-            raise self.failure(exc, f"cannot record the scan of {host!r}") from None
-
-    def _reason(self, exc: BaseException) -> str:
-        return _why(exc)
-
-    def failure(self, exc: BaseException, doing: str) -> UsageError:
-        """A backend error as one line naming the history (never its password)."""
-        return UsageError(f"history database {self.where}: {doing} ({self._reason(exc)})")
-
-    def _record(self, run_id: str, host: str, domain: str, tags: Mapping[str, str], started_at: str,
-                finished_at: str, status: str, error: tuple[str, str] | None, worst: str | None,
-                counts: Mapping[str, int], accepted: int, tool_version: str, blob: bytes | None,
-                document: Mapping[str, Any] | None, findings: Mapping[str, Mapping[str, Any]]) -> int:
-        with self._transaction():
+        with self.errors_as(f"cannot record the scan of {host!r}"), self._transaction():
             # ON CONFLICT, not a look first: two deliveries finishing at once on two
             # machines both find nothing, and one must still lose quietly.
             inserted = self._execute(
@@ -410,6 +393,18 @@ class HistoryStore:
                  for e in document["evidence"]],
             )
         return scan_id
+
+    @contextmanager
+    def errors_as(self, doing: str) -> Iterator[None]:
+        """The backend's own errors inside as one line naming the history (never its password):
+        a database failing in the middle of a run is not a traceback."""
+        try:
+            yield
+        except self.backend_errors as exc:
+            raise UsageError(f"history database {self.where}: {doing} ({self._reason(exc)})") from None
+
+    def _reason(self, exc: BaseException) -> str:
+        return _why(exc)
 
     # -- runs submitted to workers ------------------------------------------------------
 
