@@ -124,10 +124,8 @@ def check_broker(app: Any, url: str) -> None:
 # --------------------------------------------------------------------------- tasks
 
 
-def read_attachment(path: Path | None, option: str) -> str | None:
+def read_attachment(path: Path, option: str) -> str:
     """A file the workers need as text (CA certificates, a baseline), read once by the submitter."""
-    if path is None:
-        return None
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -240,7 +238,7 @@ def submit(targets: Sequence[Any], broker: str, history: HistoryStore, baseline_
 
     def attach(path: Path, option: str) -> str:
         if path not in digests:
-            text = read_attachment(path, option) or ""
+            text = read_attachment(path, option)
             digests[path] = hashlib.sha256(text.encode("utf-8")).hexdigest()
             attachments[digests[path]] = text
         return digests[path]
